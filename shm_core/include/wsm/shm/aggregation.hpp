@@ -1,0 +1,45 @@
+// Sums a Snapshot by series, the one aggregation the exporter, `wsm dump` and the tests share.
+//
+//  - counters and histograms: every cell of every writer (live, dead-not-yet-reaped) plus the
+//    retired arena, so a writer's counts survive its death and its reaping alike;
+//  - gauges: only the process gauge cells of live processes, combined per the family's mode
+//    (sum, max, min, last = latest set, per_writer = one point per pid with a `worker` label).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "wsm/shm/catalog_view.hpp"
+#include "wsm/shm/snapshot.hpp"
+
+namespace wsm::shm {
+
+struct Point {
+  const FamilyInfo* family = nullptr;
+  const SeriesInfo* series = nullptr;
+  std::int64_t worker = -1;  // per_writer gauges: the writer's pid
+  std::uint64_t counter = 0;
+  double gauge = 0;
+  std::uint64_t sum = 0;    // histograms: in integer units (ns, bytes, percent)
+  std::uint64_t count = 0;  // histograms: the sum of the buckets, so it equals +Inf
+  std::uint32_t buckets_at = 0;  // histograms: family->bucket_count counts in Aggregation::buckets
+  bool recorded = false;    // some cell holds this series
+};
+
+class Aggregation {
+ public:
+  [[nodiscard]] static Aggregation of(const CatalogView& catalog, const Snapshot& snapshot);
+
+  // Exposition order: family name, labels, worker. Overflow series appear only once recorded.
+  std::vector<Point> points;
+  std::vector<std::uint64_t> buckets;  // non-cumulative counts per histogram point
+
+  [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const {
+    return {buckets.data() + p.buckets_at, p.family->bucket_count};
+  }
+};
+
+// Value of a histogram sum or bucket edge in the family's base unit (seconds for ns).
+[[nodiscard]] double to_base_unit(Unit unit, std::uint64_t integer_value) noexcept;
+
+}  // namespace wsm::shm

@@ -1,0 +1,74 @@
+// A reader's validated copy of the family table and series catalog.
+//
+// READY entries never change, so the copy is kept between snapshots and refresh() reads only the
+// entries it has not seen READY yet: a scrape costs a scan of state words plus the new entries,
+// not a copy of every name. Every entry is validated before it is believed (string offsets inside
+// the string arena, names well-formed, type and bucket count consistent); bad ones are reported
+// in problems() and left out.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wsm/shm/error.hpp"
+#include "wsm/shm/layout.hpp"
+#include "wsm/shm/segment.hpp"
+
+namespace wsm::shm {
+
+struct FamilyInfo {
+  std::uint32_t id = 0;
+  std::string name;
+  std::string help;
+  MetricType type = MetricType::counter;
+  GaugeMode gauge_mode = GaugeMode::sum;
+  Unit unit = Unit::none;
+  std::uint8_t max_octave = 0;
+  std::uint16_t bucket_count = 0;
+  std::uint32_t series_cap = 0;
+  [[nodiscard]] std::uint32_t cell_words() const noexcept;
+};
+
+struct SeriesInfo {
+  std::uint32_t id = 0;
+  std::uint32_t family_id = 0;
+  std::string labels;  // canonical: k="v",... (escaped, sorted)
+  bool overflow = false;
+};
+
+class CatalogView {
+ public:
+  // Reads new READY entries. A view of another generation is cleared first.
+  void refresh(const Segment& segment);
+
+  [[nodiscard]] const FamilyInfo* family(std::uint32_t id) const noexcept {
+    return id < families_.size() && families_[id] ? &*families_[id] : nullptr;
+  }
+  [[nodiscard]] const SeriesInfo* series(std::uint32_t id) const noexcept {
+    return id < series_.size() && series_[id] ? &*series_[id] : nullptr;
+  }
+  // Known series ids ordered by family name, then labels: the exposition order.
+  [[nodiscard]] const std::vector<std::uint32_t>& ordered_series() const;
+  [[nodiscard]] const std::vector<std::uint32_t>& family_ids() const noexcept { return family_ids_; }
+  [[nodiscard]] std::size_t series_count() const noexcept { return known_series_; }
+  [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  [[nodiscard]] const std::vector<std::string>& problems() const noexcept { return problems_; }
+
+ private:
+  void read_family(const Segment& segment, std::uint32_t id);
+  void read_series(const Segment& segment, std::uint32_t id);
+
+  std::uint64_t generation_ = 0;
+  std::vector<std::optional<FamilyInfo>> families_;
+  std::vector<std::optional<SeriesInfo>> series_;
+  std::vector<std::uint32_t> family_ids_;
+  std::size_t known_series_ = 0;
+  mutable std::vector<std::uint32_t> ordered_;
+  mutable bool ordered_stale_ = true;
+  std::vector<std::string> problems_;
+  std::vector<bool> reported_;  // entries already reported as problems (by series id)
+};
+
+}  // namespace wsm::shm

@@ -1,0 +1,46 @@
+// Metric names and label sets: validation and the canonical form stored in the catalog.
+//
+// A canonical label set is `k1="v1",k2="v2"` with keys sorted and values escaped exactly as the
+// Prometheus text format and OpenMetrics want (\\, \", \n), invalid UTF-8 replaced by U+FFFD. The
+// same bytes serve as the catalog key and as the exposition fragment, so a scrape copies them.
+#pragma once
+
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "wsm/shm/error.hpp"
+#include "wsm/shm/layout.hpp"
+
+namespace wsm {
+
+using Label = std::pair<std::string_view, std::string_view>;
+using Labels = std::initializer_list<Label>;
+
+namespace shm {
+
+inline constexpr std::size_t kMaxNameBytes = 200;
+inline constexpr std::size_t kMaxLabelSetBytes = 4096;
+
+[[nodiscard]] Result<void> validate_metric_name(std::string_view name);
+[[nodiscard]] Result<void> validate_label_name(std::string_view name);
+// Unit by Prometheus naming convention: *_seconds, *_bytes, *_percent (also before _total).
+[[nodiscard]] Unit unit_from_name(std::string_view name) noexcept;
+[[nodiscard]] std::string_view unit_suffix(Unit unit) noexcept;  // "seconds", "bytes", ...
+
+// Validates names (no duplicates, no reserved `__*`), sorts by name, escapes the values.
+[[nodiscard]] Result<std::string> canonical_labels(std::span<const Label> labels);
+// Appends value escaped for a label value; invalid UTF-8 becomes U+FFFD.
+void escape_label_value(std::string_view value, std::string& out);
+// Splits a canonical label set back into (name, unescaped value) pairs; false if malformed.
+[[nodiscard]] bool parse_canonical_labels(std::string_view canonical,
+                                          std::vector<std::pair<std::string, std::string>>& out);
+// 64-bit FNV-1a: stable across processes and builds (std::hash is not).
+[[nodiscard]] std::uint64_t stable_hash(std::string_view bytes,
+                                        std::uint64_t seed = 0xcbf29ce484222325ull) noexcept;
+
+}  // namespace shm
+}  // namespace wsm

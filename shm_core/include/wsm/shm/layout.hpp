@@ -1,0 +1,257 @@
+// The byte layout of a wsmetrics segment (/dev/shm/wsm.<name>). Every struct here lives in shared
+// memory: standard layout, fixed width, no pointers (offsets from the segment base only), and its
+// offsets are pinned by static_assert so a change is a deliberate layout-version bump.
+//
+//  +--------------------------+ 0
+//  | SegmentHeader      512 B |  magic (release-published last), version, layout hash, generation,
+//  |                          |  limits, region offsets, drop counters, reap sequence + fold journal
+//  +--------------------------+ slots_offset
+//  | WriterSlot[max_writers]  |  64 B each, one per writing thread
+//  +--------------------------+ families_offset
+//  | FamilyEntry[families]    |  64 B each, open addressing by name hash
+//  +--------------------------+ series_offset
+//  | SeriesEntry[max_series]  |  32 B each, open addressing by (family, labels) hash; id = index
+//  +--------------------------+ retired_index_offset
+//  | u32[max_series]          |  retired cell offset + 1 per series (0: none yet)
+//  +--------------------------+ strings_offset
+//  | string arena             |  names, help texts, canonical label sets; bump-allocated, never freed
+//  +--------------------------+ retired_offset
+//  | retired arena            |  cells folded from dead writers; written only under the reap lock
+//  +--------------------------+ arenas_offset
+//  | writer arena[max_writers]|  arena_bytes each; cells appended by the slot's thread only
+//  +--------------------------+ total_bytes
+//
+// All regions start on a 64-byte boundary. Cells are 8-byte aligned, so every u64 is naturally
+// aligned and a relaxed load never tears.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace wsm::shm {
+
+inline constexpr std::uint64_t kMagic = 0x0147'4553'4d53'5700ull;  // "\0WSMSEG\1" little-endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+
+enum class MetricType : std::uint8_t { counter = 1, gauge = 2, histogram = 3 };
+enum class Unit : std::uint8_t { none = 0, seconds = 1, bytes = 2, percent = 3 };
+// How gauge cells of several writers combine (DESIGN section 4).
+enum class GaugeMode : std::uint8_t { sum = 0, max = 1, min = 2, last = 3, per_writer = 4 };
+
+// Catalog entry state word: low 8 bits the state, high 32 bits the pid that claimed it (so an
+// entry left BUSY by a killed registrant can be recognised and re-claimed).
+enum class EntryState : std::uint8_t { empty = 0, busy = 1, ready = 2 };
+[[nodiscard]] constexpr std::uint64_t entry_word(EntryState s, std::uint32_t pid) noexcept {
+  return static_cast<std::uint64_t>(s) | (std::uint64_t{pid} << 32);
+}
+[[nodiscard]] constexpr EntryState entry_state(std::uint64_t w) noexcept {
+  return static_cast<EntryState>(w & 0xff);
+}
+[[nodiscard]] constexpr std::uint32_t entry_pid(std::uint64_t w) noexcept {
+  return static_cast<std::uint32_t>(w >> 32);
+}
+
+// Segment header, 512 bytes.
+//   0 magic            8 layout_version   12 header_bytes    16 layout_hash     24 generation
+//  32 created_unix_ns 40 total_bytes      48 creator_pid     52 max_writers     56 max_families
+//  60 max_series      64 arena_bytes      72 string_bytes    80 retired_bytes   88 slots_offset
+//  96 families_offset 104 series_offset  112 retired_index_offset 120 strings_offset
+// 128 retired_offset 136 arenas_offset   144 series_cap_default 148 reserved ... 192
+// 192 strings_used   200 series_used     208 series_dropped  216 cells_dropped  224 writers_dropped
+// 232 writers_reaped 240 retired_dropped 248 families_used
+// 256 reap_seq       264 reaper          272 retired_used
+// 320 journal_state  328 journal_target  336 journal_source  344 journal_value  ... 512
+struct SegmentHeader {
+  std::atomic<std::uint64_t> magic;  // written last with release: the segment is initialised
+  std::uint32_t layout_version;
+  std::uint32_t header_bytes;
+  std::uint64_t layout_hash;  // hash of every size and offset below; readers refuse a mismatch
+  std::uint64_t generation;   // random per creation: readers detect a re-created segment
+  std::uint64_t created_unix_ns;
+  std::uint64_t total_bytes;
+  std::uint32_t creator_pid;
+  std::uint32_t max_writers;
+  std::uint32_t max_families;
+  std::uint32_t max_series;
+  std::uint64_t arena_bytes;    // per writer
+  std::uint64_t string_bytes;
+  std::uint64_t retired_bytes;
+  std::uint64_t slots_offset;
+  std::uint64_t families_offset;
+  std::uint64_t series_offset;
+  std::uint64_t retired_index_offset;
+  std::uint64_t strings_offset;
+  std::uint64_t retired_offset;
+  std::uint64_t arenas_offset;
+  std::uint32_t series_cap_default;  // per family, before its overflow series takes new label sets
+  std::uint32_t reserved0;
+  std::uint8_t pad0[40];
+
+  // Shared usage and drop counters, updated with relaxed RMW on cold paths only.
+  std::atomic<std::uint64_t> strings_used;
+  std::atomic<std::uint64_t> series_used;
+  std::atomic<std::uint64_t> series_dropped;   // label sets sent to an overflow series or lost
+  std::atomic<std::uint64_t> cells_dropped;    // cells that did not fit a writer arena
+  std::atomic<std::uint64_t> writers_dropped;  // threads that found no free writer slot
+  std::atomic<std::uint64_t> writers_reaped;
+  std::atomic<std::uint64_t> retired_dropped;  // cells that did not fit the retired arena
+  std::atomic<std::uint64_t> families_used;
+
+  // Reap coordination: odd while a fold is under way (a seqlock for readers, a lock for reapers).
+  std::atomic<std::uint64_t> reap_seq;
+  std::atomic<std::uint64_t> reaper;        // pid holding the reap lock (0: none)
+  std::atomic<std::uint64_t> retired_used;  // bytes of the retired arena in use
+  std::uint8_t pad1[40];
+
+  // Fold journal: one word move "target = value; source = 0" in flight. Replaying it is
+  // idempotent (absolute stores), so a reaper killed mid-fold loses and double-counts nothing.
+  std::atomic<std::uint64_t> journal_state;  // 0 idle, 1 a move is recorded and may be half done
+  std::atomic<std::uint64_t> journal_target;
+  std::atomic<std::uint64_t> journal_source;
+  std::atomic<std::uint64_t> journal_value;
+  std::uint8_t pad2[160];
+};
+static_assert(offsetof(SegmentHeader, layout_version) == 8);
+static_assert(offsetof(SegmentHeader, layout_hash) == 16);
+static_assert(offsetof(SegmentHeader, generation) == 24);
+static_assert(offsetof(SegmentHeader, creator_pid) == 48);
+static_assert(offsetof(SegmentHeader, max_series) == 60);
+static_assert(offsetof(SegmentHeader, arena_bytes) == 64);
+static_assert(offsetof(SegmentHeader, arenas_offset) == 136);
+static_assert(offsetof(SegmentHeader, series_cap_default) == 144);
+static_assert(offsetof(SegmentHeader, strings_used) == 192);
+static_assert(offsetof(SegmentHeader, families_used) == 248);
+static_assert(offsetof(SegmentHeader, reap_seq) == 256);
+static_assert(offsetof(SegmentHeader, retired_used) == 272);
+static_assert(offsetof(SegmentHeader, journal_state) == 320);
+static_assert(offsetof(SegmentHeader, journal_value) == 344);
+static_assert(sizeof(SegmentHeader) == 512);
+
+// One writer: a recording thread (tid != 0), or a process's shared gauge cells (tid == 0).
+// 64 bytes, one cache line, so slots never share a line.
+//   0 state_word (state | pid << 32)  8 pid_start_ticks  16 tenant  24 heartbeat_ns
+//  32 cells_bytes  40 tid  44 reserved  48 role[16]
+// The pid sits in the state word so that claiming (FREE -> CLAIMING|pid) names its owner in the
+// same CAS: a claimant killed half-way is recognised by its dead pid.
+enum class SlotState : std::uint8_t { free = 0, claiming = 1, active = 2, detached = 3, retiring = 4 };
+[[nodiscard]] constexpr std::uint64_t slot_word(SlotState s, std::uint32_t pid) noexcept {
+  return static_cast<std::uint64_t>(s) | (std::uint64_t{pid} << 32);
+}
+[[nodiscard]] constexpr SlotState slot_state(std::uint64_t w) noexcept {
+  return static_cast<SlotState>(w & 0xff);
+}
+[[nodiscard]] constexpr std::uint32_t slot_pid(std::uint64_t w) noexcept {
+  return static_cast<std::uint32_t>(w >> 32);
+}
+struct WriterSlot {
+  std::atomic<std::uint64_t> state_word;
+  std::uint64_t pid_start_ticks;      // /proc/<pid>/stat field 22: tells a reused pid apart
+  std::atomic<std::uint64_t> tenant;  // bumped on every claim, like Aeron's registration id
+  std::atomic<std::uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC of the last registration or beat
+  std::atomic<std::uint64_t> cells_bytes;   // arena bytes published (release) by the owner
+  std::uint32_t tid;                  // 0: the process's shared gauge cells
+  std::uint32_t reserved;
+  char role[16];  // free-form tag (e.g. the worker's role), NUL-padded
+};
+static_assert(offsetof(WriterSlot, pid_start_ticks) == 8);
+static_assert(offsetof(WriterSlot, tenant) == 16);
+static_assert(offsetof(WriterSlot, heartbeat_ns) == 24);
+static_assert(offsetof(WriterSlot, cells_bytes) == 32);
+static_assert(offsetof(WriterSlot, tid) == 40);
+static_assert(offsetof(WriterSlot, role) == 48);
+static_assert(sizeof(WriterSlot) == 64);
+
+// A metric family (name, type, help, unit, histogram scheme, series cap). 64 bytes.
+//   0 state_word  8 hash (of the name)  16 name_off  20 name_len  24 help_off  28 help_len
+//  32 type  33 gauge_mode  34 unit  35 max_octave  36 bucket_count  38 reserved
+//  40 series_cap  44 series_count  48 overflow_series (id + 1)  52 reserved ... 64
+struct FamilyEntry {
+  std::atomic<std::uint64_t> state_word;
+  std::uint64_t hash;  // of the name
+  std::uint32_t name_off;
+  std::uint32_t name_len;
+  std::uint32_t help_off;
+  std::uint32_t help_len;
+  MetricType type;
+  GaugeMode gauge_mode;
+  Unit unit;
+  std::uint8_t max_octave;
+  std::uint16_t bucket_count;
+  std::uint16_t reserved0;
+  std::uint32_t series_cap;
+  std::atomic<std::uint32_t> series_count;
+  std::atomic<std::uint32_t> overflow_series;
+  std::uint8_t pad[12];
+};
+static_assert(offsetof(FamilyEntry, name_off) == 16);
+static_assert(offsetof(FamilyEntry, help_off) == 24);
+static_assert(offsetof(FamilyEntry, type) == 32);
+static_assert(offsetof(FamilyEntry, bucket_count) == 36);
+static_assert(offsetof(FamilyEntry, series_cap) == 40);
+static_assert(offsetof(FamilyEntry, overflow_series) == 48);
+static_assert(sizeof(FamilyEntry) == 64);
+
+// One series: a family plus a canonical label set. Its index is the series id. 32 bytes.
+//   0 state_word  8 hash  16 family_id  20 labels_off  24 labels_len  28 reserved
+struct SeriesEntry {
+  std::atomic<std::uint64_t> state_word;
+  std::uint64_t hash;
+  std::uint32_t family_id;
+  std::uint32_t labels_off;
+  std::uint32_t labels_len;
+  std::uint32_t reserved;
+};
+static_assert(offsetof(SeriesEntry, hash) == 8);
+static_assert(offsetof(SeriesEntry, family_id) == 16);
+static_assert(offsetof(SeriesEntry, labels_len) == 24);
+static_assert(sizeof(SeriesEntry) == 32);
+
+// A cell in an arena: this header, then `words` u64 payload words. The header is written and read
+// as one u64 (pack_cell / unpack_cell) so a reader racing a slot's reuse never sees a torn header.
+//   counter:   [value]
+//   gauge:     [value as f64 bits, set stamp ns (0: only added to)]
+//   histogram: [sum, bucket 0 .. bucket n-1]   (count is the sum of the buckets)
+//   0 series_id  4 kind (MetricType)  6 words
+struct CellHeader {
+  std::uint32_t series_id;
+  std::uint16_t kind;
+  std::uint16_t words;
+};
+static_assert(offsetof(CellHeader, kind) == 4);
+static_assert(sizeof(CellHeader) == 8);
+
+[[nodiscard]] constexpr std::uint64_t pack_cell(CellHeader h) noexcept {
+  return std::uint64_t{h.series_id} | (std::uint64_t{h.kind} << 32) | (std::uint64_t{h.words} << 48);
+}
+[[nodiscard]] constexpr CellHeader unpack_cell(std::uint64_t w) noexcept {
+  return {static_cast<std::uint32_t>(w), static_cast<std::uint16_t>(w >> 32),
+          static_cast<std::uint16_t>(w >> 48)};
+}
+
+inline constexpr std::uint32_t kCounterWords = 1;
+inline constexpr std::uint32_t kGaugeWords = 2;
+[[nodiscard]] constexpr std::uint32_t histogram_words(std::uint32_t buckets) { return buckets + 1; }
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint64_t>) == 8);
+
+// The layout hash: every size and offset above, so two builds that disagree refuse each other.
+[[nodiscard]] consteval std::uint64_t layout_hash() {
+  constexpr std::uint64_t parts[] = {
+      kLayoutVersion, sizeof(SegmentHeader), offsetof(SegmentHeader, strings_used),
+      offsetof(SegmentHeader, reap_seq), offsetof(SegmentHeader, journal_state),
+      sizeof(WriterSlot), offsetof(WriterSlot, cells_bytes), offsetof(WriterSlot, tid), sizeof(FamilyEntry),
+      offsetof(FamilyEntry, overflow_series), sizeof(SeriesEntry), sizeof(CellHeader),
+      kGaugeWords};
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the values
+  for (std::uint64_t p : parts) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (p >> (8 * i)) & 0xff;
+      h *= 0x100000001b3ull;
+    }
+  }
+  return h;
+}
+
+}  // namespace wsm::shm

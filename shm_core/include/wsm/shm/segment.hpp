@@ -1,0 +1,116 @@
+// A mapped segment: create (O_EXCL, initialise, publish the magic), open (wait a bounded time for
+// the magic, then validate the header against the layout this build knows), and typed, bounds-
+// checked access to its regions. Nothing here trusts a value read from shared memory: every offset
+// and length read from the segment is checked before it is used.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+#include "wsm/shm/error.hpp"
+#include "wsm/shm/layout.hpp"
+#include "wsm/shm/limits.hpp"
+
+namespace wsm::shm {
+
+enum class Access { read_only, read_write };
+
+struct CreateOptions {
+  Limits limits{};
+  unsigned mode = 0600;  // file mode of /dev/shm/wsm.<name>
+  gid_t group = static_cast<gid_t>(-1);  // chown to this group when set (with mode 0660)
+};
+
+struct OpenOptions {
+  Access access = Access::read_write;
+  std::chrono::milliseconds wait{2000};  // for a segment another process is still initialising
+};
+
+class Segment {
+ public:
+  // Creates /dev/shm/wsm.<name>; fails with already_exists if it is there.
+  [[nodiscard]] static Result<Segment> create(std::string_view name, const CreateOptions& options);
+  [[nodiscard]] static Result<Segment> open(std::string_view name, const OpenOptions& options = {});
+  // Open if present, else create; two processes racing here end up in the same segment.
+  [[nodiscard]] static Result<Segment> open_or_create(std::string_view name,
+                                                      const CreateOptions& options);
+  // Validates and views bytes that are not a live mapping (a copy, a fuzzer's input).
+  [[nodiscard]] static Result<Segment> view(std::span<std::byte> bytes, std::string name = "view");
+  [[nodiscard]] static Result<void> remove(std::string_view name);
+  // Names of the segments in /dev/shm (without the "wsm." prefix), sorted.
+  [[nodiscard]] static std::vector<std::string> list();
+  // "demo" -> "wsm.demo"; names are [A-Za-z0-9_.-]{1,200}.
+  [[nodiscard]] static Result<std::string> object_name(std::string_view name);
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  ~Segment();
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
+  [[nodiscard]] bool writable() const noexcept { return writable_; }
+  [[nodiscard]] std::byte* base() const noexcept { return bytes_.data(); }
+
+  [[nodiscard]] SegmentHeader& header() const noexcept { return at<SegmentHeader>(0); }
+  [[nodiscard]] std::uint32_t max_writers() const noexcept { return limits_.max_writers; }
+  [[nodiscard]] std::uint32_t max_families() const noexcept { return limits_.max_families; }
+  [[nodiscard]] std::uint32_t max_series() const noexcept { return limits_.max_series; }
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+
+  [[nodiscard]] WriterSlot& slot(std::uint32_t i) const noexcept {
+    return at<WriterSlot>(layout_.slots_offset + std::uint64_t{i} * sizeof(WriterSlot));
+  }
+  [[nodiscard]] FamilyEntry& family(std::uint32_t i) const noexcept {
+    return at<FamilyEntry>(layout_.families_offset + std::uint64_t{i} * sizeof(FamilyEntry));
+  }
+  [[nodiscard]] SeriesEntry& series(std::uint32_t i) const noexcept {
+    return at<SeriesEntry>(layout_.series_offset + std::uint64_t{i} * sizeof(SeriesEntry));
+  }
+  [[nodiscard]] std::atomic<std::uint32_t>& retired_index(std::uint32_t series_id) const noexcept {
+    return at<std::atomic<std::uint32_t>>(layout_.retired_index_offset + 4ull * series_id);
+  }
+  [[nodiscard]] std::span<std::byte> arena(std::uint32_t slot_index) const noexcept {
+    return bytes_.subspan(layout_.arenas_offset + slot_index * limits_.arena_bytes,
+                          limits_.arena_bytes);
+  }
+  [[nodiscard]] std::span<std::byte> retired_arena() const noexcept {
+    return bytes_.subspan(layout_.retired_offset, limits_.retired_bytes);
+  }
+  [[nodiscard]] std::span<std::byte> strings() const noexcept {
+    return bytes_.subspan(layout_.strings_offset, limits_.string_bytes);
+  }
+  // A string of the string arena, or nullopt-like empty + false when off/len point outside it.
+  [[nodiscard]] bool string_at(std::uint32_t off, std::uint32_t len, std::string_view& out) const;
+
+ private:
+  struct Mapping;  // the OS mapping (Boost.Interprocess), absent for view()
+  Segment(std::unique_ptr<Mapping> mapping, std::span<std::byte> bytes, std::string name,
+          bool writable);
+  [[nodiscard]] Result<void> validate();
+  template <class T>
+  [[nodiscard]] T& at(std::uint64_t off) const noexcept {
+    return *reinterpret_cast<T*>(bytes_.data() + off);
+  }
+
+  std::unique_ptr<Mapping> mapping_;
+  std::span<std::byte> bytes_;
+  std::string name_;
+  bool writable_ = false;
+  Limits limits_{};
+  RegionLayout layout_{};
+};
+
+// Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), 0 if it is gone.
+[[nodiscard]] std::uint64_t process_start_ticks(pid_t pid);
+// True while pid runs and started at start_ticks (a reused pid has another start time).
+[[nodiscard]] bool process_alive(pid_t pid, std::uint64_t start_ticks);
+[[nodiscard]] std::uint64_t monotonic_ns() noexcept;
+[[nodiscard]] std::uint64_t unix_ns() noexcept;
+
+}  // namespace wsm::shm

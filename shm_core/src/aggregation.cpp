@@ -1,0 +1,130 @@
+#include "wsm/shm/aggregation.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+#include <map>
+
+namespace wsm::shm {
+
+namespace {
+
+// Running totals of one series while the cells are walked.
+struct Accumulator {
+  std::uint64_t counter = 0;
+  std::uint64_t sum = 0;
+  double gauge = 0;
+  double gauge_sum = 0;          // mode last falls back to the sum when nobody ever set it
+  std::uint64_t last_stamp = 0;
+  std::uint32_t buckets_at = 0;  // +1; 0: no bucket range yet
+  bool recorded = false;
+};
+
+void fold_gauge(Accumulator& a, GaugeMode mode, double value, std::uint64_t stamp) {
+  switch (mode) {
+    case GaugeMode::sum: a.gauge += value; break;
+    case GaugeMode::max: a.gauge = a.recorded ? std::max(a.gauge, value) : value; break;
+    case GaugeMode::min: a.gauge = a.recorded ? std::min(a.gauge, value) : value; break;
+    case GaugeMode::last:
+      a.gauge_sum += value;
+      if (stamp >= a.last_stamp) {
+        a.last_stamp = stamp;
+        a.gauge = value;
+      }
+      break;
+    case GaugeMode::per_writer: break;  // kept per pid by the caller
+  }
+  a.recorded = true;
+}
+
+}  // namespace
+
+double to_base_unit(Unit unit, std::uint64_t v) noexcept {
+  return unit == Unit::seconds ? static_cast<double>(v) / 1e9 : static_cast<double>(v);
+}
+
+Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot) {
+  Aggregation out;
+  const auto& order = catalog.ordered_series();
+  std::uint32_t max_id = 0;
+  for (std::uint32_t id : order) max_id = std::max(max_id, id);
+  std::vector<Accumulator> acc(order.empty() ? 0 : max_id + 1);
+  std::map<std::uint32_t, std::map<pid_t, double>> per_writer;  // series -> pid -> value
+
+  for (const CellView& cell : snapshot.cells) {
+    const SeriesInfo* series = catalog.series(cell.series_id);
+    if (series == nullptr || cell.series_id >= acc.size()) continue;
+    const FamilyInfo& family = *catalog.family(series->family_id);
+    Accumulator& a = acc[cell.series_id];
+    const std::uint64_t* w = snapshot.words.data() + cell.first_word;
+    switch (family.type) {
+      case MetricType::counter:
+        a.counter += w[0];
+        a.recorded = true;
+        break;
+      case MetricType::histogram: {
+        if (a.buckets_at == 0) {
+          a.buckets_at = static_cast<std::uint32_t>(out.buckets.size()) + 1;
+          out.buckets.resize(out.buckets.size() + family.bucket_count, 0);
+        }
+        a.sum += w[0];
+        std::uint64_t* b = out.buckets.data() + (a.buckets_at - 1);
+        for (std::uint32_t k = 0; k < family.bucket_count; ++k) b[k] += w[1 + k];
+        a.recorded = true;
+        break;
+      }
+      case MetricType::gauge: {
+        if (cell.writer == kRetiredWriter) break;
+        const WriterInfo& writer = snapshot.writers[static_cast<std::size_t>(cell.writer)];
+        // A dead process's levels are meaningless: dropped, never folded.
+        if (!writer.alive || writer.state != SlotState::active) break;
+        const double value = std::bit_cast<double>(w[0]);
+        if (family.gauge_mode == GaugeMode::per_writer) per_writer[cell.series_id][writer.pid] += value;
+        fold_gauge(a, family.gauge_mode, value, w[1]);
+        break;
+      }
+    }
+  }
+
+  out.points.reserve(order.size());
+  for (std::uint32_t id : order) {
+    const SeriesInfo& series = *catalog.series(id);
+    const FamilyInfo& family = *catalog.family(series.family_id);
+    const Accumulator& a = acc[id];
+    if (series.overflow && !a.recorded) continue;
+    Point p{&family, &series};
+    p.recorded = a.recorded;
+    switch (family.type) {
+      case MetricType::counter: p.counter = a.counter; break;
+      case MetricType::gauge:
+        p.gauge = family.gauge_mode == GaugeMode::last && a.last_stamp == 0 ? a.gauge_sum : a.gauge;
+        break;
+      case MetricType::histogram: {
+        std::uint32_t at = a.buckets_at;
+        if (at == 0) {  // registered, never recorded: all-zero buckets
+          at = static_cast<std::uint32_t>(out.buckets.size()) + 1;
+          out.buckets.resize(out.buckets.size() + family.bucket_count, 0);
+        }
+        p.buckets_at = at - 1;
+        p.sum = a.sum;
+        for (std::uint64_t c : out.buckets_of(p)) p.count += c;
+        break;
+      }
+    }
+    if (family.type == MetricType::gauge && family.gauge_mode == GaugeMode::per_writer) {
+      if (auto it = per_writer.find(id); it != per_writer.end()) {
+        for (const auto& [pid, value] : it->second) {
+          Point w = p;
+          w.worker = pid;
+          w.gauge = value;
+          out.points.push_back(w);
+        }
+      }
+      continue;
+    }
+    out.points.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace wsm::shm

@@ -1,0 +1,163 @@
+#include "wsm/shm/labels.hpp"
+
+#include <algorithm>
+
+namespace wsm::shm {
+
+namespace {
+
+bool name_char(char c, bool first, bool colon_ok) {
+  const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  return alpha || (colon_ok && c == ':') || (!first && c >= '0' && c <= '9');
+}
+
+Result<void> validate_name(std::string_view name, bool colon_ok, const char* what) {
+  bool ok = !name.empty() && name.size() <= kMaxNameBytes;
+  for (std::size_t i = 0; ok && i < name.size(); ++i) ok = name_char(name[i], i == 0, colon_ok);
+  if (!ok) {
+    return fail(Errc::invalid_argument,
+                std::string(what) + " '" + std::string(name.substr(0, kMaxNameBytes)) +
+                    "' is invalid: use 1-200 of [a-zA-Z_" + (colon_ok ? ":" : "") +
+                    "][a-zA-Z0-9_" + (colon_ok ? ":" : "") + "]*");
+  }
+  return {};
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not valid (RFC 3629 ranges).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+    if (c == 0xed && b(1) > 0x9f) return 0;  // surrogates
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xf0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xf4 && b(1) > 0x8f) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<void> validate_metric_name(std::string_view name) {
+  return validate_name(name, true, "metric name");
+}
+
+Result<void> validate_label_name(std::string_view name) {
+  if (auto ok = validate_name(name, false, "label name"); !ok) return ok;
+  if (name.starts_with("__")) {
+    return fail(Errc::invalid_argument,
+                "label name '" + std::string(name) + "' is reserved: names starting with __ are "
+                                                     "Prometheus-internal");
+  }
+  return {};
+}
+
+Unit unit_from_name(std::string_view name) noexcept {
+  if (name.ends_with("_total")) name.remove_suffix(6);
+  if (name.ends_with("_seconds")) return Unit::seconds;
+  if (name.ends_with("_bytes")) return Unit::bytes;
+  if (name.ends_with("_percent")) return Unit::percent;
+  return Unit::none;
+}
+
+std::string_view unit_suffix(Unit unit) noexcept {
+  switch (unit) {
+    case Unit::seconds: return "seconds";
+    case Unit::bytes: return "bytes";
+    case Unit::percent: return "percent";
+    case Unit::none: break;
+  }
+  return "";
+}
+
+void escape_label_value(std::string_view value, std::string& out) {
+  for (std::size_t i = 0; i < value.size();) {
+    const char c = value[i];
+    if (c == '\\') { out += "\\\\"; ++i; continue; }
+    if (c == '"') { out += "\\\""; ++i; continue; }
+    if (c == '\n') { out += "\\n"; ++i; continue; }
+    const std::size_t n = utf8_length(value, i);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    } else {
+      out.append(value.substr(i, n));
+      i += n;
+    }
+  }
+}
+
+Result<std::string> canonical_labels(std::span<const Label> labels) {
+  std::vector<Label> sorted(labels.begin(), labels.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Label& a, const Label& b) { return a.first < b.first; });
+  std::string out;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (auto ok = validate_label_name(sorted[i].first); !ok) return std::unexpected(ok.error());
+    if (i > 0 && sorted[i].first == sorted[i - 1].first) {
+      return fail(Errc::invalid_argument,
+                  "label '" + std::string(sorted[i].first) + "' is given twice");
+    }
+    if (i > 0) out += ',';
+    out.append(sorted[i].first);
+    out += "=\"";
+    escape_label_value(sorted[i].second, out);
+    out += '"';
+  }
+  if (out.size() > kMaxLabelSetBytes) {
+    return fail(Errc::invalid_argument, "label set is " + std::to_string(out.size()) +
+                                            " bytes escaped; the limit is " +
+                                            std::to_string(kMaxLabelSetBytes));
+  }
+  return out;
+}
+
+bool parse_canonical_labels(std::string_view s,
+                            std::vector<std::pair<std::string, std::string>>& out) {
+  out.clear();
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t eq = s.find("=\"", i);
+    if (eq == std::string_view::npos || eq == i) return false;
+    std::string name(s.substr(i, eq - i));
+    std::string value;
+    i = eq + 2;
+    for (;; ++i) {
+      if (i >= s.size()) return false;
+      if (s[i] == '"') break;
+      if (s[i] == '\\') {
+        if (++i >= s.size()) return false;
+        value += s[i] == 'n' ? '\n' : s[i];
+      } else {
+        value += s[i];
+      }
+    }
+    ++i;  // closing quote
+    out.emplace_back(std::move(name), std::move(value));
+    if (i < s.size()) {
+      if (s[i] != ',') return false;
+      ++i;
+    }
+  }
+  return true;
+}
+
+std::uint64_t stable_hash(std::string_view bytes, std::uint64_t seed) noexcept {
+  std::uint64_t h = seed;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+}  // namespace wsm::shm

@@ -1,0 +1,17 @@
+// The subcommands of `wsm`. Each registers itself on the CLI11 app and returns the exit code
+// through `exit_code`: 0 ok, 1 a finding or a problem, 2 usage.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace wsm::cli {
+
+inline constexpr int kOk = 0;
+inline constexpr int kProblem = 1;
+inline constexpr int kUsage = 2;
+
+void add_ls(CLI::App& app, int& exit_code);
+void add_dump(CLI::App& app, int& exit_code);
+void add_reap(CLI::App& app, int& exit_code);
+
+}  // namespace wsm::cli

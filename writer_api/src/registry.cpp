@@ -1,0 +1,131 @@
+#include <cstdlib>
+#include <map>
+#include <strings.h>
+
+#include "segment_state.hpp"
+#include "wsm/writer.hpp"
+
+namespace wsm {
+
+namespace {
+
+bool enabled_by_environment() {
+  const char* v = std::getenv("WEBSOCKET_MONITORING_ENABLED");
+  if (v == nullptr) return true;
+  for (const char* off : {"false", "0", "off", "no"}) {
+    if (::strcasecmp(v, off) == 0) return false;
+  }
+  return true;
+}
+
+// Opened segments by name; never destroyed (see SegmentState).
+std::map<std::string, detail::SegmentState*, std::less<>>& opened() {
+  static auto* m = new std::map<std::string, detail::SegmentState*, std::less<>>;
+  return *m;
+}
+
+}  // namespace
+
+Result<Registry> Registry::open(std::string_view name, const RegistryOptions& options) {
+  if (!options.enabled.value_or(enabled_by_environment())) return Registry(nullptr);
+  std::lock_guard lock(detail::process_mutex());
+  if (auto it = opened().find(name); it != opened().end()) return Registry(it->second);
+  auto segment = shm::Segment::open_or_create(name, {options.limits, options.mode});
+  if (!segment) return std::unexpected(segment.error());
+  auto* state = new detail::SegmentState(std::move(*segment), options.role);
+  opened().emplace(std::string(name), state);
+  return Registry(state);
+}
+
+Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType type, Labels labels,
+                                       std::string_view help, GaugeMode mode,
+                                       const shm::FamilyEntry*& entry) {
+  auto canonical = shm::canonical_labels(std::span<const Label>(labels.begin(), labels.size()));
+  if (!canonical) return std::unexpected(canonical.error());
+  if (type == shm::MetricType::histogram) {
+    for (const Label& l : labels) {
+      if (l.first == "le") return fail(Errc::invalid_argument, "label 'le' is reserved for histogram buckets");
+    }
+  }
+  auto family = state_->catalog.family({name, type, help, mode, 0});
+  if (!family) return std::unexpected(family.error());
+  auto id = state_->catalog.series(*family, *canonical);
+  if (!id) return std::unexpected(id.error());
+  const shm::FamilyEntry& f = state_->segment.family(*family);
+  entry = &f;  // the first registrant's mode and scheme win
+  const std::uint32_t words = type == shm::MetricType::counter ? shm::kCounterWords
+                              : type == shm::MetricType::gauge ? shm::kGaugeWords
+                                                               : shm::histogram_words(f.bucket_count);
+  std::lock_guard lock(detail::process_mutex());
+  if (*id >= state_->shapes.size()) state_->shapes.resize(*id + 1);
+  state_->shapes[*id] = {type, words};
+  return id;
+}
+
+Result<Counter> Registry::try_counter(std::string_view name, Labels labels, std::string_view help) {
+  if (state_ == nullptr) return Counter{};
+  const shm::FamilyEntry* family = nullptr;
+  auto id = series(name, shm::MetricType::counter, labels, help, GaugeMode::sum, family);
+  if (!id) return std::unexpected(id.error());
+  return Counter(state_, *id);
+}
+
+Result<Gauge> Registry::try_gauge(std::string_view name, Labels labels, std::string_view help,
+                                  GaugeMode mode) {
+  if (state_ == nullptr) return Gauge{};
+  const shm::FamilyEntry* family = nullptr;
+  auto id = series(name, shm::MetricType::gauge, labels, help, mode, family);
+  if (!id) return std::unexpected(id.error());
+  return Gauge(state_, *id, family->gauge_mode == GaugeMode::last);
+}
+
+Result<Histogram> Registry::try_histogram(std::string_view name, Labels labels, std::string_view help) {
+  if (state_ == nullptr) return Histogram{};
+  const shm::FamilyEntry* family = nullptr;
+  auto id = series(name, shm::MetricType::histogram, labels, help, GaugeMode::sum, family);
+  if (!id) return std::unexpected(id.error());
+  return Histogram(state_, *id, shm::HistogramScheme{family->max_octave});
+}
+
+namespace {
+
+template <class Handle>
+Handle or_sink(Result<Handle> r, detail::SegmentState* state) {
+  if (r) return *r;
+  std::lock_guard lock(detail::process_mutex());
+  if (state != nullptr) state->last_error = r.error();
+  return Handle{};
+}
+
+}  // namespace
+
+Counter Registry::counter(std::string_view name, Labels labels, std::string_view help) {
+  return or_sink(try_counter(name, labels, help), state_);
+}
+Gauge Registry::gauge(std::string_view name, Labels labels, std::string_view help, GaugeMode mode) {
+  return or_sink(try_gauge(name, labels, help, mode), state_);
+}
+Histogram Registry::histogram(std::string_view name, Labels labels, std::string_view help) {
+  return or_sink(try_histogram(name, labels, help), state_);
+}
+
+std::optional<Error> Registry::last_error() const {
+  if (state_ == nullptr) return std::nullopt;
+  std::lock_guard lock(detail::process_mutex());
+  return state_->last_error;
+}
+
+void Registry::heartbeat() const noexcept {
+  if (state_ == nullptr) return;
+  const auto now = shm::monotonic_ns();
+  for (std::uint32_t i = 0; i < state_->segment.max_writers(); ++i) {
+    shm::WriterSlot& s = state_->segment.slot(i);
+    const std::uint64_t w = s.state_word.load(std::memory_order_relaxed);
+    if (shm::slot_pid(w) == static_cast<std::uint32_t>(::getpid()) &&
+        (s.tid == static_cast<std::uint32_t>(::gettid()) || s.tid == 0)) {
+      s.heartbeat_ns.store(now, std::memory_order_relaxed);
+    }
+  }
+}
+
+}  // namespace wsm
