@@ -62,20 +62,20 @@ void forget_parent_writers() {
   tls_writers.clear();
 }
 
-struct ForkHandlers {
-  ForkHandlers() {
-    ::pthread_atfork([] { process_mutex().lock(); }, [] { process_mutex().unlock(); },
-                     [] {
-                       process_mutex().unlock();
-                       forget_parent_writers();
-                     });
-  }
-};
-
 }  // namespace
 
 std::mutex& process_mutex() {
   static auto* mutex = new std::mutex;  // never destroyed: threads may record during exit
+  // Installed with the mutex, before anything can hold it, so every fork() sees the handlers.
+  static const bool fork_handlers = [] {
+    ::pthread_atfork([] { mutex->lock(); }, [] { mutex->unlock(); },
+                     [] {
+                       mutex->unlock();
+                       forget_parent_writers();
+                     });
+    return true;
+  }();
+  (void)fork_handlers;
   return *mutex;
 }
 
@@ -102,7 +102,6 @@ std::atomic<std::uint64_t>* gauge_cell(SegmentState& state, std::uint32_t series
 }
 
 std::atomic<std::uint64_t>* cell_slow(const SegmentState* const_state, std::uint32_t series) noexcept {
-  static ForkHandlers fork_handlers;
   if (const_state == nullptr) return tls_sink.data();  // disabled registry or default handle
   auto* state = const_cast<SegmentState*>(const_state);
   try {
