@@ -143,6 +143,7 @@ class Fold {
       return word_at(arena.data() + off + sizeof(CellHeader));
     }
     const std::uint64_t used = h_.retired_used.load(std::memory_order_relaxed);
+    if (used % 8 != 0 || used < 8) return nullptr;  // corrupt: cells must stay 8-byte aligned
     if (used + need > arena.size()) {
       h_.retired_dropped.fetch_add(1, std::memory_order_relaxed);
       return nullptr;

@@ -52,6 +52,14 @@ Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType ty
   auto id = state_->catalog.series(*family, *canonical);
   if (!id) return std::unexpected(id.error());
   const shm::FamilyEntry& f = state_->segment.family(*family);
+  // The record path trusts the scheme: check what another process wrote before handing it out.
+  const bool shape_ok = type != shm::MetricType::histogram ||
+                        (f.max_octave >= shm::kSubBits && f.max_octave <= 63 &&
+                         f.bucket_count == shm::HistogramScheme{f.max_octave}.bucket_count());
+  if (!shape_ok) {
+    return fail(Errc::corrupt, "segment '" + state_->segment.name() + "': family '" +
+                                   std::string(name) + "' has a corrupt histogram scheme");
+  }
   entry = &f;  // the first registrant's mode and scheme win
   const std::uint32_t words = type == shm::MetricType::counter ? shm::kCounterWords
                               : type == shm::MetricType::gauge ? shm::kGaugeWords

@@ -1,0 +1,53 @@
+#include "segment_exercise.hpp"
+
+#include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/catalog.hpp"
+#include "wsm/shm/reaper.hpp"
+#include "wsm/shm/writer_arena.hpp"
+
+namespace wsm::fuzz {
+
+shm::Limits tiny_limits() {
+  shm::Limits l;
+  l.max_writers = 2;
+  l.max_families = 4;
+  l.max_series = 8;
+  l.series_cap_per_family = 8;
+  l.arena_bytes = 4096;
+  l.string_bytes = 4096;
+  l.retired_bytes = 4096;
+  return l;
+}
+
+void exercise(const shm::Segment& segment) {
+  shm::CatalogView catalog;
+  shm::SnapshotOptions no_wait;
+  no_wait.wait = std::chrono::milliseconds(0);
+  if (auto snap = shm::Snapshot::take(segment, catalog, no_wait)) {
+    const auto aggregation = shm::Aggregation::of(catalog, *snap);
+    double total = 0;
+    for (const shm::Point& p : aggregation.points) {
+      total += static_cast<double>(p.counter) + p.gauge + static_cast<double>(p.count);
+      if (p.family->type == shm::MetricType::histogram) {
+        for (std::uint64_t b : aggregation.buckets_of(p)) total += static_cast<double>(b);
+      }
+    }
+    (void)total;
+  }
+  (void)shm::Reaper(segment).reap();
+  const shm::Catalog registry(segment);
+  if (auto family = registry.family({"fuzz_events_total", shm::MetricType::counter, "help"})) {
+    if (auto series = registry.series(*family, "k=\"v\"")) {
+      if (auto arena = shm::WriterArena::claim(segment, 1, "fuzz")) {
+        if (auto* cell = arena->append(*series, shm::MetricType::counter, shm::kCounterWords)) {
+          cell->store(cell->load() + 1);
+        }
+        arena->detach();
+      }
+    }
+  }
+  shm::CatalogView again;
+  (void)shm::Snapshot::take(segment, again, no_wait);
+}
+
+}  // namespace wsm::fuzz
