@@ -11,8 +11,6 @@ namespace wsm::shm {
 
 namespace {
 
-constexpr auto kBusyWait = std::chrono::seconds(2);
-
 enum class Outcome { found, claimed, absent, full };
 struct ProbeResult {
   Outcome outcome;
@@ -24,13 +22,13 @@ struct ProbeResult {
 // to EMPTY once READY, so the key cannot be further along.
 template <class Entry, class EntryAt, class Matches>
 Result<ProbeResult> probe(EntryAt entry_at, std::uint32_t capacity, std::uint64_t hash,
-                          bool may_claim, Matches matches) {
+                          bool may_claim, Matches matches, std::chrono::milliseconds busy_wait) {
   const auto me = static_cast<std::uint32_t>(::getpid());
   const std::uint64_t mine = entry_word(EntryState::busy, me);
   for (std::uint32_t n = 0; n < capacity; ++n) {
     const auto index = static_cast<std::uint32_t>((hash + n) % capacity);
     Entry& e = entry_at(index);
-    const auto deadline = std::chrono::steady_clock::now() + kBusyWait;
+    const auto deadline = std::chrono::steady_clock::now() + busy_wait;
     // Acquire: when we see READY, the fields the registrant wrote before its release are visible.
     std::uint64_t w = e.state_word.load(std::memory_order_acquire);
     for (bool next = false; !next;) {
@@ -53,7 +51,7 @@ Result<ProbeResult> probe(EntryAt entry_at, std::uint32_t capacity, std::uint64_
             break;
           }
           if (std::chrono::steady_clock::now() > deadline) {
-            return fail(Errc::timeout, "a catalog entry stayed BUSY for 2 s (registrant pid " +
+            return fail(Errc::timeout, "a catalog entry stayed BUSY too long (registrant pid " +
                                            std::to_string(entry_pid(w)) + " stopped?)");
           }
           ::sched_yield();
@@ -128,7 +126,7 @@ Result<std::uint32_t> Catalog::family(const FamilySpec& spec) const {
     return segment_.string_at(e.name_off, e.name_len, name) && name == spec.name;
   };
   auto at = [&](std::uint32_t i) -> FamilyEntry& { return segment_.family(i); };
-  auto r = probe<FamilyEntry>(at, segment_.max_families(), hash, true, matches);
+  auto r = probe<FamilyEntry>(at, segment_.max_families(), hash, true, matches, busy_wait_);
   if (!r) return std::unexpected(r.error());
   FamilyEntry& e = segment_.family(r->index);
   switch (r->outcome) {
@@ -177,7 +175,7 @@ Result<std::uint32_t> Catalog::find_family(std::string_view name) const {
     return segment_.string_at(e.name_off, e.name_len, n) && n == name;
   };
   auto at = [&](std::uint32_t i) -> FamilyEntry& { return segment_.family(i); };
-  auto r = probe<FamilyEntry>(at, segment_.max_families(), stable_hash(name), false, matches);
+  auto r = probe<FamilyEntry>(at, segment_.max_families(), stable_hash(name), false, matches, busy_wait_);
   if (!r) return std::unexpected(r.error());
   if (r->outcome != Outcome::found) {
     return fail(Errc::not_found, "metric '" + std::string(name) + "' is not registered");
@@ -205,7 +203,7 @@ Result<std::uint32_t> Catalog::find_series(std::uint32_t family_id,
   };
   auto at = [&](std::uint32_t i) -> SeriesEntry& { return segment_.series(i); };
   auto r = probe<SeriesEntry>(at, segment_.max_series(), series_hash(family_id, labels), false,
-                              matches);
+                              matches, busy_wait_);
   if (!r) return std::unexpected(r.error());
   if (r->outcome != Outcome::found) return fail(Errc::not_found, "no such series");
   return r->index;
@@ -236,7 +234,7 @@ Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view 
   };
   auto at = [&](std::uint32_t i) -> SeriesEntry& { return segment_.series(i); };
   const std::uint64_t hash = series_hash(family_id, labels);
-  auto r = probe<SeriesEntry>(at, segment_.max_series(), hash, !at_cap, matches);
+  auto r = probe<SeriesEntry>(at, segment_.max_series(), hash, !at_cap, matches, busy_wait_);
   if (!r) return std::unexpected(r.error());
   if (r->outcome == Outcome::found) return r->index;
   if (r->outcome != Outcome::claimed) return is_overflow ? fail(Errc::full, "series catalog is full") : overflow();

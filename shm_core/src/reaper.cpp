@@ -16,17 +16,16 @@ using Word = std::atomic<std::uint64_t>;
 // Holds the reap lock: `reaper` names the holder's pid, `reap_seq` is odd while held.
 class ReapLock {
  public:
-  static Result<ReapLock> acquire(const Segment& segment, bool& took_over) {
+  static Result<ReapLock> acquire(const Segment& segment, std::chrono::milliseconds wait) {
     SegmentHeader& h = segment.header();
     const auto me = static_cast<std::uint64_t>(::getpid());
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
       std::uint64_t holder = h.reaper.load(std::memory_order_acquire);
       const bool free_or_dead =
           holder == 0 || (holder != me && process_start_ticks(static_cast<pid_t>(holder)) == 0);
       // Acquire: a previous holder's folds (released when it let go) are visible to us.
       if (free_or_dead && h.reaper.compare_exchange_strong(holder, me, std::memory_order_acq_rel)) {
-        took_over = holder != 0;
         // acq_rel: our fold's stores cannot move above the odd sequence readers check.
         if (h.reap_seq.load(std::memory_order_relaxed) % 2 == 0) {
           h.reap_seq.fetch_add(1, std::memory_order_acq_rel);
@@ -35,7 +34,7 @@ class ReapLock {
       }
       if (std::chrono::steady_clock::now() > deadline) {
         return fail(Errc::timeout, "segment '" + segment.name() + "': reaper pid " +
-                                       std::to_string(holder) + " has held the reap lock for 2 s");
+                                       std::to_string(holder) + " holds the reap lock");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -172,8 +171,7 @@ Result<ReapReport> Reaper::reap() const {
     return fail(Errc::permission, "segment '" + segment_.name() + "' is open read-only: cannot reap");
   }
   ReapReport report;
-  bool took_over = false;
-  auto lock = ReapLock::acquire(segment_, took_over);
+  auto lock = ReapLock::acquire(segment_, lock_wait_);
   if (!lock) return std::unexpected(lock.error());
   Fold fold(segment_);
   auto replayed = fold.replay_journal();
@@ -217,7 +215,6 @@ Result<ReapReport> Reaper::reap() const {
     }
   }
   report.entries_recovered = Catalog(segment_).recover_abandoned();
-  (void)took_over;
   return report;
 }
 

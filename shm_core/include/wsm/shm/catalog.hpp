@@ -10,6 +10,7 @@
 // it, so nothing refers to it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -31,7 +32,10 @@ inline constexpr std::string_view kOverflowLabels = "wsm_overflow=\"true\"";
 
 class Catalog {
  public:
-  explicit Catalog(const Segment& segment) noexcept : segment_(segment) {}
+  // busy_wait: how long to wait for a live registrant's BUSY entry before giving up.
+  explicit Catalog(const Segment& segment,
+                   std::chrono::milliseconds busy_wait = std::chrono::seconds(2)) noexcept
+      : segment_(segment), busy_wait_(busy_wait) {}
 
   // Id of the family, creating it if absent. Fails on a bad name, on a name registered with
   // another type, or when the family table or string arena is full.
@@ -53,6 +57,7 @@ class Catalog {
   [[nodiscard]] Result<std::uint32_t> store_string(std::string_view s) const;
 
   const Segment& segment_;
+  std::chrono::milliseconds busy_wait_;
 };
 
 // True when the registrant that left this state word BUSY is gone.

@@ -12,6 +12,7 @@
 // `reaper` word (pid of the holder); a holder that died is taken over.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include "wsm/shm/error.hpp"
@@ -30,7 +31,10 @@ struct ReapReport {
 
 class Reaper {
  public:
-  explicit Reaper(const Segment& segment) noexcept : segment_(segment) {}
+  // lock_wait: how long to wait for another live reaper to finish before giving up.
+  explicit Reaper(const Segment& segment,
+                  std::chrono::milliseconds lock_wait = std::chrono::seconds(2)) noexcept
+      : segment_(segment), lock_wait_(lock_wait) {}
 
   // Folds every dead writer once. Needs a read-write segment.
   [[nodiscard]] Result<ReapReport> reap() const;
@@ -40,6 +44,7 @@ class Reaper {
 
  private:
   const Segment& segment_;
+  std::chrono::milliseconds lock_wait_;
 };
 
 }  // namespace wsm::shm
