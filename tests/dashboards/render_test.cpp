@@ -99,6 +99,30 @@ TEST_F(RenderTest, EnvironmentThresholdsReachEveryAlertAndPassPromtool) {
   EXPECT_NE(shown.out.find("\"memory_bytes\": 2147483648"), std::string::npos) << shown.out;
 }
 
+// The end-to-end test's copy of the rules: alerts fire within seconds.
+TEST_F(RenderTest, ForOverrideReplacesEveryAlertsFor) {
+  const auto out = dir_ / "rules.yml";
+  const auto r = run({bin("wsm-alerts"), "render", "--for", "1s", "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string text = read_file(out);
+  const std::regex any_for("\n +for: ([0-9a-z]+)\n");
+  int fors = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), any_for); it != std::sregex_iterator(); ++it) {
+    EXPECT_EQ((*it)[1].str(), "1s");
+    ++fors;
+  }
+  EXPECT_EQ(fors, 9);
+  const auto check = run({WSM_PROMTOOL, "check", "rules", out.string()});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+
+  for (const char* bad : {"5 minutes", "1", "s", "-1s", "1x"}) {
+    const auto refused = run({bin("wsm-alerts"), "render", "--for", bad});
+    EXPECT_EQ(refused.exit_code, 2) << bad;
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+    EXPECT_NE(refused.err.find("--for"), std::string::npos) << refused.err;
+  }
+}
+
 TEST_F(RenderTest, RangeEdgesAreAccepted) {
   for (const char* kv :
        {"WEBSOCKET_LATENCY_THRESHOLD=60", "WEBSOCKET_CPU_THRESHOLD=100", "WEBSOCKET_MEMORY_THRESHOLD=1048576",

@@ -55,6 +55,7 @@ void add_alerts_commands(CLI::App& parent, int& exit_code) {
   struct RenderOptions {
     std::string out;
     std::string runbook_base{kDefaultRunbookBase};
+    std::string for_override;
   };
   auto options = std::make_shared<RenderOptions>();
   auto* render = parent.add_subcommand(
@@ -66,10 +67,19 @@ void add_alerts_commands(CLI::App& parent, int& exit_code) {
   render->add_option("--runbook-base", options->runbook_base,
                      "URL of docs/runbooks.md that runbook_url annotations point into")
       ->capture_default_str();
+  render->add_option("--for", options->for_override,
+                     "Replace every alert's for: with DURATION (e.g. 1s, for tests and staging)");
   render->callback([options, &exit_code] {
+    if (!options->for_override.empty() && !is_prometheus_duration(options->for_override)) {
+      std::fprintf(stderr, "error: --for \"%s\" is not a Prometheus duration such as 1s, 30s, 5m\n",
+                   options->for_override.c_str());
+      exit_code = kUsage;
+      return;
+    }
     const auto thresholds = thresholds_or_report(exit_code);
     if (!thresholds) return;
-    const std::string text = render_alert_rules(*thresholds, options->runbook_base);
+    const std::string text =
+        render_alert_rules(*thresholds, options->runbook_base, options->for_override);
     if (options->out.empty()) {
       std::fwrite(text.data(), 1, text.size(), stdout);
     } else if (!write_file(options->out, text)) {

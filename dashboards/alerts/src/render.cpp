@@ -2,9 +2,11 @@
 // Prometheus template text contains, so a plain search-and-replace is exact.
 #include "wsm/alerts/render.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <charconv>
+#include <regex>
 #include <utility>
 
 #include "rule_templates.hpp"
@@ -43,9 +45,29 @@ void replace_all(std::string& text, std::string_view mark, std::string_view valu
   }
 }
 
+// `for:` appears only on alerting rules, always as an indented line of its own.
+void replace_for(std::string& text, std::string_view duration) {
+  constexpr std::string_view kKey = "for: ";
+  for (std::size_t line = 0; line < text.size();) {
+    const std::size_t end = std::min(text.find('\n', line), text.size());
+    const std::size_t key = text.find_first_not_of(' ', line);
+    if (key < end && text.compare(key, kKey.size(), kKey) == 0) {
+      text.replace(key + kKey.size(), end - key - kKey.size(), duration);
+    }
+    line = text.find('\n', line);
+    line = line == std::string::npos ? text.size() : line + 1;
+  }
+}
+
 }  // namespace
 
-std::string render_alert_rules(const Thresholds& t, std::string_view runbook_base) {
+bool is_prometheus_duration(std::string_view text) {
+  static const std::regex kDuration(R"((?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?)");
+  return !text.empty() && std::regex_match(text.begin(), text.end(), kDuration);
+}
+
+std::string render_alert_rules(const Thresholds& t, std::string_view runbook_base,
+                               std::string_view for_override) {
   const std::array<std::pair<std::string_view, std::string>, 11> values{{
       {"@LATENCY_SECONDS@", format_number(t.latency_seconds)},
       {"@CPU_PERCENT@", format_number(t.cpu_percent)},
@@ -61,6 +83,7 @@ std::string render_alert_rules(const Thresholds& t, std::string_view runbook_bas
   }};
   std::string text(kRuleTemplate);
   for (const auto& [mark, value] : values) replace_all(text, mark, value);
+  if (!for_override.empty()) replace_for(text, for_override);
   return text;
 }
 
