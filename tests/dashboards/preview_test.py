@@ -7,55 +7,16 @@ index.html. Also: a non-loopback URL is refused before anything is sent.
 
 usage: preview_test.py PREVIEW DASHBOARD_JSON RULES_YML
 """
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from catalogue import CATALOGUE
 from prom_fixture import prometheus
-
-BUCKETS = [("0.25", 1), ("0.5", 3), ("1", 4), ("+Inf", 4)]  # cumulative counts per tick
-
-
-def exposition(ticks):
-    """Prometheus text for every family; `ticks` grows by 10 per second."""
-    out = []
-    for family, (kind, labels) in sorted(CATALOGUE.items()):
-        values = {l: ("rss" if l == "memory_type" else "a") for l in sorted(labels)}
-        sel = ",".join('%s="%s"' % kv for kv in values.items())
-        prom_type = "counter" if kind == "counter" else kind
-        out.append("# TYPE %s %s" % (family, prom_type))
-        if kind == "histogram":
-            for le, n in BUCKETS:
-                out.append('%s_bucket{%s,le="%s"} %d' % (family, sel, le, n * ticks))
-            out.append("%s_sum{%s} %d" % (family, sel, 60 * ticks))
-            out.append("%s_count{%s} %d" % (family, sel, BUCKETS[-1][1] * ticks))
-        elif kind == "counter":
-            out.append("%s{%s} %d" % (family, sel, ticks))
-        else:
-            out.append("%s{%s} 42" % (family, sel))
-    return "\n".join(out) + "\n"
-
-
-class StandIn(http.server.BaseHTTPRequestHandler):
-    started = time.monotonic()
-
-    def do_GET(self):
-        body = exposition(int((time.monotonic() - self.started) * 10)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+from standin_exporter import standin_exporter
 
 
 def main():
@@ -66,12 +27,15 @@ def main():
         print("non-loopback URL not refused: rc %d %s" % (refused.returncode, refused.stderr))
         return 1
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with standin_exporter() as target:
+        return preview_all_panels(preview, dashboard, rules, target)
+
+
+def preview_all_panels(preview, dashboard, rules, target):
     config = ("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
               "rule_files:\n  - %s\n"
               "scrape_configs:\n  - job_name: websocket\n    static_configs:\n"
-              "      - targets: ['127.0.0.1:%d']\n" % (rules, server.server_address[1]))
+              "      - targets: ['%s']\n" % (rules, target))
     out = tempfile.mkdtemp(prefix="wsm-preview-test-")
     try:
         with prometheus(config) as base:
@@ -106,7 +70,6 @@ def main():
         print("%d panels previewed, %d problems" % (len(panels), len(problems)))
         return 1 if problems else 0
     finally:
-        server.shutdown()
         shutil.rmtree(out, ignore_errors=True)
 
 
