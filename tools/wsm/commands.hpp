@@ -13,5 +13,9 @@ inline constexpr int kUsage = 2;
 void add_ls(CLI::App& app, int& exit_code);
 void add_dump(CLI::App& app, int& exit_code);
 void add_reap(CLI::App& app, int& exit_code);
+void add_inspect(CLI::App& app, int& exit_code);
+void add_top(CLI::App& app, int& exit_code);
+void add_check(CLI::App& app, int& exit_code);
+void add_rm(CLI::App& app, int& exit_code);
 
 }  // namespace wsm::cli
