@@ -372,7 +372,7 @@ class Checker {
       }
       std::string_view labels;
       if (!string_in_arena(s, e.labels_off, e.labels_len, labels, what, "label set")) continue;
-      if (!parse_canonical_labels(labels, parsed)) {
+      if (!canonical(labels, parsed)) {
         add(Severity::error, FindingKind::series_bad_labels,
             what + ": label set '" + std::string(labels.substr(0, 200)) + "' is not canonical");
         continue;
@@ -396,6 +396,16 @@ class Checker {
       series_family_[i] = e.family_id;
       overflow_[i] = labels == kOverflowLabels;
     }
+  }
+
+  // True when `labels` is what canonical_labels() makes: parseable, valid names, sorted, unique.
+  static bool canonical(std::string_view labels, std::vector<std::pair<std::string, std::string>>& parsed) {
+    if (!parse_canonical_labels(labels, parsed)) return false;
+    for (std::size_t i = 0; i < parsed.size(); ++i) {
+      if (!validate_label_name(parsed[i].first)) return false;
+      if (i > 0 && !(parsed[i - 1].first < parsed[i].first)) return false;
+    }
+    return true;
   }
 
   // Each family's overflow cache and series count against the series that name it.

@@ -52,15 +52,14 @@ struct Options {
 }  // namespace
 
 void add_check(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "check",
-      "Validate a whole segment: header (magic, version, layout hash, limits, offsets, size),\n"
-      "usage counters, reap lock and fold journal, every family and series entry, writer slots of\n"
-      "dead processes, every arena cell and the retired index. Prints one line per finding:\n"
-      "  <error|warning> <kind>: <where and what>\n"
-      "exit codes: 0 no findings, 1 findings (or the segment cannot be read), 2 usage");
+  auto* cmd = app.add_subcommand("check", "Validate a whole segment and print every finding");
+  cmd->footer("Checks the header (magic, version, layout hash, limits, offsets, size), the usage\n"
+              "counters, the reap lock and fold journal, every family and series entry, writer slots\n"
+              "of dead processes, every arena cell and the retired index. One line per finding:\n"
+              "  <error|warning> <kind>: <where and what>\n"
+              "exit codes: 0 no findings, 1 findings (or the segment cannot be read), 2 usage");
   auto opts = std::make_shared<Options>();
-  cmd->add_option("name", opts->name, "segment name (as in /dev/shm/wsm.<name>)")->required();
+  add_segment_name(cmd, opts->name);
   cmd->add_flag("--no-probe", opts->no_probe,
                 "do not ask /proc whether pids run (check the bytes alone: every pid counts as alive)");
   cmd->callback([opts, &exit_code] {

@@ -256,13 +256,13 @@ struct Options {
 }  // namespace
 
 void add_inspect(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "inspect",
-      "Show a segment's header, limits and usage, writers, families and label cardinality, and\n"
-      "warn when a family or the segment nears its cap (>= 80%).\n"
-      "exit codes: 0 shown (warnings included), 1 the segment cannot be read, 2 usage");
+  auto* cmd = app.add_subcommand("inspect", "Header, usage, writers, families and label cardinality");
+  cmd->footer("Shows the header, limits and usage, the writers, the families with their series count\n"
+              "and the label names with the most values, and warns when a family or the segment nears\n"
+              "its cap (>= 80%).\n"
+              "exit codes: 0 shown (warnings included), 1 the segment cannot be read, 2 usage");
   auto opts = std::make_shared<Options>();
-  cmd->add_option("name", opts->name, "segment name (as in /dev/shm/wsm.<name>)")->required();
+  add_segment_name(cmd, opts->name);
   cmd->add_flag("--json", opts->json, "print the same content as one JSON document");
   cmd->callback([opts, &exit_code] {
     SegmentReader reader(opts->name);

@@ -44,10 +44,8 @@ struct Options {
 }  // namespace
 
 void add_ls(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "ls",
-      "List segments: name, size, live and dead writers, series used / capacity.\n"
-      "exit codes: 0 ok, 1 some segment could not be read (it is listed with its error), 2 usage");
+  auto* cmd = app.add_subcommand("ls", "List segments: name, size, live and dead writers, series used");
+  cmd->footer("exit codes: 0 ok, 1 some segment could not be read (it is listed with its error), 2 usage");
   auto opts = std::make_shared<Options>();
   cmd->add_flag("--json", opts->json,
                 "print [{\"name\",\"bytes\",\"live_writers\",\"dead_writers\",\"series\","

@@ -72,12 +72,12 @@ int remove_segment(const Options& o) {
 }  // namespace
 
 void add_rm(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "rm",
-      "Remove a segment. Refuses while processes that still run hold a writer slot in it.\n"
-      "exit codes: 0 removed, 1 refused or failed (the reason is printed), 2 usage");
+  auto* cmd = app.add_subcommand("rm", "Remove a segment (not while live writers are attached)");
+  cmd->footer("Refuses while processes that still run hold a writer slot in it, or when its header\n"
+              "cannot be read, unless --force.\n"
+              "exit codes: 0 removed, 1 refused or failed (the reason is printed), 2 usage");
   auto opts = std::make_shared<Options>();
-  cmd->add_option("name", opts->name, "segment name (as in /dev/shm/wsm.<name>)")->required();
+  add_segment_name(cmd, opts->name);
   cmd->add_flag("--force", opts->force, "remove even with live writers or an unreadable header");
   cmd->callback([opts, &exit_code] { exit_code = remove_segment(*opts); });
 }

@@ -73,7 +73,7 @@ TerminalSize Terminal::size() const noexcept {
 void Terminal::draw(std::string_view frame) const {
   if (!screen_) {
     write_all(frame);
-    write_all("\n");
+    write_all("\n\n");  // frames one after another, a blank line between them
     return;
   }
   // Home, then each line cleared to its end, then everything below cleared: no flicker, no

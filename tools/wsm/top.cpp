@@ -263,14 +263,14 @@ int run_live(const Options& o) {
 }  // namespace
 
 void add_top(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "top",
-      "Live view of a segment: rates per family, latency percentiles (p50/p95/p99 of the last\n"
-      "interval, from the HDR buckets: within 12.5%), open connections by role, writers alive.\n"
-      "Keys: q quits (so do Ctrl-C and SIGTERM; the terminal is restored).\n"
-      "exit codes: 0 ok, 1 the segment cannot be read (--once), 2 usage");
+  auto* cmd = app.add_subcommand("top", "Live view: rates, latency percentiles, connections, writers");
+  cmd->footer("Rates per family from the deltas between refreshes, p50/p95/p99 of what histograms\n"
+              "recorded in the last interval (from the HDR buckets: within 12.5%), open connections\n"
+              "by role, writers alive. Keys: q quits (so do Ctrl-C and SIGTERM; the terminal is\n"
+              "restored).\n"
+              "exit codes: 0 ok, 1 the segment cannot be read (--once), 2 usage");
   auto opts = std::make_shared<Options>();
-  cmd->add_option("name", opts->name, "segment name (as in /dev/shm/wsm.<name>)")->required();
+  add_segment_name(cmd, opts->name);
   cmd->add_flag("--once", opts->once,
                 "take two snapshots one interval apart, print one frame and exit (for scripts)");
   cmd->add_option("--interval", opts->interval, "seconds between refreshes (default 1)")
