@@ -62,7 +62,7 @@ class ProbeGaps {
 
 class Checker {
  public:
-  Checker(const CheckOptions& options) : options_(options) {}
+  explicit Checker(const CheckOptions& options) : options_(options) {}
 
   std::vector<Finding> run(std::span<std::byte> bytes) {
     if (header(bytes)) {
