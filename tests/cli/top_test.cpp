@@ -102,16 +102,20 @@ TEST(Top, OnceFailsOnAMissingSegment) {
   EXPECT_EQ(wsm({"top", "--interval", "0", "x"}).exit_code, 2);
 }
 
-// A tmux server of our own (private socket, no user config), killed at the end.
+// A tmux server of our own (private socket, no user config), killed and its socket removed at the
+// end.
 class Tmux {
  public:
-  Tmux() : path_(on_path("tmux")), socket_("wsm-test-" + std::to_string(::getpid()) + "-" + std::to_string(next_++)) {}
+  Tmux()
+      : path_(on_path("tmux")),
+        socket_("/tmp/wsm-test-tmux-" + std::to_string(::getpid()) + "-" + std::to_string(next_++)) {}
   ~Tmux() {
-    if (!path_.empty()) (void)run({path_, "-L", socket_, "kill-server"});
+    if (!path_.empty()) (void)(*this)({"kill-server"});
+    ::unlink(socket_.c_str());
   }
   [[nodiscard]] bool available() const { return !path_.empty(); }
   CommandResult operator()(std::vector<std::string> args) const {
-    args.insert(args.begin(), {path_, "-L", socket_, "-f", "/dev/null"});
+    args.insert(args.begin(), {path_, "-S", socket_, "-f", "/dev/null"});
     return run(args);
   }
   [[nodiscard]] std::string screen() const { return (*this)({"capture-pane", "-p", "-t", "top"}).out; }
