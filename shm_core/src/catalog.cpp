@@ -92,13 +92,13 @@ std::uint8_t max_octave_for(Unit unit) {
   return kMaxOctaveOther;
 }
 
-std::uint64_t series_hash(std::uint32_t family_id, std::string_view labels) {
+}  // namespace
+
+std::uint64_t series_hash(std::uint32_t family_id, std::string_view labels) noexcept {
   char id[4];
   std::memcpy(id, &family_id, 4);
   return stable_hash(labels, stable_hash({id, 4}));
 }
-
-}  // namespace
 
 bool busy_owner_dead(std::uint64_t state_word) {
   return process_start_ticks(static_cast<pid_t>(entry_pid(state_word))) == 0;

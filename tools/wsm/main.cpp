@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   wsm::cli::add_ls(app, exit_code);
   wsm::cli::add_dump(app, exit_code);
   wsm::cli::add_reap(app, exit_code);
+  wsm::cli::add_inspect(app, exit_code);
+  wsm::cli::add_top(app, exit_code);
+  wsm::cli::add_check(app, exit_code);
+  wsm::cli::add_rm(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

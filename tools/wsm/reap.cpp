@@ -8,8 +8,11 @@ namespace wsm::cli {
 
 void add_reap(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("reap", "Fold dead writers' counts into the retired arena");
+  cmd->footer("Frees the slots of dead writers, finishes a fold a dead reaper left half done and\n"
+              "resets catalog entries left BUSY by dead registrants.\n"
+              "exit codes: 0 done, 1 failed or some slot kept (retired arena full), 2 usage");
   static std::string name;
-  cmd->add_option("name", name, "segment name")->required();
+  add_segment_name(cmd, name);
   cmd->callback([&exit_code] {
     auto segment = shm::Segment::open(name, {shm::Access::read_write, std::chrono::milliseconds(500)});
     if (!segment) {

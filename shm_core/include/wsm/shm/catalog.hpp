@@ -60,6 +60,11 @@ class Catalog {
   std::chrono::milliseconds busy_wait_;
 };
 
+// The key hash of a series entry; its probe sequence starts at series_hash % max_series. (A family
+// entry's is stable_hash(name).)
+[[nodiscard]] std::uint64_t series_hash(std::uint32_t family_id,
+                                        std::string_view canonical_labels) noexcept;
+
 // True when the registrant that left this state word BUSY is gone.
 [[nodiscard]] bool busy_owner_dead(std::uint64_t state_word);
 

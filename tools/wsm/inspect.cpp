@@ -1,0 +1,284 @@
+// wsm inspect: what a segment holds and how full it is: header, limits and usage, writers,
+// families with their series counts and the label names that make them many, and warnings when
+// anything nears its cap.
+//
+// The JSON document is the model; the text form is rendered from it, so both always agree.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "segment_reader.hpp"
+#include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/labels.hpp"
+
+namespace wsm::cli {
+
+namespace {
+
+using json = nlohmann::ordered_json;  // keys in the order written: the text form follows it
+
+constexpr double kWarnPercent = 80;  // a cap this full gets a warning
+constexpr std::size_t kTopLabels = 3;
+
+json usage(std::uint64_t used, std::uint64_t capacity) {
+  return {{"used", used}, {"capacity", capacity}, {"percent", percent_of(used, capacity)}};
+}
+
+// Per label name of one family: how many series use each value.
+using LabelValues = std::map<std::string, std::map<std::string, std::uint32_t>>;
+
+json label_cardinality(const LabelValues& names) {
+  json out = json::array();
+  for (const auto& [name, values] : names) {
+    std::vector<std::pair<std::string, std::uint32_t>> top(values.begin(), values.end());
+    std::stable_sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    json t = json::array();
+    for (std::size_t i = 0; i < top.size() && i < kTopLabels; ++i) {
+      t.push_back({{"value", top[i].first}, {"series", top[i].second}});
+    }
+    out.push_back({{"name", name}, {"values", values.size()}, {"top", std::move(t)}});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
+    return a["values"].get<std::size_t>() > b["values"].get<std::size_t>();
+  });
+  return out;
+}
+
+json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregation) {
+  std::map<std::uint32_t, std::uint32_t> series;  // family id -> series (overflow not counted)
+  std::map<std::uint32_t, LabelValues> labels;
+  std::map<std::uint32_t, bool> overflowed;
+  std::vector<std::pair<std::string, std::string>> parsed;
+  for (std::uint32_t id : catalog.ordered_series()) {
+    const shm::SeriesInfo& s = *catalog.series(id);
+    if (s.overflow) continue;
+    ++series[s.family_id];
+    if (!shm::parse_canonical_labels(s.labels, parsed)) continue;
+    for (const auto& [k, v] : parsed) ++labels[s.family_id][k][v];
+  }
+  // Aggregation lists an overflow series only once something was recorded into it.
+  for (const shm::Point& p : aggregation.points) {
+    if (p.series->overflow) overflowed[p.family->id] = true;
+  }
+  json out = json::array();
+  for (std::uint32_t id : catalog.family_ids()) {
+    const shm::FamilyInfo& f = *catalog.family(id);
+    const std::uint32_t n = series[id];
+    out.push_back({{"name", f.name},
+                   {"type", type_name(f.type)},
+                   {"mode", f.type == shm::MetricType::gauge ? json(gauge_mode_name(f.gauge_mode)) : json()},
+                   {"unit", std::string(shm::unit_suffix(f.unit))},
+                   {"help", f.help},
+                   {"series", n},
+                   {"cap", f.series_cap},
+                   {"cap_percent", percent_of(n, f.series_cap)},
+                   {"overflowed", overflowed[id]},
+                   {"labels", label_cardinality(labels[id])}});
+  }
+  return out;
+}
+
+json writers(const shm::Snapshot& snap) {
+  json out = json::array();
+  for (const shm::WriterInfo& w : snap.writers) {
+    const bool beat = w.heartbeat_ns != 0 && w.heartbeat_ns <= snap.taken_mono_ns;
+    out.push_back({{"slot", w.slot},
+                   {"pid", w.pid},
+                   {"tid", w.tid},
+                   {"state", slot_state_name(w.state)},
+                   {"alive", w.alive},
+                   {"heartbeat_age_seconds",
+                    beat ? json(static_cast<double>(snap.taken_mono_ns - w.heartbeat_ns) / 1e9) : json()},
+                   {"cells_bytes", w.cells_bytes},
+                   {"role", w.role}});
+  }
+  return out;
+}
+
+json warnings(const json& doc) {
+  json out = json::array();
+  for (const auto& [what, u] : doc["usage"].items()) {
+    if (u["percent"].get<double>() >= kWarnPercent) {
+      out.push_back("segment " + what + " " + percent(u["used"], u["capacity"]) + " used (" +
+                    std::to_string(u["used"].get<std::uint64_t>()) + " of " +
+                    std::to_string(u["capacity"].get<std::uint64_t>()) +
+                    "): create the segment with larger Limits");
+    }
+  }
+  const json& d = doc["drops"];
+  const std::pair<const char*, const char*> drops[] = {
+      {"series_dropped", "label sets went to an overflow series or were lost"},
+      {"cells_dropped", "cells did not fit a writer arena (raise Limits::arena_bytes)"},
+      {"writers_dropped", "threads found no free writer slot (raise Limits::max_writers)"},
+      {"retired_dropped", "dead writers' cells did not fit the retired arena (raise Limits::retired_bytes)"}};
+  for (const auto& [key, meaning] : drops) {
+    if (d[key].get<std::uint64_t>() > 0) {
+      out.push_back(std::to_string(d[key].get<std::uint64_t>()) + " " + meaning);
+    }
+  }
+  for (const json& f : doc["families"]) {
+    const std::string name = f["name"];
+    if (f["cap_percent"].get<double>() >= kWarnPercent) {
+      out.push_back("family " + name + ": " + std::to_string(f["series"].get<std::uint32_t>()) +
+                    " series of its cap " + std::to_string(f["cap"].get<std::uint32_t>()) + " (" +
+                    percent(f["series"], f["cap"]) +
+                    "); new label sets go to its overflow series {wsm_overflow=\"true\"}");
+    }
+    if (f["overflowed"].get<bool>()) {
+      out.push_back("family " + name + ": its overflow series holds data: some label sets were merged");
+    }
+  }
+  for (const json& p : doc["problems"]) out.push_back(p.get<std::string>());
+  return out;
+}
+
+json describe(const shm::Segment& segment, const shm::CatalogView& catalog, const shm::Snapshot& snap) {
+  const shm::SegmentHeader& h = segment.header();
+  const shm::Limits& l = segment.limits();
+  const shm::HeaderStats& st = snap.stats;
+  const auto aggregation = shm::Aggregation::of(catalog, snap);
+  json problems = json::array();
+  for (const auto& p : catalog.problems()) problems.push_back(p);
+  for (const auto& p : snap.problems) problems.push_back(p);
+  json doc = {
+      {"segment", segment.name()},
+      {"path", "/dev/shm/wsm." + segment.name()},
+      {"layout_version", h.layout_version},
+      {"layout_hash", hex64(h.layout_hash)},
+      {"generation", hex64(snap.generation)},
+      {"created_unix_ns", st.created_unix_ns},
+      {"created", local_time(st.created_unix_ns)},
+      {"creator_pid", h.creator_pid},
+      {"total_bytes", st.total_bytes},
+      {"limits",
+       {{"max_writers", l.max_writers}, {"max_families", l.max_families}, {"max_series", l.max_series},
+        {"series_cap_per_family", l.series_cap_per_family}, {"arena_bytes", l.arena_bytes},
+        {"string_bytes", l.string_bytes}, {"retired_bytes", l.retired_bytes}}},
+      // strings_used may pass the arena's end: a registration that did not fit still reserved.
+      {"usage",
+       {{"writers", usage(snap.writers.size(), l.max_writers)},
+        {"families", usage(st.families_used, l.max_families)},
+        {"series", usage(st.series_used, l.max_series)},
+        {"string_bytes", usage(std::min(st.strings_used, st.string_bytes), st.string_bytes)},
+        {"retired_bytes", usage(st.retired_used, st.retired_bytes)}}},
+      {"drops",
+       {{"series_dropped", st.series_dropped}, {"cells_dropped", st.cells_dropped},
+        {"writers_dropped", st.writers_dropped}, {"retired_dropped", st.retired_dropped},
+        {"writers_reaped", st.writers_reaped}}},
+      {"writers", writers(snap)},
+      {"families", families(catalog, aggregation)},
+      {"problems", std::move(problems)}};
+  doc["warnings"] = warnings(doc);
+  return doc;
+}
+
+std::string str(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "-";
+  return v.dump();
+}
+
+void print_text(const json& doc) {
+  std::printf("segment %s (%s, %s)\n", str(doc["segment"]).c_str(), str(doc["path"]).c_str(),
+              human_bytes(doc["total_bytes"].get<double>()).c_str());
+  std::printf("  layout version %s, layout hash %s, generation %s\n", str(doc["layout_version"]).c_str(),
+              str(doc["layout_hash"]).c_str(), str(doc["generation"]).c_str());
+  std::printf("  created %s by pid %s\n\n", str(doc["created"]).c_str(), str(doc["creator_pid"]).c_str());
+
+  std::printf("%-14s %12s %12s %7s\n", "USAGE", "USED", "CAPACITY", "%");
+  for (const auto& [what, u] : doc["usage"].items()) {
+    const bool bytes = what.ends_with("bytes");
+    const auto show = [&](const json& v) {
+      return bytes ? human_bytes(v.get<double>()) : std::to_string(v.get<std::uint64_t>());
+    };
+    std::printf("%-14s %12s %12s %7s%s\n", what.c_str(), show(u["used"]).c_str(),
+                show(u["capacity"]).c_str(), percent(u["used"], u["capacity"]).c_str(),
+                u["percent"].get<double>() >= kWarnPercent ? "  !" : "");
+  }
+  const json& d = doc["drops"];
+  std::printf("drops: series %s (to overflow), cells %s, writers %s, retired cells %s; writers reaped %s\n\n",
+              str(d["series_dropped"]).c_str(), str(d["cells_dropped"]).c_str(),
+              str(d["writers_dropped"]).c_str(), str(d["retired_dropped"]).c_str(),
+              str(d["writers_reaped"]).c_str());
+
+  std::printf("WRITERS (%zu)\n%5s %8s %8s %-9s %-5s %9s %9s  %s\n", doc["writers"].size(), "SLOT", "PID",
+              "TID", "STATE", "ALIVE", "HEARTBEAT", "CELLS", "ROLE");
+  for (const json& w : doc["writers"]) {
+    const json& age = w["heartbeat_age_seconds"];
+    std::printf("%5s %8s %8s %-9s %-5s %9s %9s  %s\n", str(w["slot"]).c_str(), str(w["pid"]).c_str(),
+                w["tid"].get<std::uint32_t>() == 0 ? "gauges" : str(w["tid"]).c_str(),
+                str(w["state"]).c_str(), w["alive"].get<bool>() ? "yes" : "no",
+                age.is_null() ? "-" : (human_duration_ns(age.get<double>() * 1e9) + " ago").c_str(),
+                human_bytes(w["cells_bytes"].get<double>()).c_str(), str(w["role"]).c_str());
+  }
+
+  std::printf("\nFAMILIES (%zu)\n%-40s %-9s %-10s %-7s %6s %6s %6s\n", doc["families"].size(), "NAME",
+              "TYPE", "MODE", "UNIT", "SERIES", "CAP", "%");
+  for (const json& f : doc["families"]) {
+    const std::string unit = str(f["unit"]);
+    std::printf("%s %-9s %-10s %-7s %6s %6s %6s%s\n", fit(str(f["name"]), 40).c_str(),
+                str(f["type"]).c_str(), str(f["mode"]).c_str(), unit.empty() ? "-" : unit.c_str(),
+                str(f["series"]).c_str(), str(f["cap"]).c_str(), percent(f["series"], f["cap"]).c_str(),
+                f["cap_percent"].get<double>() >= kWarnPercent ? "  !" : "");
+    std::string line;
+    for (std::size_t i = 0; i < f["labels"].size() && i < kTopLabels; ++i) {
+      const json& l = f["labels"][i];
+      line += (i ? "; " : "") + str(l["name"]) + " " + str(l["values"]) + " value" +
+              (l["values"].get<std::size_t>() == 1 ? "" : "s") + " (";
+      for (std::size_t k = 0; k < l["top"].size(); ++k) {
+        line += (k ? ", " : "") + str(l["top"][k]["value"]) + " " + str(l["top"][k]["series"]);
+      }
+      line += l["values"].get<std::size_t>() > l["top"].size() ? ", ...)" : ")";
+    }
+    if (f["labels"].size() > kTopLabels) line += "; +" + std::to_string(f["labels"].size() - kTopLabels) + " more";
+    if (!line.empty()) std::printf("    labels: %s\n", line.c_str());
+  }
+
+  const json& warn = doc["warnings"];
+  if (warn.empty()) {
+    std::printf("\nno warnings\n");
+  } else {
+    std::printf("\nWARNINGS (%zu)\n", warn.size());
+    for (const json& w : warn) std::printf("  ! %s\n", w.get<std::string>().c_str());
+  }
+}
+
+struct Options {
+  std::string name;
+  bool json = false;
+};
+
+}  // namespace
+
+void add_inspect(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("inspect", "Header, usage, writers, families and label cardinality");
+  cmd->footer("Shows the header, limits and usage, the writers, the families with their series count\n"
+              "and the label names with the most values, and warns when a family or the segment nears\n"
+              "its cap (>= 80%).\n"
+              "exit codes: 0 shown (warnings included), 1 the segment cannot be read, 2 usage");
+  auto opts = std::make_shared<Options>();
+  add_segment_name(cmd, opts->name);
+  cmd->add_flag("--json", opts->json, "print the same content as one JSON document");
+  cmd->callback([opts, &exit_code] {
+    SegmentReader reader(opts->name);
+    auto snap = reader.snapshot();
+    if (!snap) {
+      std::fprintf(stderr, "wsm inspect: %s\n", snap.error().message().c_str());
+      exit_code = kProblem;
+      return;
+    }
+    const json doc = describe(reader.segment(), reader.catalog(), *snap);
+    if (opts->json) {
+      std::cout << doc.dump(2) << '\n';
+    } else {
+      print_text(doc);
+    }
+  });
+}
+
+}  // namespace wsm::cli

@@ -1,0 +1,55 @@
+// A segment opened read-only for looking at, plus the reader's catalog copy kept between
+// snapshots (inspect, top, ls, rm). Reopened by name on demand, so a segment that was removed and
+// created again is followed instead of watched in its unlinked old mapping.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+#include "wsm/shm/catalog_view.hpp"
+#include "wsm/shm/error.hpp"
+#include "wsm/shm/segment.hpp"
+#include "wsm/shm/snapshot.hpp"
+
+namespace wsm::cli {
+
+class SegmentReader {
+ public:
+  explicit SegmentReader(std::string name) : name_(std::move(name)) {}
+
+  // Opens (again) and snapshots; the catalog copy is refreshed, not rebuilt, while the generation
+  // stays the same. Aggregations of the snapshot point into catalog() until the next call.
+  [[nodiscard]] Result<shm::Snapshot> snapshot();
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  // The last opened segment (after a successful snapshot()).
+  [[nodiscard]] const shm::Segment& segment() const { return *segment_; }
+  [[nodiscard]] const shm::CatalogView& catalog() const noexcept { return catalog_; }
+
+ private:
+  std::string name_;
+  std::optional<shm::Segment> segment_;
+  shm::CatalogView catalog_;
+};
+
+[[nodiscard]] Result<shm::Segment> open_read_only(std::string_view name);
+
+// Processes with a writer slot whose process still runs (ACTIVE, DETACHED or CLAIMING): they have
+// the segment mapped and may record into it.
+struct AttachedWriter {
+  pid_t pid = 0;
+  std::string role;
+  std::uint32_t slots = 0;
+};
+[[nodiscard]] std::vector<AttachedWriter> attached_writers(const shm::Segment& segment);
+
+// "counter", "active", "sum", ... for tables and JSON.
+[[nodiscard]] const char* type_name(shm::MetricType type) noexcept;
+[[nodiscard]] const char* slot_state_name(shm::SlotState state) noexcept;
+[[nodiscard]] const char* gauge_mode_name(shm::GaugeMode mode) noexcept;
+
+}  // namespace wsm::cli
