@@ -257,6 +257,122 @@ void record_with(benchmark::State& state, const Scheme& scheme) {
   }
 }
 
+// ---- what-ifs: candidate changes to the record path, emulated here (writer_api is untouched) ----
+//
+// Each emulates one change to Counter::inc / Histogram::record with the same instruction shape
+// (local-exec TLS load, handle reloaded from memory), so the lead can see what a change would buy
+// before making it. `current_shape` reproduces today's Counter::inc and should match it.
+
+struct EmulatedCells {
+  const void* owner;
+  std::atomic<std::uint64_t>* const* cells;
+  std::uint32_t size;
+};
+thread_local constinit EmulatedCells* t_emulated = nullptr;
+
+struct EmulatedHandle {
+  const void* state;
+  std::uint32_t id;
+};
+EmulatedHandle g_emulated{&g_emulated, 3};
+// A bound handle: the cell pointer of one thread, taken once on that thread.
+std::atomic<std::uint64_t>* g_bound[kMaxThreads];
+
+// Per-thread cell table for the emulations: 8 series, cells on private lines.
+struct alignas(64) EmulatedTable {
+  std::atomic<std::uint64_t> cell[8][8]{};  // [series][0] is the value; 64-byte stride
+  std::atomic<std::uint64_t>* pointers[8]{};
+  EmulatedCells cells{};
+};
+EmulatedTable g_tables[kMaxThreads];
+
+void install_emulated(benchmark::State& state) {
+  EmulatedTable& t = g_tables[state.thread_index()];
+  for (int i = 0; i < 8; ++i) t.pointers[i] = &t.cell[i][0];
+  t.cells = {&g_emulated, t.pointers, 8};
+  t_emulated = &t.cells;
+  g_bound[state.thread_index()] = t.pointers[3];
+}
+
+[[gnu::noinline]] void emulated_slow() { std::abort(); }
+
+void whatif_current_shape(benchmark::State& state) {
+  install_emulated(state);
+  for (auto _ : state) {
+    const EmulatedCells* t = t_emulated;
+    const EmulatedHandle h = g_emulated;
+    if (t != nullptr && t->owner == h.state && h.id < t->size) [[likely]] {
+      if (auto* c = t->cells[h.id]) [[likely]] {
+        wsm::detail::add_own(*c, 1);
+        benchmark::ClobberMemory();
+        continue;
+      }
+    }
+    emulated_slow();
+  }
+}
+
+// Cells table sized to the segment's max_series on a thread's first use (virtual memory, touched
+// lazily) and one table per segment: no owner or size compare, only the null test.
+void whatif_no_owner_size_checks(benchmark::State& state) {
+  install_emulated(state);
+  for (auto _ : state) {
+    if (auto* c = t_emulated->cells[g_emulated.id]) [[likely]] {
+      wsm::detail::add_own(*c, 1);
+    } else {
+      emulated_slow();
+    }
+    benchmark::ClobberMemory();
+  }
+}
+
+// A thread-bound handle (counter.bind() on the recording thread): the cell pointer itself.
+void whatif_bound_handle(benchmark::State& state) {
+  install_emulated(state);
+  std::atomic<std::uint64_t>* const* bound = &g_bound[state.thread_index()];
+  for (auto _ : state) {
+    wsm::detail::add_own(**bound, 1);
+    benchmark::ClobberMemory();
+  }
+}
+
+// Today's inc shape, but 8 different counters in turn: the cost when incs of one counter are not
+// back to back (a server does other work between two incs of the same counter).
+void whatif_current_shape_8_counters(benchmark::State& state) {
+  install_emulated(state);
+  std::uint32_t i = 0;
+  for (auto _ : state) {
+    const EmulatedCells* t = t_emulated;
+    const std::uint32_t id = i++ & 7;
+    if (t != nullptr && t->owner == g_emulated.state && id < t->size) [[likely]] {
+      if (auto* c = t->cells[id]) [[likely]] {
+        wsm::detail::add_own(*c, 1);
+        benchmark::ClobberMemory();
+        continue;
+      }
+    }
+    emulated_slow();
+  }
+}
+
+// Histogram: the handle keeps the top bucket index instead of max_octave (today index_of
+// recomputes top_index() - a second bit_width and shifts - on every record).
+struct PrecomputedTop {
+  std::uint32_t top = wsm::shm::HistogramScheme{wsm::shm::kMaxOctaveNanoseconds}.top_index();
+  [[nodiscard]] std::uint32_t index_of(std::uint64_t v) const noexcept {
+    return std::min(wsm::shm::raw_bucket_index(v - (v != 0)), top);
+  }
+};
+PrecomputedTop g_precomputed_top;
+
+// ... and lzcnt instead of bsr (GCC emits bsr+xor for bit_width without -mlzcnt / -march).
+[[gnu::target("lzcnt")]] void record_precomputed_top_lzcnt(benchmark::State& state) {
+  record_with(state, g_precomputed_top);
+}
+[[gnu::target("lzcnt")]] void record_hdr_lzcnt(benchmark::State& state) {
+  record_with(state, g_schemes.hdr);
+}
+
 void register_all() {
   using Fn = void (*)(benchmark::State&);
   struct Case {
@@ -279,6 +395,17 @@ void register_all() {
   for (const Case& c : threaded) {
     benchmark::RegisterBenchmark(c.name, c.fn)->Threads(1)->Threads(2)->Threads(kMaxThreads);
   }
+  const Case whatifs[] = {
+      {"whatif/counter_inc_current_shape", whatif_current_shape},
+      {"whatif/counter_inc_no_owner_size_checks", whatif_no_owner_size_checks},
+      {"whatif/counter_inc_bound_handle", whatif_bound_handle},
+      {"whatif/counter_inc_current_shape_8_counters", whatif_current_shape_8_counters},
+      {"whatif/histogram_record_precomputed_top",
+       [](benchmark::State& s) { record_with(s, g_precomputed_top); }},
+      {"whatif/histogram_record_lzcnt", record_hdr_lzcnt},
+      {"whatif/histogram_record_precomputed_top_lzcnt", record_precomputed_top_lzcnt},
+  };
+  for (const Case& c : whatifs) benchmark::RegisterBenchmark(c.name, c.fn);
   benchmark::RegisterBenchmark("scheme/index_hdr_log_linear",
                                [](benchmark::State& s) { index_of(s, g_schemes.hdr); });
   benchmark::RegisterBenchmark("scheme/index_exponential_aligned",

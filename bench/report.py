@@ -188,7 +188,7 @@ class Report:
         return ("not measured: no scrape benchmark with series=100000, writers=8", None)
 
     def record_table(self):
-        names = sorted({n for n, _ in self.record if not n.startswith("scheme/")},
+        names = sorted({n for n, _ in self.record if not n.startswith(("scheme/", "whatif/"))},
                        key=lambda n: (not n.startswith("floor/"), not n.startswith("wsm/"), n))
         store, plain = self.cpu(FLOOR_STORE), self.cpu(FLOOR_PLAIN)
         rows = []
@@ -227,6 +227,29 @@ class Report:
             self.out(f"The aligned scheme records in an estimated {fmt_ns(est)} through a handle: {verdict} "
                      f"the DESIGN's 3 ns bar; its index costs {fmt_ns(exp_i - hdr_i)} more than HDR's.", "")
 
+    def whatif_table(self):
+        cases = sorted(n for n, _ in self.record if n.startswith("whatif/"))
+        if not cases:
+            return
+        inc, rec = self.cpu("wsm/counter_inc"), self.cpu("scheme/record_hdr_log_linear")
+        store = self.cpu(FLOOR_STORE)
+        rows = []
+        for n in cases:
+            base = rec if "histogram" in n else inc
+            rows.append((f"`{n}`", fmt_ns(self.cpu(n)), fmt_x(ratio(self.cpu(n), base)),
+                         fmt_x(ratio(self.cpu(n), store))))
+        self.out("## What-ifs: candidate record-path changes (emulated in the benchmark)", "",
+                 "Not shipped code: each emulates one change with the same instruction shape, so the gain "
+                 "can be judged before changing writer_api. `current_shape` reproduces today's "
+                 "Counter::inc (compare with `wsm/counter_inc`). Counter cases are relative to "
+                 "`wsm/counter_inc`, histogram cases to `scheme/record_hdr_log_linear` (record without the "
+                 "cell lookup). `no_owner_size_checks`: the thread's cell table sized to max_series and "
+                 "kept per segment, so only the null test remains; `bound_handle`: a handle bound to one "
+                 "thread holding its cell pointer; `8_counters`: today's shape over 8 counters in turn; "
+                 "`precomputed_top`: the handle keeps the top bucket index instead of recomputing it from "
+                 "max_octave on every record; `lzcnt`: compiled for lzcnt instead of bsr.", "")
+        self.table(["case", "time", "vs today", "x store floor"], rows)
+
     def registration_table(self):
         runs = self.results.get("bench_registration", {}).get("runs", {})
         if not runs:
@@ -258,7 +281,11 @@ class Report:
             self.out("Not measured: no scrape benchmark (build/bin/bench_scrape*) in this run.", "")
             return
         rows = []
-        for (n, t), r in sorted(runs.items()):
+        def order(item):
+            name = item[0][0]
+            series, writers = scrape_axes(name)
+            return re.sub(r"\d+", "", name), series or 0, writers or 0, name
+        for (n, t), r in sorted(runs.items(), key=order):
             extra = ", ".join(f"{k}={v:.4g}" for k, v in r.items()
                               if isinstance(v, (int, float)) and k not in (
                                   "real_time", "cpu_time", "iterations", "threads", "repetitions",
@@ -303,6 +330,7 @@ class Report:
         self.targets()
         self.record_table()
         self.scheme_table()
+        self.whatif_table()
         self.registration_table()
         self.accuracy_table()
         self.scrape_table()
@@ -327,14 +355,14 @@ def gnuplot(script):
 
 
 def record_chart(report, path, data_dir):
-    names = [n for n in sorted({n for n, _ in report.record}) if not n.startswith("scheme/")]
+    names = [n for n in sorted({n for n, _ in report.record}) if not n.startswith(("scheme/", "whatif/"))]
     data = data_dir / "record_cost.dat"
     with data.open("w") as f:
-        f.write("case t1 t2 t4\n")
+        f.write("# case, ns at 1, 2 and 4 threads\n")
         for n in names:
             f.write(f'"{n}" ' + " ".join(f"{report.cpu(n, t) or 0:.3f}" for t in (1, 2, 4)) + "\n")
     gnuplot(f"""
-set terminal pngcairo size 1200,650 noenhanced font ",10"
+set terminal pngcairo size 1200,720 noenhanced font ",10"
 set output "{path}"
 set title "Record cost per operation per thread (CPU ns, log scale; lower is better)"
 set style data histograms
@@ -346,7 +374,8 @@ set ylabel "ns per operation"
 set grid ytics
 set xtics rotate by -35 scale 0
 set key top left
-set bmargin 10
+set bmargin 12
+set rmargin 14
 plot "{data}" using 2:xtic(1) title "1 thread", "" using 3 title "2 threads", "" using 4 title "4 threads"
 """)
 
