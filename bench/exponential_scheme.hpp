@@ -47,6 +47,22 @@ struct ExponentialCell {
 
 inline const std::array<ExponentialCell, 16> kExponentialTable = make_exponential_table();
 
+// The same boundaries for the 52-bit fraction of a double: floor((2^(j/8) - 1) * 2^52); the
+// 16 cells are the fraction's top 4 bits.
+[[nodiscard]] inline std::array<ExponentialCell, 16> make_exponential_fraction_table() {
+  std::array<ExponentialCell, 16> table{};
+  for (std::size_t c = 0; c < 16; ++c) {
+    const ExponentialCell& m = kExponentialTable[c];
+    // The mantissa table shifted from 63 to 52 fraction bits (the leading one dropped); "none"
+    // stays above every fraction.
+    table[c] = {m.threshold == UINT64_MAX ? UINT64_MAX : (m.threshold - (std::uint64_t{1} << 63)) >> 11,
+                m.base};
+  }
+  return table;
+}
+
+inline const std::array<ExponentialCell, 16> kExponentialFractionTable = make_exponential_fraction_table();
+
 struct ExponentialScheme {
   std::uint8_t max_octave = 45;
 
@@ -60,6 +76,18 @@ struct ExponentialScheme {
     const std::uint64_t m = x << (63 - e);
     const ExponentialCell& cell = kExponentialTable[(m >> 59) & 15];
     const std::uint32_t k = 1 + 8 * e + cell.base + (m > cell.threshold);
+    return v == 0 ? 0 : std::min(k, top_index());
+  }
+
+  // The same index through the hardware int->double conversion instead of bit_width and a variable
+  // shift: the exponent field is e, the fraction's top 4 bits pick the cell. Exact for v < 2^53
+  // (larger values land in the top bucket either way since max_octave <= 52).
+  [[nodiscard]] std::uint32_t index_of_via_double(std::uint64_t v) const noexcept {
+    const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(static_cast<std::int64_t>(v)));
+    const auto e = static_cast<std::uint32_t>(bits >> 52) - 1023;  // sign set (v >= 2^63): huge
+    const std::uint64_t fraction = bits & ((std::uint64_t{1} << 52) - 1);
+    const ExponentialCell& cell = kExponentialFractionTable[fraction >> 48];
+    const std::uint32_t k = 1 + 8 * e + cell.base + (fraction > cell.threshold);
     return v == 0 ? 0 : std::min(k, top_index());
   }
 

@@ -226,6 +226,13 @@ struct Schemes {
 };
 Schemes g_schemes;
 
+// The exponential index through the int->double conversion (see index_of_via_double).
+struct ExponentialViaDouble {
+  wsm::bench::ExponentialScheme scheme{wsm::shm::kMaxOctaveNanoseconds};
+  [[nodiscard]] std::uint32_t index_of(std::uint64_t v) const noexcept { return scheme.index_of_via_double(v); }
+};
+ExponentialViaDouble g_via_double;
+
 template <class Scheme>
 void index_of(benchmark::State& state, const Scheme& scheme) {
   const auto& ring = latency_ring();
@@ -410,10 +417,14 @@ void register_all() {
                                [](benchmark::State& s) { index_of(s, g_schemes.hdr); });
   benchmark::RegisterBenchmark("scheme/index_exponential_aligned",
                                [](benchmark::State& s) { index_of(s, g_schemes.exponential); });
+  benchmark::RegisterBenchmark("scheme/index_exponential_aligned_via_double",
+                               [](benchmark::State& s) { index_of(s, g_via_double); });
   benchmark::RegisterBenchmark("scheme/record_hdr_log_linear",
                                [](benchmark::State& s) { record_with(s, g_schemes.hdr); });
   benchmark::RegisterBenchmark("scheme/record_exponential_aligned",
                                [](benchmark::State& s) { record_with(s, g_schemes.exponential); });
+  benchmark::RegisterBenchmark("scheme/record_exponential_aligned_via_double",
+                               [](benchmark::State& s) { record_with(s, g_via_double); });
 }
 
 }  // namespace

@@ -20,11 +20,15 @@ std::uint32_t reference_index(std::uint64_t v, const ExponentialScheme& s) {
 
 TEST(ExponentialScheme, MatchesTheDefinitionOnSmallAndRandomValues) {
   const ExponentialScheme s{45};
-  for (std::uint64_t v = 0; v < 100'000; ++v) ASSERT_EQ(s.index_of(v), reference_index(v, s)) << v;
+  for (std::uint64_t v = 0; v < 100'000; ++v) {
+    ASSERT_EQ(s.index_of(v), reference_index(v, s)) << v;
+    ASSERT_EQ(s.index_of_via_double(v), reference_index(v, s)) << v;
+  }
   std::mt19937_64 rng(1);
   for (int i = 0; i < 1'000'000; ++i) {
     const std::uint64_t v = rng() >> (rng() % 64);
     ASSERT_EQ(s.index_of(v), reference_index(v, s)) << v;
+    ASSERT_EQ(s.index_of_via_double(v), reference_index(v, s)) << v;
   }
 }
 
@@ -57,6 +61,8 @@ TEST(ExponentialScheme, ValuesAboveTheTopOctaveGoToTheTopBucket) {
   const ExponentialScheme s{45};
   EXPECT_EQ(s.index_of((std::uint64_t{1} << 45) + 1), s.top_index());
   EXPECT_EQ(s.index_of(UINT64_MAX), s.top_index());
+  EXPECT_EQ(s.index_of_via_double(UINT64_MAX), s.top_index());
+  EXPECT_EQ(s.index_of_via_double((std::uint64_t{1} << 53) + 1), s.top_index());
   EXPECT_EQ(s.bucket_count(), s.top_index() + 1);
 }
 
