@@ -44,6 +44,10 @@ def load_runs(path):
         run["cpu_ns"] = e.get("cpu_time", 0.0) * scale
         run["real_ns"] = e.get("real_time", 0.0) * scale
         runs[(base_name(e.get("run_name", e["name"])), int(e.get("threads", 1)))] = run
+    for e in entries:  # the fastest repetition, where the benchmark reports it
+        key = (base_name(e.get("run_name", e["name"])), int(e.get("threads", 1)))
+        if e.get("aggregate_name") == "min" and key in runs:
+            runs[key]["min_cpu_ns"] = e.get("cpu_time", 0.0) * UNIT_NS.get(e.get("time_unit", "ns"), 1.0)
     return doc.get("context", {}), runs
 
 
@@ -130,6 +134,14 @@ class Report:
         run = self.record.get((name, threads))
         return run["cpu_ns"] if run else None
 
+    def cpu_min(self, name, threads=1):
+        run = self.record.get((name, threads))
+        return run.get("min_cpu_ns") if run else None
+
+    def with_min(self, name, threads=1):
+        m = self.cpu_min(name, threads)
+        return fmt_ns(self.cpu(name, threads)) + ("" if m is None else f" (fastest {fmt_ns(m)})")
+
     def out(self, *lines):
         self.lines.extend(lines)
 
@@ -148,14 +160,16 @@ class Report:
 
         inc, store = self.cpu("wsm/counter_inc"), self.cpu(FLOOR_STORE)
         r = ratio(inc, store)
-        add("counter inc <= 2x relaxed-store floor", f"{fmt_ns(inc)} = {fmt_x(r)} of {fmt_ns(store)}",
+        add("counter inc <= 2x relaxed-store floor",
+            f"{self.with_min('wsm/counter_inc')} = {fmt_x(r)} of {self.with_min(FLOOR_STORE)}",
             None if r is None else r <= 2)
         r = ratio(self.cpu(PROM_COUNTER), inc)
         add("counter inc >= 4x faster than prometheus-cpp Increment",
             f"{fmt_x(r)} ({fmt_ns(self.cpu(PROM_COUNTER))} vs {fmt_ns(inc)})", None if r is None else r >= 4)
         for kind in ("duration", "size"):
             h = self.cpu(f"wsm/histogram_record_{kind}")
-            add(f"histogram record ({kind}) <= 5 ns", fmt_ns(h), None if h is None else h <= 5)
+            add(f"histogram record ({kind}) <= 5 ns", self.with_min(f"wsm/histogram_record_{kind}"),
+                None if h is None else h <= 5)
             r = ratio(self.cpu(PROM_HISTOGRAM), h)
             add(f"histogram record ({kind}) >= 3x faster than prometheus-cpp Observe",
                 f"{fmt_x(r)} ({fmt_ns(self.cpu(PROM_HISTOGRAM))} vs {fmt_ns(h)})",
@@ -174,7 +188,8 @@ class Report:
         else:
             add("end-to-end overhead <= 0.5% of instructions per message",
                 f"not measured: {ov.get('reason', 'no data')}", None)
-        self.out("## Targets", "")
+        self.out("## Targets", "", "Judged on medians; the fastest repetition is shown beside the figures "
+                 "that are absolute times.", "")
         self.table(["target", "this run", "status"], rows)
 
     def scrape_runs(self):
