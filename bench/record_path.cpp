@@ -24,6 +24,7 @@
 
 #include "bench_segment.hpp"
 #include "exponential_scheme.hpp"
+#include "hdr_via_double.hpp"
 #include "samples.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 
@@ -234,6 +235,7 @@ struct ExponentialViaDouble {
   [[nodiscard]] std::uint32_t index_of(std::uint64_t v) const noexcept { return scheme.index_of_via_double(v); }
 };
 ExponentialViaDouble g_via_double;
+wsm::bench::HdrViaDouble g_hdr_via_double;
 
 template <class Scheme>
 void index_of(benchmark::State& state, const Scheme& scheme) {
@@ -410,9 +412,11 @@ void register_all() {
       {"whatif/histogram_record_lzcnt", record_hdr_lzcnt},
       {"whatif/histogram_record_precomputed_top_lzcnt", record_precomputed_top_lzcnt},
       {"scheme/index_hdr_log_linear", [](benchmark::State& s) { index_of(s, g_schemes.hdr); }},
+      {"scheme/index_hdr_log_linear_via_double", [](benchmark::State& s) { index_of(s, g_hdr_via_double); }},
       {"scheme/index_exponential_aligned", [](benchmark::State& s) { index_of(s, g_schemes.exponential); }},
       {"scheme/index_exponential_aligned_via_double", [](benchmark::State& s) { index_of(s, g_via_double); }},
       {"scheme/record_hdr_log_linear", [](benchmark::State& s) { record_with(s, g_schemes.hdr); }},
+      {"scheme/record_hdr_log_linear_via_double", [](benchmark::State& s) { record_with(s, g_hdr_via_double); }},
       {"scheme/record_exponential_aligned", [](benchmark::State& s) { record_with(s, g_schemes.exponential); }},
       {"scheme/record_exponential_aligned_via_double", [](benchmark::State& s) { record_with(s, g_via_double); }},
   };

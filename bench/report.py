@@ -58,6 +58,16 @@ def run_text(argv):
         return ""
 
 
+def virtualisation():
+    """'docker on KVM': the container (systemd-detect-virt) and the hypervisor (lscpu)."""
+    parts = [run_text(["systemd-detect-virt", "--container"])]
+    for line in run_text(["lscpu"]).splitlines():
+        if line.startswith("Hypervisor vendor:"):
+            parts.append(line.split(":", 1)[1].strip())
+    parts = [p for p in parts if p and p != "none"]
+    return " on ".join(parts) or "bare metal"
+
+
 def machine_info(build_dir, context):
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -96,7 +106,7 @@ def machine_info(build_dir, context):
         "caches": context.get("caches"),
         "load_avg_at_start": context.get("load_avg"),
         "kernel": platform.release(),
-        "virtualisation": run_text(["systemd-detect-virt"]) or "unknown",
+        "virtualisation": virtualisation(),
         "compiler": run_text([compiler, "--version"]).splitlines()[0] if compiler else "",
         "build_type": cache.get("CMAKE_BUILD_TYPE", ""),
         "flags": flags,
@@ -226,6 +236,7 @@ class Report:
 
     def scheme_table(self):
         schemes = [("HDR log-linear S=8, shipped (12.5% bound)", "hdr_log_linear"),
+                   ("HDR log-linear S=8: int->double conversion (same buckets)", "hdr_log_linear_via_double"),
                    ("exponential 2^(k/8): bit_width + shift (9.05% bound)", "exponential_aligned"),
                    ("exponential 2^(k/8): int->double conversion (9.05% bound)", "exponential_aligned_via_double")]
         full = self.cpu("wsm/histogram_record_duration")
@@ -240,7 +251,7 @@ class Report:
             idx, rec = self.cpu(f"scheme/index_{key}"), self.cpu(f"scheme/record_{key}")
             est = full + (rec - hdr_r) if None not in (full, rec, hdr_r) else None
             rows.append((label, fmt_ns(idx), fmt_ns(rec), fmt_ns(est)))
-            if key != "hdr_log_linear" and rec is not None:
+            if key.startswith("exponential") and rec is not None:
                 verdicts.append(f"`{key}` records in {fmt_ns(rec)} without the lookup "
                                 f"({'under' if rec < 3 else 'not under'} the DESIGN's 3 ns) and an estimated "
                                 f"{fmt_ns(est)} through today's handle")
@@ -271,7 +282,7 @@ class Report:
                  "max_octave on every record; `lzcnt`: compiled for lzcnt instead of bsr.", "")
         self.table(["case", "time", "vs today", "x store floor"], rows)
         bound, checks = self.cpu("whatif/counter_inc_bound_handle"), self.cpu("whatif/counter_inc_no_owner_size_checks")
-        top = self.cpu("whatif/histogram_record_precomputed_top")
+        top = self.cpu("scheme/record_hdr_log_linear_via_double")
         if None not in (inc, store, bound, checks, top) and inc > 2 * store:
             self.out("Why `wsm/counter_inc` misses 2x the floor: the floor is one store (about a cycle); "
                      "today's fast path (`objdump -d build/bin/bench_record_path`, inlined Counter::inc) is "
@@ -280,8 +291,9 @@ class Report:
                      "pointer and its null test, then load+add+store - four dependent loads before the add. "
                      f"Dropping the owner and size compares brings it to {fmt_ns(checks)}; a thread-bound "
                      f"handle that holds its cell pointer records in {fmt_ns(bound)} "
-                     f"({fmt_x(ratio(bound, store))} the floor). A histogram with such a handle and the top "
-                     f"bucket index kept in the handle records in about {fmt_ns(top)} plus one load.", "")
+                     f"({fmt_x(ratio(bound, store))} the floor). A histogram with such a handle and the HDR "
+                     f"index computed through a double (same buckets) records in about {fmt_ns(top)} plus one "
+                     "load.", "")
 
     def registration_table(self):
         runs = self.results.get("bench_registration", {}).get("runs", {})
@@ -342,7 +354,9 @@ class Report:
         self.out(f"Load: {ov.get('load', '')}", "")
 
     def charts(self, chart_dir):
-        self.out("## Charts", "", "![record cost per operation](bench/results/record_cost.png)", "")
+        self.out("## Charts", "")
+        if (chart_dir / "record_cost.png").exists():
+            self.out("![record cost per operation](bench/results/record_cost.png)", "")
         if (chart_dir / "scrape_time.png").exists():
             self.out("![scrape time vs series](bench/results/scrape_time.png)", "")
 
@@ -357,9 +371,9 @@ class Report:
                  f"{self.settings['repetitions']} repetitions, medians. The machine is shared: expect "
                  "run-to-run differences of 10-20% in absolute figures; ratios within one run are steadier.", "")
         if m.get("benchmark_library_build_type") == "debug":
-            self.out("Debian's libbenchmark reports itself as a debug build (assertions on in the timing "
-                     "loop's bookkeeping); it adds the same constant to every case and does not touch the "
-                     "code under test.", "")
+            self.out("Debian's libbenchmark reports itself as a debug build. The timed loop "
+                     "(`for (auto _ : state)`) is inline in the benchmark's own Release code; the library's "
+                     "debug code runs only before and after it.", "")
         self.targets()
         self.record_table()
         self.scheme_table()
@@ -389,6 +403,8 @@ def gnuplot(script):
 
 def record_chart(report, path, data_dir):
     names = [n for n in sorted({n for n, _ in report.record}) if not n.startswith(("scheme/", "whatif/"))]
+    if not names:
+        return False
     data = data_dir / "record_cost.dat"
     with data.open("w") as f:
         f.write("# case, ns at 1, 2 and 4 threads\n")
@@ -411,6 +427,7 @@ set bmargin 12
 set rmargin 14
 plot "{data}" using 2:xtic(1) title "1 thread", "" using 3 title "2 threads", "" using 4 title "4 threads"
 """)
+    return True
 
 
 def scrape_chart(report, path, data_dir):
@@ -477,7 +494,9 @@ def main():
     args.charts.mkdir(parents=True, exist_ok=True)
     report = Report(results, overhead, machine, settings)
     work = args.raw
-    record_chart(report, args.charts / "record_cost.png", work)
+    record_png = args.charts / "record_cost.png"
+    if not record_chart(report, record_png, work) and record_png.exists():
+        record_png.unlink()  # no record-path results in this run: no stale chart
     scrape_png = args.charts / "scrape_time.png"
     if not scrape_chart(report, scrape_png, work) and scrape_png.exists():
         scrape_png.unlink()  # stale chart from an earlier run
