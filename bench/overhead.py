@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""End-to-end cost of monitoring: the demo server under a fixed load, monitoring on vs off.
+
+(a) Instructions per message from valgrind --tool=callgrind (noise-free; this machine has no
+    hardware counters). Each mode runs twice, with M1 and M2 messages, and the per-message figure
+    is (Ir(M2) - Ir(M1)) / (M2 - M1): start-up and shutdown cancel out, only messages remain.
+(b) Messages per CPU-second of the server's processes (all threads of the parent and its pre-forked
+    workers, from /proc/<pid>/task/*/schedstat, nanosecond resolution) over interleaved on/off runs;
+    the overhead is the median over the pairs.
+
+Writes a JSON object to --out: {"status": "measured", ...}, or {"status": "skipped", "reason": ...}
+when build/bin/wsm-demo-server or wsm-loadgen is missing. Processes are started here, bound to
+127.0.0.1 free ports, and stopped by pid.
+
+The server and load generator follow issue 5's command lines:
+  wsm-demo-server --port P --workers N --segment S
+  wsm-loadgen --url ws://127.0.0.1:P/ --clients C --messages M   (prints a JSON summary with "sent")
+"""
+import argparse
+import glob
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CALLGRIND_MESSAGES = (1000, 3000)
+THROUGHPUT_MESSAGES = 20000
+PAIRS = 5
+CLIENTS = 8
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def process_tree(pid):
+    """pid and every descendant (the pre-forked workers)."""
+    children = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def cpu_ns(pids):
+    total = 0
+    for pid in pids:
+        for f in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+            try:
+                total += int(Path(f).read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total
+
+
+class Server:
+    """The demo server (optionally under callgrind), stopped by pid with SIGTERM."""
+
+    def __init__(self, bin_dir, monitoring, workers, segment, callgrind_out=None):
+        self.port = free_port()
+        argv = [str(bin_dir / "wsm-demo-server"), "--port", str(self.port), "--workers", str(workers),
+                "--segment", segment]
+        if callgrind_out:
+            argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind_out}.%p", *argv]
+        env = dict(os.environ, WEBSOCKET_MONITORING_ENABLED="true" if monitoring else "false")
+        self.segment = segment
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for_port(self.port, 120 if callgrind_out else 20):
+            self.stop()
+            raise RuntimeError("wsm-demo-server did not listen on 127.0.0.1:%d" % self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        Path(f"/dev/shm/wsm.{self.segment}").unlink(missing_ok=True)
+
+
+def load(bin_dir, port, messages):
+    """Runs the load generator to completion; returns the messages it sent."""
+    out = subprocess.run([str(bin_dir / "wsm-loadgen"), "--url", f"ws://127.0.0.1:{port}/",
+                          "--clients", str(CLIENTS), "--messages", str(messages)],
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    summary = json.loads(out[out.index("{"):])
+    return int(summary["sent"])
+
+
+def callgrind_instructions(prefix):
+    total = 0
+    for f in glob.glob(prefix + ".*"):
+        for line in Path(f).read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                total += int(line.split()[1])
+                break
+    return total
+
+
+def instructions_per_message(bin_dir, monitoring, work):
+    irs, sent = [], []
+    for m in CALLGRIND_MESSAGES:
+        prefix = str(work / f"callgrind-{'on' if monitoring else 'off'}-{m}")
+        server = Server(bin_dir, monitoring, 1, f"bench-overhead-{os.getpid()}-cg", prefix)
+        try:
+            sent.append(load(bin_dir, server.port, m))
+        finally:
+            server.stop()
+        irs.append(callgrind_instructions(prefix))
+    return (irs[1] - irs[0]) / (sent[1] - sent[0])
+
+
+def messages_per_cpu_second(bin_dir, monitoring):
+    server = Server(bin_dir, monitoring, 2, f"bench-overhead-{os.getpid()}-tp")
+    try:
+        tree = process_tree(server.proc.pid)
+        before = cpu_ns(tree)
+        sent = load(bin_dir, server.port, THROUGHPUT_MESSAGES)
+        used = cpu_ns(process_tree(server.proc.pid)) - before
+    finally:
+        server.stop()
+    return sent / (used / 1e9)
+
+
+def measure(bin_dir):
+    with tempfile.TemporaryDirectory(prefix="wsm-overhead-") as tmp:
+        work = Path(tmp)
+        ins_on = instructions_per_message(bin_dir, True, work)
+        ins_off = instructions_per_message(bin_dir, False, work)
+    pairs = []
+    for i in range(PAIRS):
+        # Alternate which mode goes first so drift in the machine's load hits both alike.
+        order = (True, False) if i % 2 == 0 else (False, True)
+        rates = {mode: messages_per_cpu_second(bin_dir, mode) for mode in order}
+        pairs.append({"on": rates[True], "off": rates[False],
+                      "overhead_percent": (rates[False] / rates[True] - 1) * 100})
+    return {
+        "status": "measured",
+        "load": f"{CLIENTS} clients; callgrind: 1 worker, {CALLGRIND_MESSAGES[1]} - {CALLGRIND_MESSAGES[0]} "
+                f"messages; throughput: 2 workers, {THROUGHPUT_MESSAGES} messages per run",
+        "instructions": {"on": ins_on, "off": ins_off, "overhead_percent": (ins_on / ins_off - 1) * 100},
+        "throughput": {"pairs": pairs,
+                       "on_median": statistics.median(p["on"] for p in pairs),
+                       "off_median": statistics.median(p["off"] for p in pairs),
+                       "overhead_percent": statistics.median(p["overhead_percent"] for p in pairs)},
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", type=Path, default=Path("build/bin"))
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    missing = [b for b in ("wsm-demo-server", "wsm-loadgen") if not (args.bin / b).exists()]
+    if missing:
+        result = {"status": "skipped", "reason": f"demo server missing ({', '.join(missing)} not in {args.bin})"}
+    elif subprocess.run(["which", "valgrind"], capture_output=True).returncode != 0:
+        result = {"status": "skipped", "reason": "valgrind is not installed (scripts/setup installs it)"}
+    else:
+        try:
+            result = measure(args.bin)
+        except (RuntimeError, subprocess.SubprocessError, ValueError, KeyError, ZeroDivisionError) as e:
+            result = {"status": "failed", "reason": f"{type(e).__name__}: {e}"}
+    print(f"bench/overhead.py: {result['status']}" + (f" ({result['reason']})" if "reason" in result else ""),
+          file=sys.stderr)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
