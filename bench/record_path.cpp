@@ -96,6 +96,25 @@ void wsm_counter_inc(benchmark::State& state) {
   }
 }
 
+// The same counter bound to the benchmark thread's cell (Counter::local()).
+void wsm_counter_inc_local(benchmark::State& state) {
+  const wsm::LocalCounter c = wsm_handles().counter.local();
+  for (auto _ : state) {
+    c.inc();
+    benchmark::ClobberMemory();
+  }
+}
+
+void wsm_histogram_record_local(benchmark::State& state) {
+  const wsm::LocalHistogram h = wsm_handles().latency.local();
+  const auto& ring = latency_ring();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    h.record(std::chrono::nanoseconds(ring[i++]));
+    benchmark::ClobberMemory();
+  }
+}
+
 void wsm_gauge_set(benchmark::State& state) {
   const wsm::Gauge& g = wsm_handles().gauge;
   double v = 0;
@@ -395,6 +414,8 @@ void register_all() {
       {"floor/relaxed_store", floor_relaxed_store},
       {"shared/fetch_add_relaxed", shared_fetch_add},
       {"wsm/counter_inc", wsm_counter_inc},
+      {"wsm/counter_inc_local", wsm_counter_inc_local},
+      {"wsm/histogram_record_duration_local", wsm_histogram_record_local},
       {"wsm/gauge_set", wsm_gauge_set},
       {"wsm/gauge_add", wsm_gauge_add},
       {"wsm/histogram_record_duration", wsm_histogram_record_duration},

@@ -46,7 +46,7 @@ void CatalogView::read_family(const Segment& segment, std::uint32_t id) {
                           segment.string_at(e.help_off, e.help_len, help);
   const bool type_ok = e.type == MetricType::counter || e.type == MetricType::gauge ||
                        e.type == MetricType::histogram;
-  const bool shape_ok = e.max_octave >= kSubBits && e.max_octave <= 63 &&
+  const bool shape_ok = e.max_octave >= kSubBits && e.max_octave <= kMaxOctaveLimit &&
                         static_cast<std::uint8_t>(e.unit) <= static_cast<std::uint8_t>(Unit::percent) &&
                         static_cast<std::uint8_t>(e.gauge_mode) <= static_cast<std::uint8_t>(GaugeMode::per_writer) &&
                         (e.type != MetricType::histogram ||

@@ -335,8 +335,9 @@ class Checker {
     if (static_cast<std::uint8_t>(e.gauge_mode) > static_cast<std::uint8_t>(GaugeMode::per_writer)) {
       return "gauge mode " + std::to_string(static_cast<unsigned>(e.gauge_mode)) + " is unknown";
     }
-    if (e.max_octave < kSubBits || e.max_octave > 63) {
-      return "max_octave " + std::to_string(e.max_octave) + " is outside [3, 63]";
+    if (e.max_octave < kSubBits || e.max_octave > kMaxOctaveLimit) {
+      return "max_octave " + std::to_string(e.max_octave) + " is outside [3, " +
+             std::to_string(kMaxOctaveLimit) + "]";
     }
     if (e.type == MetricType::histogram &&
         e.bucket_count != HistogramScheme{e.max_octave}.bucket_count()) {

@@ -30,9 +30,15 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
   if (!options.enabled.value_or(enabled_by_environment())) return Registry(nullptr);
   std::lock_guard lock(detail::process_mutex());
   if (auto it = opened().find(name); it != opened().end()) return Registry(it->second);
+  if (opened().size() >= detail::kMaxSegments) {
+    return fail(Errc::full, "a process may open at most " + std::to_string(detail::kMaxSegments) +
+                                " segments");
+  }
   auto segment = shm::Segment::open_or_create(name, {options.limits, options.mode});
   if (!segment) return std::unexpected(segment.error());
-  auto* state = new detail::SegmentState(std::move(*segment), options.role);
+  const auto index = static_cast<std::uint32_t>(opened().size());
+  auto* state = new detail::SegmentState(std::move(*segment), options.role, index);
+  detail::publish_segment(index, state);
   opened().emplace(std::string(name), state);
   return Registry(state);
 }
@@ -54,7 +60,7 @@ Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType ty
   const shm::FamilyEntry& f = state_->segment.family(*family);
   // The record path trusts the scheme: check what another process wrote before handing it out.
   const bool shape_ok = type != shm::MetricType::histogram ||
-                        (f.max_octave >= shm::kSubBits && f.max_octave <= 63 &&
+                        (f.max_octave >= shm::kSubBits && f.max_octave <= shm::kMaxOctaveLimit &&
                          f.bucket_count == shm::HistogramScheme{f.max_octave}.bucket_count());
   if (!shape_ok) {
     return fail(Errc::corrupt, "segment '" + state_->segment.name() + "': family '" +
@@ -75,7 +81,7 @@ Result<Counter> Registry::try_counter(std::string_view name, Labels labels, std:
   const shm::FamilyEntry* family = nullptr;
   auto id = series(name, shm::MetricType::counter, labels, help, GaugeMode::sum, family);
   if (!id) return std::unexpected(id.error());
-  return Counter(state_, *id);
+  return Counter(state_->index, *id);
 }
 
 Result<Gauge> Registry::try_gauge(std::string_view name, Labels labels, std::string_view help,
@@ -84,7 +90,7 @@ Result<Gauge> Registry::try_gauge(std::string_view name, Labels labels, std::str
   const shm::FamilyEntry* family = nullptr;
   auto id = series(name, shm::MetricType::gauge, labels, help, mode, family);
   if (!id) return std::unexpected(id.error());
-  return Gauge(state_, *id, family->gauge_mode == GaugeMode::last);
+  return Gauge(state_->index, *id, family->gauge_mode == GaugeMode::last);
 }
 
 Result<Histogram> Registry::try_histogram(std::string_view name, Labels labels, std::string_view help) {
@@ -92,7 +98,7 @@ Result<Histogram> Registry::try_histogram(std::string_view name, Labels labels, 
   const shm::FamilyEntry* family = nullptr;
   auto id = series(name, shm::MetricType::histogram, labels, help, GaugeMode::sum, family);
   if (!id) return std::unexpected(id.error());
-  return Histogram(state_, *id, shm::HistogramScheme{family->max_octave});
+  return Histogram(state_->index, *id, shm::HistogramScheme{family->max_octave});
 }
 
 namespace {

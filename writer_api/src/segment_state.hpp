@@ -23,12 +23,13 @@ struct SeriesShape {
 };
 
 struct SegmentState {
-  explicit SegmentState(shm::Segment s, std::string r)
-      : segment(std::move(s)), catalog(segment), role(std::move(r)) {}
+  SegmentState(shm::Segment s, std::string r, std::uint32_t i)
+      : segment(std::move(s)), catalog(segment), role(std::move(r)), index(i) {}
 
   shm::Segment segment;
   shm::Catalog catalog;
   std::string role;
+  std::uint32_t index;  // into tls_tables (handles carry it)
 
   // Guarded by process_mutex(): shapes of registered series, the process's gauge slot.
   std::vector<SeriesShape> shapes;
@@ -37,6 +38,11 @@ struct SegmentState {
   std::vector<std::atomic<std::uint64_t>*> gauge_cells;
   std::optional<Error> last_error;
 };
+
+// The opened segment with this index, or nullptr (set once by Registry::open, read lock-free).
+SegmentState* segment_at(std::uint32_t index) noexcept;
+// Makes a newly opened segment reachable by its index (under the process mutex, once).
+void publish_segment(std::uint32_t index, SegmentState* state) noexcept;
 
 // One mutex for every cold-path structure of the process; held across fork() (pthread_atfork) so
 // a child never inherits it locked.

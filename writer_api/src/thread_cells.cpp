@@ -1,5 +1,6 @@
 // The slow half of the record path: a thread's first touch of a series, sinks, fork and exit.
 #include <array>
+#include <cstdlib>
 #include <memory>
 #include <pthread.h>
 #include <unistd.h>
@@ -9,57 +10,67 @@
 
 namespace wsm::detail {
 
-thread_local constinit ThreadCells* tls_cells = nullptr;
+thread_local constinit CellTable tls_tables[kMaxSegments + 1] = {};
+constinit std::atomic<std::uint32_t> fork_epoch{0};
 
 namespace {
 
 // Where a sink handle, or one that found no room, records: private to the thread, never read.
-// Large enough for the widest histogram cell (max_octave 63).
-constexpr std::size_t kSinkWords = shm::histogram_words(shm::HistogramScheme{63}.bucket_count());
+// Large enough for the widest histogram cell.
+constexpr std::size_t kSinkWords =
+    shm::histogram_words(shm::HistogramScheme{shm::kMaxOctaveLimit}.bucket_count());
 thread_local std::array<std::atomic<std::uint64_t>, kSinkWords> tls_sink{};
 
-// A thread's writer slot in one segment and its cells by series id.
+std::array<std::atomic<SegmentState*>, kMaxSegments> g_segments{};
+
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+
+// A thread's writer slot in one segment and its cell table (max_series pointers, from calloc so
+// the pages of series the thread never touches are never touched).
 struct ThreadWriter {
-  SegmentState* state;
-  pid_t pid;
+  std::uint32_t index = 0;
+  pid_t pid = 0;
   std::optional<shm::WriterArena> arena;  // empty: no slot was free; every cell is the sink
-  std::vector<std::atomic<std::uint64_t>*> cells;
-  ThreadCells fast;
+  std::unique_ptr<std::atomic<std::uint64_t>*[], FreeDeleter> table;
 
   ~ThreadWriter() {
-    if (tls_cells == &fast) tls_cells = nullptr;
+    if (tls_tables[index] == table.get()) tls_tables[index] = nullptr;
     // A forked child inherits this object but not the slot: only the claiming process detaches.
     if (arena && pid == ::getpid()) arena->detach();
   }
 };
 
-thread_local std::vector<std::unique_ptr<ThreadWriter>> tls_writers;
+thread_local std::array<std::unique_ptr<ThreadWriter>, kMaxSegments> tls_writers;
 
-ThreadWriter& writer_for(SegmentState* state) {
-  for (auto& w : tls_writers) {
-    if (w->state == state) return *w;
-  }
+ThreadWriter* writer_for(SegmentState& state) {
+  auto& slot = tls_writers[state.index];
+  if (slot) return slot.get();
   auto w = std::make_unique<ThreadWriter>();
-  w->state = state;
+  w->index = state.index;
   w->pid = ::getpid();
-  auto claimed = shm::WriterArena::claim(state->segment, static_cast<std::uint32_t>(::gettid()),
-                                         state->role);
+  w->table.reset(static_cast<std::atomic<std::uint64_t>**>(
+      std::calloc(state.segment.max_series(), sizeof(std::atomic<std::uint64_t>*))));
+  if (!w->table) return nullptr;
+  auto claimed = shm::WriterArena::claim(state.segment, static_cast<std::uint32_t>(::gettid()),
+                                         state.role);
   if (claimed) {
     w->arena.emplace(*claimed);
   } else {
     std::lock_guard lock(process_mutex());
-    state->last_error = claimed.error();
+    state.last_error = claimed.error();
   }
-  w->fast.owner = state;
-  tls_writers.push_back(std::move(w));
-  return *tls_writers.back();
+  slot = std::move(w);
+  return slot.get();
 }
 
+// In the child of fork(): the inherited slots are the parent's. Drop them (the destructors see the
+// pid differs and leave the slots alone) and start over on first use.
 void forget_parent_writers() {
-  // In the child of fork(): the inherited slots are the parent's. Drop them (the destructors see
-  // the pid differs and leave the slots alone) and start over on first use.
-  tls_cells = nullptr;
-  tls_writers.clear();
+  for (auto& t : tls_tables) t = nullptr;
+  for (auto& w : tls_writers) w.reset();
+  fork_epoch.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -77,6 +88,15 @@ std::mutex& process_mutex() {
   }();
   (void)fork_handlers;
   return *mutex;
+}
+
+SegmentState* segment_at(std::uint32_t index) noexcept {
+  // Acquire: pairs with publish_segment's release; the state is fully built when seen.
+  return index < kMaxSegments ? g_segments[index].load(std::memory_order_acquire) : nullptr;
+}
+
+void publish_segment(std::uint32_t index, SegmentState* state) noexcept {
+  g_segments[index].store(state, std::memory_order_release);
 }
 
 std::uint64_t monotonic_ns() noexcept { return shm::monotonic_ns(); }
@@ -101,13 +121,16 @@ std::atomic<std::uint64_t>* gauge_cell(SegmentState& state, std::uint32_t series
   return cell;
 }
 
-std::atomic<std::uint64_t>* cell_slow(const SegmentState* const_state, std::uint32_t series) noexcept {
-  if (const_state == nullptr) return tls_sink.data();  // disabled registry or default handle
-  auto* state = const_cast<SegmentState*>(const_state);
+std::atomic<std::uint64_t>* cell_slow(std::uint32_t segment, std::uint32_t series) noexcept {
+  SegmentState* state = segment_at(segment);
+  if (state == nullptr || series >= state->segment.max_series()) {
+    return tls_sink.data();  // disabled registry or default handle
+  }
   try {
-    ThreadWriter& w = writer_for(state);
-    std::atomic<std::uint64_t>* cell = nullptr;
-    if (series >= w.cells.size() || w.cells[series] == nullptr) {
+    ThreadWriter* w = writer_for(*state);
+    if (w == nullptr) return tls_sink.data();
+    std::atomic<std::uint64_t>* cell = w->table[series];
+    if (cell == nullptr) {
       SeriesShape shape;
       {
         std::lock_guard lock(process_mutex());
@@ -115,18 +138,15 @@ std::atomic<std::uint64_t>* cell_slow(const SegmentState* const_state, std::uint
         if (shape.words != 0 && shape.kind == shm::MetricType::gauge) cell = gauge_cell(*state, series);
       }
       if (shape.words == 0) return tls_sink.data();  // not registered by this process
-      if (shape.kind != shm::MetricType::gauge && w.arena) {
-        cell = w.arena->append(series, shape.kind, shape.words);
-        w.arena->heartbeat();
+      if (shape.kind != shm::MetricType::gauge && w->arena) {
+        cell = w->arena->append(series, shape.kind, shape.words);
+        w->arena->heartbeat();
       }
       if (cell == nullptr) cell = tls_sink.data();  // no slot or no room: counted as dropped
-      if (series >= w.cells.size()) w.cells.resize(series + 1, nullptr);
-      w.cells[series] = cell;
-      w.fast.cells = w.cells.data();
-      w.fast.size = static_cast<std::uint32_t>(w.cells.size());
+      w->table[series] = cell;
     }
-    tls_cells = &w.fast;
-    return w.cells[series];
+    tls_tables[segment] = w->table.get();
+    return cell;
   } catch (...) {  // allocation failure: record nowhere rather than throw into the caller
     return tls_sink.data();
   }

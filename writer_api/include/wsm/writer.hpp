@@ -7,8 +7,9 @@
 // Registration (name + labels -> handle) takes microseconds; do it once and keep the handle.
 // Handles are two words, cheap to copy, valid for the life of the process and safe to use from
 // any thread: each thread records into cells of its own writer slot (found through a thread-local
-// array indexed by series id), so a counter inc is a plain load+add+store with no lock prefix and
-// no cache line shared between threads. Recording is noexcept, allocation-free after a thread's
+// table indexed by series id), so a counter inc is a plain load+add+store with no lock prefix and
+// no cache line shared between threads. For one thread's hot loop, `auto c = counter.local();`
+// binds the handle to that thread's cell and skips even the table lookup. Recording is noexcept, allocation-free after a thread's
 // first use of a series, and never blocks. Gauges are per process (threads share one cell, updated
 // atomically). After fork() a child gets writer slots of its own on first use.
 //
@@ -38,31 +39,30 @@ using shm::GaugeMode;
 
 namespace detail {
 
-struct SegmentState;
+inline constexpr std::uint32_t kMaxSegments = 8;           // segments one process may open
+inline constexpr std::uint32_t kSinkSegment = kMaxSegments;  // default and disabled handles
 
-// The calling thread's cells for one segment: cells[series id] -> payload, or nullptr if the
-// thread has not touched that series yet.
-struct ThreadCells {
-  const SegmentState* owner = nullptr;
-  std::atomic<std::uint64_t>* const* cells = nullptr;
-  std::uint32_t size = 0;
-};
+using CellTable = std::atomic<std::uint64_t>* const*;
 
-// Trivially constructed so reading it is a plain TLS load, no guard call.
-extern thread_local constinit ThreadCells* tls_cells;
+// tls_tables[k]: the calling thread's cells in the process's k-th segment, indexed by series id and
+// sized to the segment's max_series; null until the thread first records there. The entry at
+// kSinkSegment stays null, so sink handles always take the slow path. Trivially constructed, so
+// reading it is one %fs-relative load with no TLS guard call.
+extern thread_local constinit CellTable tls_tables[kMaxSegments + 1];
+// Bumped in the child of every fork(): local handles bound before it must not write the parent's cells.
+extern constinit std::atomic<std::uint32_t> fork_epoch;
 
-// First use of a series by this thread (or a sink handle): claims a slot, appends a cell.
-[[gnu::cold]] std::atomic<std::uint64_t>* cell_slow(const SegmentState* state,
-                                                    std::uint32_t series) noexcept;
+// A thread's first record of a series (or any record of a sink handle): claims this thread's
+// writer slot, appends a cell, caches it in tls_tables.
+[[gnu::cold]] std::atomic<std::uint64_t>* cell_slow(std::uint32_t segment, std::uint32_t series) noexcept;
 std::uint64_t monotonic_ns() noexcept;
 
-[[gnu::always_inline]] inline std::atomic<std::uint64_t>* cell(const SegmentState* state,
+[[gnu::always_inline]] inline std::atomic<std::uint64_t>* cell(std::uint32_t segment,
                                                                std::uint32_t series) noexcept {
-  const ThreadCells* t = tls_cells;
-  if (t != nullptr && t->owner == state && series < t->size) [[likely]] {
-    if (auto* c = t->cells[series]) [[likely]] return c;
+  if (const CellTable table = tls_tables[segment]) [[likely]] {
+    if (auto* c = table[series]) [[likely]] return c;
   }
-  return cell_slow(state, series);
+  return cell_slow(segment, series);
 }
 
 // Single-writer add: only this thread writes the cell, so load+store (no lock prefix) is exact.
@@ -71,32 +71,69 @@ std::uint64_t monotonic_ns() noexcept;
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+[[nodiscard]] inline bool same_process_as(std::uint32_t epoch) noexcept {
+  // Relaxed: only the forking thread, in the child, ever changes it.
+  return epoch == fork_epoch.load(std::memory_order_relaxed);
+}
+
 }  // namespace detail
+
+class LocalCounter;
+class LocalHistogram;
 
 class Counter {
  public:
   Counter() = default;  // a sink until assigned from a Registry
-  void inc(std::uint64_t n = 1) const noexcept { detail::add_own(*detail::cell(state_, id_), n); }
+  void inc(std::uint64_t n = 1) const noexcept { detail::add_own(*detail::cell(segment_, id_), n); }
+  // This handle bound to the calling thread's cell, for the hot loop of one thread.
+  [[nodiscard]] LocalCounter local() const noexcept;
 
  private:
   friend class Registry;
-  Counter(const detail::SegmentState* s, std::uint32_t id) : state_(s), id_(id) {}
-  const detail::SegmentState* state_ = nullptr;
+  Counter(std::uint32_t segment, std::uint32_t id) : segment_(segment), id_(id) {}
+  std::uint32_t segment_ = detail::kSinkSegment;
   std::uint32_t id_ = 0;
 };
+
+// A Counter bound to one thread's cell: inc() is a single load+add+store (as cheap as a plain
+// `++` on a private line). Use it only on the thread that called local(), e.g. an event loop's own
+// counters. In the child of a fork() it falls back to the Counter it came from.
+class LocalCounter {
+ public:
+  void inc(std::uint64_t n = 1) const noexcept {
+    if (detail::same_process_as(epoch_)) [[likely]] {
+      detail::add_own(*cell_, n);
+    } else {
+      origin_.inc(n);
+    }
+  }
+
+ private:
+  friend class Counter;
+  LocalCounter(std::atomic<std::uint64_t>* cell, std::uint32_t epoch, Counter origin)
+      : cell_(cell), epoch_(epoch), origin_(origin) {}
+  std::atomic<std::uint64_t>* cell_;
+  std::uint32_t epoch_;
+  Counter origin_;
+};
+
+inline LocalCounter Counter::local() const noexcept {
+  const std::uint32_t epoch = detail::fork_epoch.load(std::memory_order_relaxed);
+  return LocalCounter(detail::cell(segment_, id_), epoch, *this);
+}
 
 class Gauge {
  public:
   Gauge() = default;
   void set(double v) const noexcept {
-    auto* c = detail::cell(state_, id_);
+    auto* c = detail::cell(segment_, id_);
     // Relaxed: a level, not a synchronisation point; the stamp orders sets for mode `last`.
     c[0].store(std::bit_cast<std::uint64_t>(v), std::memory_order_relaxed);
     if (stamped_) c[1].store(detail::monotonic_ns(), std::memory_order_relaxed);
   }
   // Threads of a process share the gauge cell, so adds are a CAS loop (uncontended: one CAS).
   void add(double d) const noexcept {
-    auto* c = detail::cell(state_, id_);
+    auto* c = detail::cell(segment_, id_);
     std::uint64_t old = c[0].load(std::memory_order_relaxed);
     while (!c[0].compare_exchange_weak(old, std::bit_cast<std::uint64_t>(std::bit_cast<double>(old) + d),
                                        std::memory_order_relaxed)) {
@@ -108,36 +145,80 @@ class Gauge {
 
  private:
   friend class Registry;
-  Gauge(const detail::SegmentState* s, std::uint32_t id, bool stamped)
-      : state_(s), id_(id), stamped_(stamped) {}
-  const detail::SegmentState* state_ = nullptr;
+  Gauge(std::uint32_t segment, std::uint32_t id, bool stamped)
+      : segment_(segment), id_(id), stamped_(stamped) {}
+  std::uint32_t segment_ = detail::kSinkSegment;
   std::uint32_t id_ = 0;
   bool stamped_ = false;  // mode `last`: each set carries a CLOCK_MONOTONIC stamp
 };
+
+namespace detail {
+// The histogram record: _sum, then one bucket (_count is the sum of the buckets).
+[[gnu::always_inline]] inline void record_into(std::atomic<std::uint64_t>* c,
+                                               const shm::HistogramScheme& scheme,
+                                               std::uint64_t v) noexcept {
+  add_own(c[0], v);
+  add_own(c[1 + scheme.index_of(v)], 1);
+}
+[[nodiscard]] inline std::uint64_t to_ns(auto d) noexcept {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  return static_cast<std::uint64_t>(ns < 0 ? 0 : ns);
+}
+}  // namespace detail
 
 class Histogram {
  public:
   Histogram() = default;
   // An integer in the family's unit: ns for *_seconds, bytes, percent.
-  void record(std::uint64_t v) const noexcept {
-    auto* c = detail::cell(state_, id_);
-    detail::add_own(c[0], v);                           // _sum
-    detail::add_own(c[1 + scheme_.index_of(v)], 1);    // one bucket; _count is their sum
-  }
+  void record(std::uint64_t v) const noexcept { detail::record_into(detail::cell(segment_, id_), scheme_, v); }
   template <class Rep, class Period>
   void record(std::chrono::duration<Rep, Period> d) const noexcept {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-    record(static_cast<std::uint64_t>(ns < 0 ? 0 : ns));
+    record(detail::to_ns(d));
   }
+  // This handle bound to the calling thread's cell (see LocalCounter).
+  [[nodiscard]] LocalHistogram local() const noexcept;
 
  private:
   friend class Registry;
-  Histogram(const detail::SegmentState* s, std::uint32_t id, shm::HistogramScheme scheme)
-      : state_(s), id_(id), scheme_(scheme) {}
-  const detail::SegmentState* state_ = nullptr;
+  friend class LocalHistogram;
+  Histogram(std::uint32_t segment, std::uint32_t id, shm::HistogramScheme scheme)
+      : segment_(segment), id_(id), scheme_(scheme) {}
+  std::uint32_t segment_ = detail::kSinkSegment;
   std::uint32_t id_ = 0;
   shm::HistogramScheme scheme_{};
 };
+
+class LocalHistogram {
+ public:
+  void record(std::uint64_t v) const noexcept {
+    if (detail::same_process_as(epoch_)) [[likely]] {
+      detail::record_into(cell_, origin_.scheme_, v);
+    } else {
+      origin_.record(v);
+    }
+  }
+  template <class Rep, class Period>
+  void record(std::chrono::duration<Rep, Period> d) const noexcept {
+    record(detail::to_ns(d));
+  }
+
+ private:
+  friend class Histogram;
+  LocalHistogram(std::atomic<std::uint64_t>* cell, std::uint32_t epoch, Histogram origin)
+      : cell_(cell), epoch_(epoch), origin_(origin) {}
+  std::atomic<std::uint64_t>* cell_;
+  std::uint32_t epoch_;
+  Histogram origin_;
+};
+
+inline LocalHistogram Histogram::local() const noexcept {
+  const std::uint32_t epoch = detail::fork_epoch.load(std::memory_order_relaxed);
+  return LocalHistogram(detail::cell(segment_, id_), epoch, *this);
+}
+
+namespace detail {
+struct SegmentState;
+}
 
 struct RegistryOptions {
   shm::Limits limits{};  // used only when this process creates the segment

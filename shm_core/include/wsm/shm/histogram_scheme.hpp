@@ -18,13 +18,20 @@ namespace wsm::shm {
 inline constexpr unsigned kSubBits = 3;
 inline constexpr std::uint64_t kSubBuckets = std::uint64_t{1} << kSubBits;  // S = 8
 
-// Raw HDR index of x: octave e = floor(log2(x | S)), then the kSubBits bits below the top bit.
-// OR-ing in S makes 0..S-1 fall into octave kSubBits with shift 0, so small values map to
-// themselves and the whole thing is branchless: one OR, one lzcnt, two shifts, one add.
+// Octaves above this are not supported: the index below is exact for values under 2^53.
+inline constexpr std::uint8_t kMaxOctaveLimit = 52;
+
+// Raw HDR index of x: 8 (e - 2) + the kSubBits bits after the leading one, e = floor(log2 x), and
+// x itself below 2S. A double holds exactly those bits for x < 2^53: its top bits, bits >> 49, are
+// 8 (e + 1023) + the same 3 bits, so the hardware int->double conversion computes the index (about
+// half the cost of bit_width and two shifts). Larger values only occur above max_octave and are
+// clamped to the top bucket; from 2^63 on the signed conversion is negative and the index huge,
+// also clamped.
 [[nodiscard]] constexpr std::uint32_t raw_bucket_index(std::uint64_t x) noexcept {
-  const unsigned e = static_cast<unsigned>(std::bit_width(x | kSubBuckets)) - 1;
-  const unsigned shift = e - kSubBits;
-  return static_cast<std::uint32_t>((std::uint64_t{shift} << kSubBits) + (x >> shift));
+  const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(static_cast<std::int64_t>(x)));
+  const auto from_double = static_cast<std::uint32_t>(bits >> (52 - kSubBits)) -
+                           static_cast<std::uint32_t>(kSubBuckets * 1025);
+  return x < 2 * kSubBuckets ? static_cast<std::uint32_t>(x) : from_double;
 }
 
 // Smallest x whose raw index is i (the inverse of raw_bucket_index at bucket starts).
@@ -35,14 +42,14 @@ inline constexpr std::uint64_t kSubBuckets = std::uint64_t{1} << kSubBits;  // S
   return (kSubBuckets + sub) << (group - 1);
 }
 
-// Describes one family's buckets: values above 2^max_octave go to the top bucket.
+// Describes one family's buckets: values above 2^max_octave (at most kMaxOctaveLimit) go to the
+// top bucket. `top` is derived from max_octave once, so the record path does not recompute it.
 struct HistogramScheme {
   std::uint8_t max_octave = 40;
+  std::uint32_t top = raw_bucket_index((std::uint64_t{1} << max_octave) - 1) + 1;
 
   // Index of the top (+Inf) bucket; raw indices at or above it are clamped to it.
-  [[nodiscard]] constexpr std::uint32_t top_index() const noexcept {
-    return raw_bucket_index((std::uint64_t{1} << max_octave) - 1) + 1;
-  }
+  [[nodiscard]] constexpr std::uint32_t top_index() const noexcept { return top; }
   [[nodiscard]] constexpr std::uint32_t bucket_count() const noexcept { return top_index() + 1; }
 
   // The record path: v - (v != 0) shifts to (lower, upper] buckets without a branch.
@@ -68,5 +75,6 @@ static_assert(raw_bucket_index(0) == 0 && raw_bucket_index(15) == 15 && raw_buck
 static_assert(raw_bucket_index(17) == 16 && raw_bucket_index(18) == 17);
 static_assert(raw_bucket_lower(raw_bucket_index(1000)) <= 1000);
 static_assert(HistogramScheme{45}.bucket_count() == 345);
+static_assert(raw_bucket_index((std::uint64_t{1} << 52) + (std::uint64_t{1} << 49)) == (52 - 2) * 8 + 1);
 
 }  // namespace wsm::shm
