@@ -17,6 +17,19 @@ std::atomic<std::uint32_t> g_cursor{0};
 // Per-process connection sequence: the low half of a connection id.
 std::atomic<std::uint32_t> g_sequence{0};
 
+// This process's start time, read from /proc once per process (a forked child reads its own):
+// claiming happens on every connection open and must not cost a file read.
+std::uint64_t own_start_ticks(std::uint32_t pid) {
+  static std::atomic<std::uint32_t> cached_pid{0};
+  static std::atomic<std::uint64_t> cached_ticks{0};
+  // Acquire: pairs with the release below, so the ticks belong to this pid.
+  if (cached_pid.load(std::memory_order_acquire) == pid) return cached_ticks.load(std::memory_order_relaxed);
+  const std::uint64_t ticks = process_start_ticks(static_cast<pid_t>(pid));
+  cached_ticks.store(ticks, std::memory_order_relaxed);
+  cached_pid.store(pid, std::memory_order_release);
+  return ticks;
+}
+
 }  // namespace
 
 void store_text(std::span<std::atomic<std::uint64_t>> words, std::string_view text) noexcept {
@@ -57,7 +70,7 @@ Result<ConnectionEntry> ConnectionEntry::claim(const Segment& segment,
       r.tenant.fetch_add(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_release);
       const std::uint64_t seq = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
-      r.pid_start_ticks.store(process_start_ticks(static_cast<pid_t>(pid)), std::memory_order_relaxed);
+      r.pid_start_ticks.store(own_start_ticks(pid), std::memory_order_relaxed);
       r.connection_id.store(std::uint64_t{pid} << 32 | (seq & 0xffff'ffffu), std::memory_order_relaxed);
       r.opened_unix_ns.store(unix_ns(), std::memory_order_relaxed);
       for (auto* word : {&r.messages_in, &r.messages_out, &r.bytes_in, &r.bytes_out,
