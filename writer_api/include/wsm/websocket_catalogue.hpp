@@ -45,10 +45,12 @@ struct LabelValues;
     static constexpr std::array names = {__VA_ARGS__};                                  \
   }
 
-// role: who is on the other end of a connection.
-enum class Role : std::uint8_t { doctor, nurse, patient_monitor, admin };
+// role: who is on the other end of a connection; "unknown" only for upgrades refused because the
+// client named no valid role.
+enum class Role : std::uint8_t { doctor, nurse, patient_monitor, admin, unknown };
 WSM_LABEL_VALUES(Role, std::string_view("doctor"), std::string_view("nurse"),
-                 std::string_view("patient_monitor"), std::string_view("admin"));
+                 std::string_view("patient_monitor"), std::string_view("admin"),
+                 std::string_view("unknown"));
 
 // status of websocket_connections_total: the upgrade succeeded, was refused (bad role, bad
 // request), or failed (handshake or network error).
@@ -64,10 +66,12 @@ enum class DisconnectReason : std::uint8_t {
   heartbeat_timeout,  // pings went unanswered
   protocol_error,     // a WebSocket protocol violation or an oversized message
   network_error,      // the socket failed or the peer vanished
+  slow_consumer,      // the client stopped reading its replies
 };
 WSM_LABEL_VALUES(DisconnectReason, std::string_view("client_close"),
                  std::string_view("server_shutdown"), std::string_view("heartbeat_timeout"),
-                 std::string_view("protocol_error"), std::string_view("network_error"));
+                 std::string_view("protocol_error"), std::string_view("network_error"),
+                 std::string_view("slow_consumer"));
 // status of websocket_disconnections_total: "normal" for an orderly close, else "abnormal".
 [[nodiscard]] constexpr std::string_view disconnect_status(DisconnectReason r) noexcept {
   return r == DisconnectReason::client_close || r == DisconnectReason::server_shutdown ? "normal"
