@@ -18,30 +18,32 @@ pid_t owner_of(std::uint64_t state_word) { return static_cast<pid_t>(state_word 
 // A consistent copy of record i, or nullopt when it is not OPEN or kept changing tenant.
 std::optional<ConnectionInfo> copy_record(const Segment& segment, std::uint32_t i) {
   const ConnectionRecord& r = segment.connection(i);
-  constexpr auto rl = std::memory_order_relaxed;
+  // Seqlock read side without a fence: the fields are loaded with acquire, so the re-check
+  // below cannot move above them, and a field written by a newer tenant brings its tenant along.
+  constexpr auto acq = std::memory_order_acquire;
   for (int attempt = 0; attempt < kCopyAttempts; ++attempt) {
     // Acquire: pairs with the claimant's release of OPEN, so its fields are visible.
-    const std::uint64_t w = r.state_word.load(std::memory_order_acquire);
+    const std::uint64_t w = r.state_word.load(acq);
     if (connection_state(w) != ConnectionState::open) return std::nullopt;
-    const std::uint64_t tenant = r.tenant.load(rl);
+    const std::uint64_t tenant = r.tenant.load(acq);
     ConnectionInfo c;
     c.index = i;
     c.tenant = tenant;
     c.pid = owner_of(w);
-    c.id = r.connection_id.load(rl);
-    c.opened_unix_ns = r.opened_unix_ns.load(rl);
-    c.messages_in = r.messages_in.load(rl);
-    c.messages_out = r.messages_out.load(rl);
-    c.bytes_in = r.bytes_in.load(rl);
-    c.bytes_out = r.bytes_out.load(rl);
-    c.last_heartbeat_unix_ns = r.last_heartbeat_unix_ns.load(rl);
-    c.health_score = std::bit_cast<double>(r.health_score.load(rl));
+    c.id = r.connection_id.load(acq);
+    c.opened_unix_ns = r.opened_unix_ns.load(acq);
+    c.messages_in = r.messages_in.load(acq);
+    c.messages_out = r.messages_out.load(acq);
+    c.bytes_in = r.bytes_in.load(acq);
+    c.bytes_out = r.bytes_out.load(acq);
+    c.last_heartbeat_unix_ns = r.last_heartbeat_unix_ns.load(acq);
+    c.health_score = std::bit_cast<double>(r.health_score.load(acq));
     c.role = load_text(r.role);
     c.user_id = load_text(r.user_id);
     c.patient_id = load_text(r.patient_id);
-    // The copy's loads complete before the re-check (seqlock read side).
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (r.state_word.load(rl) == w && r.tenant.load(rl) == tenant) return c;
+    if (r.state_word.load(std::memory_order_relaxed) == w && r.tenant.load(std::memory_order_relaxed) == tenant) {
+      return c;
+    }
   }
   return std::nullopt;
 }

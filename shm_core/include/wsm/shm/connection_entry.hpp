@@ -34,15 +34,16 @@ class ConnectionEntry {
     return record_->connection_id.load(std::memory_order_relaxed);
   }
 
-  // The record's owner is the only writer of its counts: a plain add, no lock prefix.
+  // The record's owner is the only writer of its counts: a plain add, no lock prefix. Stores are
+  // release (a plain move on x86) so a reader that sees one also sees the tenant of the claim.
   static void add(std::atomic<std::uint64_t>& word, std::uint64_t n) noexcept {
-    word.store(word.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    word.store(word.load(std::memory_order_relaxed) + n, std::memory_order_release);
   }
   void set_health(double score) const noexcept {
-    record_->health_score.store(std::bit_cast<std::uint64_t>(score), std::memory_order_relaxed);
+    record_->health_score.store(std::bit_cast<std::uint64_t>(score), std::memory_order_release);
   }
   void set_heartbeat(std::uint64_t unix_ns) const noexcept {
-    record_->last_heartbeat_unix_ns.store(unix_ns, std::memory_order_relaxed);
+    record_->last_heartbeat_unix_ns.store(unix_ns, std::memory_order_release);
   }
 
   // The connection closed: frees the record (only if this process still owns it).

@@ -2,7 +2,7 @@
 // connections of every writer process without locks, and free the records of dead processes.
 //
 // A record is copied only while OPEN; its state word and tenant are read before and after the
-// copy (with an acquire fence between the copy and the second read), and a copy whose record was
+// copy (the copy's loads are acquire, so the second read stays after them), and a copy whose record was
 // freed or re-claimed meanwhile is taken again, at most a few times, then left out. Records whose
 // owner process is gone are left out too: they are garbage until a reaper frees them.
 #pragma once

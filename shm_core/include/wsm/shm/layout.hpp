@@ -227,10 +227,10 @@ static_assert(sizeof(SeriesEntry) == 32);
 //  88 role[16]  104 user_id[40]  144 patient_id[40]  184 reserved ... 192
 // Claimed like a WriterSlot (FREE -> CLAIMING|pid by CAS, fields, OPEN|pid by release store) and
 // freed by its owner on close or by a reaper once the owner pid is dead. The owner bumps tenant on
-// every claim, before writing the fields (release fence), so a reader that finds the same state
-// word and tenant before and after its copy knows the copy belongs to one connection. Every field
-// is a u64 word read and written with relaxed atomics (text fields NUL-padded, packed 8 bytes a
-// word), so racing readers never see a torn word. Counts and timestamps are written only by the
+// every claim before writing the fields, and writes every field with release stores, so a reader
+// that (acquire-)copies the fields and finds the same state word and tenant before and after knows
+// the copy belongs to one connection. Every field is a u64 word (text fields NUL-padded, packed 8
+// bytes a word), so racing readers never see a torn word. Counts and timestamps are written only by the
 // thread serving the connection (one at a time, as the connection's stream already requires).
 enum class ConnectionState : std::uint8_t { free = 0, claiming = 1, open = 2 };
 [[nodiscard]] constexpr std::uint64_t connection_word(ConnectionState s, std::uint32_t pid) noexcept {
