@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <csignal>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -85,6 +90,85 @@ double Totals::sum(const std::string& name, const std::function<bool(const nlohm
     total += s["type"] == "histogram" ? s["count"].get<double>() : s["value"].get<double>();
   }
   return total;
+}
+
+RawClient::RawClient(int port, const std::string& target, int receive_buffer) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                              "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  if (::write(fd_, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::size_t end;
+  while ((end = in_.find("\r\n\r\n")) == std::string::npos) {
+    if (!fill(in_.size() + 1, deadline)) return;
+  }
+  response_ = in_.substr(0, end + 4);
+  in_.erase(0, end + 4);
+  upgraded_ = response_.starts_with("HTTP/1.1 101");
+}
+
+RawClient::~RawClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawClient::fill(std::size_t need, std::chrono::steady_clock::time_point deadline) {
+  while (in_.size() < need) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) return false;
+    in_.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void RawClient::send_text(const std::string& text) {
+  // A client frame: FIN + text, masked (the mask is all zero bytes: the payload goes as is).
+  std::string frame = "\x81";
+  if (text.size() < 126) {
+    frame += static_cast<char>(0x80 | text.size());
+  } else {
+    frame += static_cast<char>(0x80 | 126);
+    frame += static_cast<char>((text.size() >> 8) & 0xff);
+    frame += static_cast<char>(text.size() & 0xff);
+  }
+  frame.append(4, '\0');
+  frame += text;
+  EXPECT_EQ(::write(fd_, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+}
+
+std::optional<std::string> RawClient::next_text(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (!fill(2, deadline)) return std::nullopt;
+    const auto opcode = static_cast<unsigned char>(in_[0]) & 0x0f;
+    std::size_t len = static_cast<unsigned char>(in_[1]) & 0x7f, header = 2;
+    if (len == 126) {
+      if (!fill(4, deadline)) return std::nullopt;
+      len = (static_cast<std::size_t>(static_cast<unsigned char>(in_[2])) << 8) | static_cast<unsigned char>(in_[3]);
+      header = 4;
+    } else if (len == 127) {
+      if (!fill(10, deadline)) return std::nullopt;
+      len = 0;
+      for (int i = 2; i < 10; ++i) len = (len << 8) | static_cast<unsigned char>(in_[static_cast<std::size_t>(i)]);
+      header = 10;
+    }
+    if (!fill(header + len, deadline)) return std::nullopt;
+    std::string payload = in_.substr(header, len);
+    in_.erase(0, header + len);
+    if (opcode == 0x1) return payload;
+    if (opcode == 0x8) return std::nullopt;
+    // Pings and anything else: skipped (this client never answers pings).
+  }
 }
 
 bool eventually(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {

@@ -65,6 +65,31 @@ class Totals {
   nlohmann::json json_;
 };
 
+// A hand-made WebSocket client (no compression) for behaviours the load generator avoids: a
+// client that stops reading, refused requests, announcements.
+class RawClient {
+ public:
+  // Connects to 127.0.0.1:port and asks for the upgrade of `target` (e.g. "/ws?role=nurse");
+  // receive_buffer > 0 sets SO_RCVBUF first (a small one makes a slow reader).
+  RawClient(int port, const std::string& target, int receive_buffer = 0);
+  ~RawClient();
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  [[nodiscard]] bool upgraded() const { return upgraded_; }
+  [[nodiscard]] const std::string& response() const { return response_; }  // the HTTP answer
+  void send_text(const std::string& text);
+  // The next text frame (pings are skipped); nullopt on a close frame, EOF or timeout.
+  std::optional<std::string> next_text(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+ private:
+  bool fill(std::size_t need, std::chrono::steady_clock::time_point deadline);
+  int fd_ = -1;
+  bool upgraded_ = false;
+  std::string response_;
+  std::string in_;  // bytes read and not yet consumed
+};
+
 // Waits (bounded) until `ready` holds; returns whether it did.
 bool eventually(const std::function<bool()>& ready,
                 std::chrono::milliseconds timeout = std::chrono::seconds(15));

@@ -40,8 +40,9 @@ void expect_segment_matches(const std::string& segment, const json& s) {
   EXPECT_EQ(t.sum("websocket_message_size_bytes", label_is("direction", "in")), count(s, "sent"));
   EXPECT_EQ(t.sum("websocket_message_size_bytes", label_is("direction", "out")), count(s, "received"));
   EXPECT_EQ(t.sum("websocket_connection_duration_seconds"), count(s, "disconnected"));
-  // Every refused message got exactly one error reply.
-  EXPECT_EQ(t.sum("websocket_failed_messages_total"), count(s, "errors_received"));
+  // Every refused message or subscription got exactly one error reply.
+  EXPECT_EQ(t.sum("websocket_failed_messages_total") + t.sum("websocket_subscription_failures_total"),
+            count(s, "errors_received"));
   EXPECT_EQ(t.sum("websocket_messages_sent_total", label_is("message_type", "ack")), count(s, "acked"));
   // Nothing is left open or subscribed.
   EXPECT_EQ(t.sum("websocket_connections_active"), 0.0);
@@ -63,6 +64,8 @@ TEST(EndToEnd, SegmentTotalsEqualTheLoadGeneratorsCounts) {
   EXPECT_EQ(count(s, "published"), 300);
   EXPECT_GT(count(s, "malformed_sent"), 0);
   EXPECT_EQ(count(s, "errors_received"), count(s, "malformed_sent"));  // one error reply each
+  EXPECT_GT(Totals(guard.name()).sum("websocket_subscription_failures_total",
+                                     label_is("failure_type", "not_authorized")), 0.0);  // monitors subscribing
   EXPECT_EQ(count(s, "deflate_negotiated"), 10);
   EXPECT_EQ(count(s, "unanswered"), 0);
   expect_segment_matches(guard.name(), s);

@@ -116,6 +116,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--max-subscriptions", o.max_subscriptions, "subscriptions per connection")
       ->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--socket-send-buffer", o.socket_send_buffer,
+                 "SO_SNDBUF of each connection in bytes (0: the kernel's; small values show backpressure)")
+      ->capture_default_str()->check(CLI::Range(0, 1 << 28));
   std::string deflate = "on";
   app.add_option("--deflate", deflate, "offer permessage-deflate")->capture_default_str()->check(CLI::IsMember({"on", "off"}));
   CLI11_PARSE(app, argc, argv);

@@ -69,6 +69,10 @@ void Worker::accept() {
     if (stopping_) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true));
+      if (options_.socket_send_buffer > 0) {
+        boost::system::error_code ignored;
+        socket.set_option(net::socket_base::send_buffer_size(options_.socket_send_buffer), ignored);
+      }
       start_session(std::move(socket), *this);
     } else if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space) {
       std::fprintf(stderr, "wsm-demo-server[%d]: accept: %s\n", ::getpid(), ec.message().c_str());

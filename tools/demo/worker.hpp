@@ -32,6 +32,7 @@ struct ServerOptions {
   unsigned max_missed_heartbeats = 3;       // then the connection is closed as stale
   std::size_t max_subscriptions = 32;       // (patient, stream) pairs per connection
   bool deflate = true;                      // offer permessage-deflate
+  int socket_send_buffer = 0;               // SO_SNDBUF of connections (0: the kernel's choice)
 };
 
 class Worker {

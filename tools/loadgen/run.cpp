@@ -427,7 +427,7 @@ void Client::abort() {
 
 // A publish: mostly ECG, every fourth vitals, every twentieth an alert; with --malformed-ratio, a
 // share of them replaced by messages the server must refuse (bad JSON, unknown type, no patient,
-// another patient's data).
+// another patient's data, a subscription a monitor may not make).
 std::string Client::publish_message(std::uint64_t n) {
   Summary& s = run_.summary();
   const double ratio = run_.options().malformed_ratio;
@@ -436,11 +436,12 @@ std::string Client::publish_message(std::uint64_t n) {
   const auto share = [&](std::uint64_t k) { return static_cast<std::uint64_t>(static_cast<double>(k) * ratio); };
   if (ratio > 0 && share(n + 4) > share(n + 3)) {
     ++s.malformed_sent;
-    switch (s.malformed_sent % 4) {
+    switch (s.malformed_sent % 5) {
       case 0: return "{\"type\":\"vitals\",\"patient\":";  // truncated JSON
       case 1: return R"({"type":"telepathy","patient":")" + patient_ + R"(","seq":)" + seq + "}";
       case 2: return R"({"type":"vitals","seq":)" + seq + "}";
-      default: return R"({"type":"vitals","patient":"someone-else","seq":)" + seq + R"(,"heart_rate":1})";
+      case 3: return R"({"type":"vitals","patient":"someone-else","seq":)" + seq + R"(,"heart_rate":1})";
+      default: return R"({"type":"subscribe","patient":")" + patient_ + R"(","seq":)" + seq + "}";  // monitors may not
     }
   }
   const std::string head = R"(","patient":")" + patient_ + R"(","seq":)" + seq + R"(,"ts":)" + std::to_string(mono_ns());
