@@ -29,7 +29,8 @@ Result<void> Limits::validate() const {
                  check("series_cap_per_family", series_cap_per_family, 1, max_series),
                  check("arena_bytes", arena_bytes, 4096, 1ull << 30),
                  check("string_bytes", string_bytes, 4096, kU32),
-                 check("retired_bytes", retired_bytes, 4096, kU32 - 1)}) {
+                 check("retired_bytes", retired_bytes, 4096, kU32 - 1),
+                 check("max_connections", max_connections, 0, 1u << 22)}) {
     if (!r) return r;
   }
   if (arena_bytes % 64 != 0 || retired_bytes % 8 != 0) {
@@ -51,7 +52,9 @@ RegionLayout compute_layout(const Limits& l) noexcept {
       align64(r.series_offset + std::uint64_t{l.max_series} * sizeof(SeriesEntry));
   r.strings_offset = align64(r.retired_index_offset + std::uint64_t{l.max_series} * 4);
   r.retired_offset = align64(r.strings_offset + l.string_bytes);
-  r.arenas_offset = align64(r.retired_offset + l.retired_bytes);
+  r.connections_offset = align64(r.retired_offset + l.retired_bytes);
+  r.arenas_offset =
+      align64(r.connections_offset + std::uint64_t{l.max_connections} * sizeof(ConnectionRecord));
   r.total_bytes = r.arenas_offset + std::uint64_t{l.max_writers} * l.arena_bytes;
   return r;
 }

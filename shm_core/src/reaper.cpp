@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "wsm/shm/catalog.hpp"
+#include "wsm/shm/connection_table.hpp"
 
 namespace wsm::shm {
 
@@ -215,6 +216,7 @@ Result<ReapReport> Reaper::reap() const {
     }
   }
   report.entries_recovered = Catalog(segment_).recover_abandoned();
+  report.connections_freed = free_dead_connections(segment_);
   return report;
 }
 

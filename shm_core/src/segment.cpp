@@ -68,6 +68,8 @@ void initialise(std::byte* base, const Limits& limits, const RegionLayout& layou
   h.retired_offset = layout.retired_offset;
   h.arenas_offset = layout.arenas_offset;
   h.series_cap_default = limits.series_cap_per_family;
+  h.max_connections = limits.max_connections;
+  h.connections_offset = layout.connections_offset;
   // String offset 0 means "none": start the arena at 8 so every real string has off > 0.
   h.strings_used.store(8, std::memory_order_relaxed);
   // Retired index entries store offset + 1; start at 8 to keep cells 8-byte aligned.
@@ -214,7 +216,7 @@ Result<void> Segment::validate() {
                                            "(layout hash differs): rebuild both sides");
   }
   limits_ = Limits{h.max_writers, h.max_families, h.max_series, h.series_cap_default,
-                   h.arena_bytes, h.string_bytes, h.retired_bytes};
+                   h.arena_bytes, h.string_bytes, h.retired_bytes, h.max_connections};
   if (auto ok = limits_.validate(); !ok) {
     return fail(Errc::corrupt, what + " header is corrupt: " + ok.error().message());
   }
@@ -224,6 +226,7 @@ Result<void> Segment::validate() {
       h.series_offset == layout_.series_offset &&
       h.retired_index_offset == layout_.retired_index_offset &&
       h.strings_offset == layout_.strings_offset && h.retired_offset == layout_.retired_offset &&
+      h.connections_offset == layout_.connections_offset &&
       h.arenas_offset == layout_.arenas_offset && h.total_bytes == layout_.total_bytes;
   if (!offsets_match) return fail(Errc::corrupt, what + " header is corrupt: region offsets disagree with its limits");
   if (bytes_.size() < layout_.total_bytes) {

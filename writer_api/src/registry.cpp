@@ -129,6 +129,10 @@ std::optional<Error> Registry::last_error() const {
   return state_->last_error;
 }
 
+const shm::Segment* Registry::segment() const noexcept {
+  return state_ == nullptr ? nullptr : &state_->segment;
+}
+
 void Registry::heartbeat() const noexcept {
   if (state_ == nullptr) return;
   const auto now = shm::monotonic_ns();

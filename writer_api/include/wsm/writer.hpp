@@ -35,6 +35,10 @@
 
 namespace wsm {
 
+namespace shm {
+class Segment;
+}
+
 using shm::GaugeMode;
 
 namespace detail {
@@ -252,6 +256,9 @@ class Registry {
   [[nodiscard]] std::optional<Error> last_error() const;
   // Marks this thread's writer slot alive now (shown as heartbeat age by `wsm inspect`).
   void heartbeat() const noexcept;
+  // The segment recorded into (nullptr when disabled), for layers that keep more than series in
+  // it, such as the connection table of wsm::ws::Metrics.
+  [[nodiscard]] const shm::Segment* segment() const noexcept;
 
  private:
   explicit Registry(detail::SegmentState* state) : state_(state) {}

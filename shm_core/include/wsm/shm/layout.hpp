@@ -17,6 +17,9 @@
 //  | string arena             |  names, help texts, canonical label sets; bump-allocated, never freed
 //  +--------------------------+ retired_offset
 //  | retired arena            |  cells folded from dead writers; written only under the reap lock
+//  +--------------------------+ connections_offset
+//  | ConnectionRecord         |  192 B each, max_connections of them: live connections of the
+//  |   [max_connections]      |  writers (id, role, ids, counts, heartbeat, health)
 //  +--------------------------+ arenas_offset
 //  | writer arena[max_writers]|  arena_bytes each; cells appended by the slot's thread only
 //  +--------------------------+ total_bytes
@@ -32,7 +35,7 @@
 namespace wsm::shm {
 
 inline constexpr std::uint64_t kMagic = 0x0147'4553'4d53'5700ull;  // "\0WSMSEG\1" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: the connection table
 
 enum class MetricType : std::uint8_t { counter = 1, gauge = 2, histogram = 3 };
 enum class Unit : std::uint8_t { none = 0, seconds = 1, bytes = 2, percent = 3 };
@@ -57,10 +60,12 @@ enum class EntryState : std::uint8_t { empty = 0, busy = 1, ready = 2 };
 //  32 created_unix_ns 40 total_bytes      48 creator_pid     52 max_writers     56 max_families
 //  60 max_series      64 arena_bytes      72 string_bytes    80 retired_bytes   88 slots_offset
 //  96 families_offset 104 series_offset  112 retired_index_offset 120 strings_offset
-// 128 retired_offset 136 arenas_offset   144 series_cap_default 148 reserved ... 192
+// 128 retired_offset 136 arenas_offset   144 series_cap_default 148 max_connections
+// 152 connections_offset  160 reserved ... 192
 // 192 strings_used   200 series_used     208 series_dropped  216 cells_dropped  224 writers_dropped
 // 232 writers_reaped 240 retired_dropped 248 families_used
-// 256 reap_seq       264 reaper          272 retired_used
+// 256 reap_seq       264 reaper          272 retired_used    280 connections_dropped
+// 288 connections_reaped
 // 320 journal_state  328 journal_target  336 journal_source  344 journal_value  ... 512
 struct SegmentHeader {
   std::atomic<std::uint64_t> magic;  // written last with release: the segment is initialised
@@ -85,8 +90,9 @@ struct SegmentHeader {
   std::uint64_t retired_offset;
   std::uint64_t arenas_offset;
   std::uint32_t series_cap_default;  // per family, before its overflow series takes new label sets
-  std::uint32_t reserved0;
-  std::uint8_t pad0[40];
+  std::uint32_t max_connections;     // records in the connection table (0: no table)
+  std::uint64_t connections_offset;
+  std::uint8_t pad0[32];
 
   // Shared usage and drop counters, updated with relaxed RMW on cold paths only.
   std::atomic<std::uint64_t> strings_used;
@@ -102,7 +108,9 @@ struct SegmentHeader {
   std::atomic<std::uint64_t> reap_seq;
   std::atomic<std::uint64_t> reaper;        // pid holding the reap lock (0: none)
   std::atomic<std::uint64_t> retired_used;  // bytes of the retired arena in use
-  std::uint8_t pad1[40];
+  std::atomic<std::uint64_t> connections_dropped;  // connections that found the table full
+  std::atomic<std::uint64_t> connections_reaped;   // records of dead processes freed
+  std::uint8_t pad1[24];
 
   // Fold journal: one word move "target = value; source = 0" in flight. Replaying it is
   // idempotent (absolute stores), so a reaper killed mid-fold loses and double-counts nothing.
@@ -120,10 +128,14 @@ static_assert(offsetof(SegmentHeader, max_series) == 60);
 static_assert(offsetof(SegmentHeader, arena_bytes) == 64);
 static_assert(offsetof(SegmentHeader, arenas_offset) == 136);
 static_assert(offsetof(SegmentHeader, series_cap_default) == 144);
+static_assert(offsetof(SegmentHeader, max_connections) == 148);
+static_assert(offsetof(SegmentHeader, connections_offset) == 152);
 static_assert(offsetof(SegmentHeader, strings_used) == 192);
 static_assert(offsetof(SegmentHeader, families_used) == 248);
 static_assert(offsetof(SegmentHeader, reap_seq) == 256);
 static_assert(offsetof(SegmentHeader, retired_used) == 272);
+static_assert(offsetof(SegmentHeader, connections_dropped) == 280);
+static_assert(offsetof(SegmentHeader, connections_reaped) == 288);
 static_assert(offsetof(SegmentHeader, journal_state) == 320);
 static_assert(offsetof(SegmentHeader, journal_value) == 344);
 static_assert(sizeof(SegmentHeader) == 512);
@@ -207,6 +219,60 @@ static_assert(offsetof(SeriesEntry, family_id) == 16);
 static_assert(offsetof(SeriesEntry, labels_len) == 24);
 static_assert(sizeof(SeriesEntry) == 32);
 
+// One live connection (e.g. a WebSocket) of a writer process: the per-connection detail that would explode
+// Prometheus series (ids, counts, health) kept in a bounded table instead. 192 bytes, 3 lines.
+//   0 state_word (state | pid << 32)   8 pid_start_ticks   16 tenant   24 connection_id
+//  32 opened_unix_ns  40 messages_in  48 messages_out  56 bytes_in  64 bytes_out
+//  72 last_heartbeat_unix_ns (0: none yet)  80 health_score (f64 bits, 0..100)
+//  88 role[16]  104 user_id[40]  144 patient_id[40]  184 reserved ... 192
+// Claimed like a WriterSlot (FREE -> CLAIMING|pid by CAS, fields, OPEN|pid by release store) and
+// freed by its owner on close or by a reaper once the owner pid is dead. The owner bumps tenant on
+// every claim before writing the fields, and writes every field with release stores, so a reader
+// that (acquire-)copies the fields and finds the same state word and tenant before and after knows
+// the copy belongs to one connection. Every field is a u64 word (text fields NUL-padded, packed 8
+// bytes a word), so racing readers never see a torn word. Counts and timestamps are written only by the
+// thread serving the connection (one at a time, as the connection's stream already requires).
+enum class ConnectionState : std::uint8_t { free = 0, claiming = 1, open = 2 };
+[[nodiscard]] constexpr std::uint64_t connection_word(ConnectionState s, std::uint32_t pid) noexcept {
+  return static_cast<std::uint64_t>(s) | (std::uint64_t{pid} << 32);
+}
+[[nodiscard]] constexpr ConnectionState connection_state(std::uint64_t w) noexcept {
+  return static_cast<ConnectionState>(w & 0xff);
+}
+inline constexpr std::size_t kConnectionRoleWords = 2;   // 16 bytes
+inline constexpr std::size_t kConnectionIdWords = 5;     // 40 bytes: user and patient ids
+struct ConnectionRecord {
+  using Word = std::atomic<std::uint64_t>;
+  Word state_word;
+  Word pid_start_ticks;
+  Word tenant;
+  Word connection_id;
+  Word opened_unix_ns;
+  Word messages_in;
+  Word messages_out;
+  Word bytes_in;
+  Word bytes_out;
+  Word last_heartbeat_unix_ns;
+  Word health_score;
+  Word role[kConnectionRoleWords];
+  Word user_id[kConnectionIdWords];
+  Word patient_id[kConnectionIdWords];
+  Word reserved;
+};
+static_assert(offsetof(ConnectionRecord, pid_start_ticks) == 8);
+static_assert(offsetof(ConnectionRecord, tenant) == 16);
+static_assert(offsetof(ConnectionRecord, connection_id) == 24);
+static_assert(offsetof(ConnectionRecord, opened_unix_ns) == 32);
+static_assert(offsetof(ConnectionRecord, messages_in) == 40);
+static_assert(offsetof(ConnectionRecord, bytes_out) == 64);
+static_assert(offsetof(ConnectionRecord, last_heartbeat_unix_ns) == 72);
+static_assert(offsetof(ConnectionRecord, health_score) == 80);
+static_assert(offsetof(ConnectionRecord, role) == 88);
+static_assert(offsetof(ConnectionRecord, user_id) == 104);
+static_assert(offsetof(ConnectionRecord, patient_id) == 144);
+static_assert(offsetof(ConnectionRecord, reserved) == 184);
+static_assert(sizeof(ConnectionRecord) == 192);
+
 // A cell in an arena: this header, then `words` u64 payload words. The header is written and read
 // as one u64 (pack_cell / unpack_cell) so a reader racing a slot's reuse never sees a torn header.
 //   counter:   [value]
@@ -243,7 +309,9 @@ static_assert(sizeof(std::atomic<std::uint64_t>) == 8);
       offsetof(SegmentHeader, reap_seq), offsetof(SegmentHeader, journal_state),
       sizeof(WriterSlot), offsetof(WriterSlot, cells_bytes), offsetof(WriterSlot, tid), sizeof(FamilyEntry),
       offsetof(FamilyEntry, overflow_series), sizeof(SeriesEntry), sizeof(CellHeader),
-      kGaugeWords};
+      kGaugeWords, offsetof(SegmentHeader, connections_offset),
+      offsetof(SegmentHeader, connections_dropped), sizeof(ConnectionRecord),
+      offsetof(ConnectionRecord, health_score), offsetof(ConnectionRecord, patient_id)};
   std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the values
   for (std::uint64_t p : parts) {
     for (int i = 0; i < 8; ++i) {

@@ -10,6 +10,8 @@
 // snapshot that overlaps a fold sees the sequence change and retries, so no reader sees a count
 // twice (in a slot and in the retired arena) or not at all. Reapers exclude each other with the
 // `reaper` word (pid of the holder); a holder that died is taken over.
+//
+// It also frees the connection-table records of dead processes (connection_table.hpp).
 #pragma once
 
 #include <chrono>
@@ -25,6 +27,7 @@ struct ReapReport {
   std::uint32_t slots_kept = 0;        // folded only in part: the retired arena is full
   std::uint32_t claims_reset = 0;      // slots left CLAIMING by a dead process
   std::uint32_t entries_recovered = 0; // catalog entries left BUSY by a dead registrant
+  std::uint32_t connections_freed = 0; // connection records of dead processes
   std::uint64_t words_moved = 0;
   bool journal_replayed = false;       // a previous reaper died mid-move and we finished it
 };

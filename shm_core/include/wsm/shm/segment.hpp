@@ -61,10 +61,14 @@ class Segment {
   [[nodiscard]] std::uint32_t max_writers() const noexcept { return limits_.max_writers; }
   [[nodiscard]] std::uint32_t max_families() const noexcept { return limits_.max_families; }
   [[nodiscard]] std::uint32_t max_series() const noexcept { return limits_.max_series; }
+  [[nodiscard]] std::uint32_t max_connections() const noexcept { return limits_.max_connections; }
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
 
   [[nodiscard]] WriterSlot& slot(std::uint32_t i) const noexcept {
     return at<WriterSlot>(layout_.slots_offset + std::uint64_t{i} * sizeof(WriterSlot));
+  }
+  [[nodiscard]] ConnectionRecord& connection(std::uint32_t i) const noexcept {
+    return at<ConnectionRecord>(layout_.connections_offset + std::uint64_t{i} * sizeof(ConnectionRecord));
   }
   [[nodiscard]] FamilyEntry& family(std::uint32_t i) const noexcept {
     return at<FamilyEntry>(layout_.families_offset + std::uint64_t{i} * sizeof(FamilyEntry));

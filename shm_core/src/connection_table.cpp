@@ -1,0 +1,120 @@
+#include "wsm/shm/connection_table.hpp"
+
+#include <atomic>
+#include <bit>
+#include <charconv>
+#include <unordered_map>
+
+#include "wsm/shm/connection_entry.hpp"
+
+namespace wsm::shm {
+
+namespace {
+
+constexpr int kCopyAttempts = 4;
+
+pid_t owner_of(std::uint64_t state_word) { return static_cast<pid_t>(state_word >> 32); }
+
+// A consistent copy of record i, or nullopt when it is not OPEN or kept changing tenant.
+std::optional<ConnectionInfo> copy_record(const Segment& segment, std::uint32_t i) {
+  const ConnectionRecord& r = segment.connection(i);
+  // Seqlock read side without a fence: the fields are loaded with acquire, so the re-check
+  // below cannot move above them, and a field written by a newer tenant brings its tenant along.
+  constexpr auto acq = std::memory_order_acquire;
+  for (int attempt = 0; attempt < kCopyAttempts; ++attempt) {
+    // Acquire: pairs with the claimant's release of OPEN, so its fields are visible.
+    const std::uint64_t w = r.state_word.load(acq);
+    if (connection_state(w) != ConnectionState::open) return std::nullopt;
+    const std::uint64_t tenant = r.tenant.load(acq);
+    ConnectionInfo c;
+    c.index = i;
+    c.tenant = tenant;
+    c.pid = owner_of(w);
+    c.id = r.connection_id.load(acq);
+    c.opened_unix_ns = r.opened_unix_ns.load(acq);
+    c.messages_in = r.messages_in.load(acq);
+    c.messages_out = r.messages_out.load(acq);
+    c.bytes_in = r.bytes_in.load(acq);
+    c.bytes_out = r.bytes_out.load(acq);
+    c.last_heartbeat_unix_ns = r.last_heartbeat_unix_ns.load(acq);
+    c.health_score = std::bit_cast<double>(r.health_score.load(acq));
+    c.role = load_text(r.role);
+    c.user_id = load_text(r.user_id);
+    c.patient_id = load_text(r.patient_id);
+    if (r.state_word.load(std::memory_order_relaxed) == w && r.tenant.load(std::memory_order_relaxed) == tenant) {
+      return c;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<ConnectionInfo> list_connections(const Segment& segment) {
+  std::vector<ConnectionInfo> out;
+  std::unordered_map<pid_t, bool> alive;  // one /proc lookup per writer process
+  for (std::uint32_t i = 0; i < segment.max_connections(); ++i) {
+    auto c = copy_record(segment, i);
+    if (!c) continue;
+    auto [it, fresh] = alive.try_emplace(c->pid, false);
+    if (fresh) {
+      it->second = process_alive(c->pid, segment.connection(i).pid_start_ticks.load(std::memory_order_relaxed));
+    }
+    if (it->second) out.push_back(std::move(*c));
+  }
+  return out;
+}
+
+std::optional<ConnectionInfo> find_connection(const Segment& segment, std::uint64_t id) {
+  for (std::uint32_t i = 0; i < segment.max_connections(); ++i) {
+    if (segment.connection(i).connection_id.load(std::memory_order_relaxed) != id) continue;
+    auto c = copy_record(segment, i);
+    if (c && c->id == id &&
+        process_alive(c->pid, segment.connection(i).pid_start_ticks.load(std::memory_order_relaxed))) {
+      return c;
+    }
+  }
+  return std::nullopt;
+}
+
+std::uint32_t free_dead_connections(const Segment& segment) {
+  if (!segment.writable()) return 0;
+  std::uint32_t freed = 0;
+  for (std::uint32_t i = 0; i < segment.max_connections(); ++i) {
+    ConnectionRecord& r = segment.connection(i);
+    std::uint64_t w = r.state_word.load(std::memory_order_acquire);
+    const ConnectionState state = connection_state(w);
+    if (state == ConnectionState::free) continue;
+    // A claimant may have died before writing its start time: then only "pid gone" counts.
+    const bool dead = state == ConnectionState::claiming
+                          ? process_start_ticks(owner_of(w)) == 0
+                          : !process_alive(owner_of(w), r.pid_start_ticks.load(std::memory_order_relaxed));
+    if (dead && r.state_word.compare_exchange_strong(w, connection_word(ConnectionState::free, 0),
+                                                     std::memory_order_release,
+                                                     std::memory_order_relaxed)) {
+      ++freed;
+    }
+  }
+  segment.header().connections_reaped.fetch_add(freed, std::memory_order_relaxed);
+  return freed;
+}
+
+std::string format_connection_id(std::uint64_t id) {
+  return std::to_string(id >> 32) + "-" + std::to_string(id & 0xffff'ffffu);
+}
+
+std::optional<std::uint64_t> parse_connection_id(std::string_view text) {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  std::uint32_t pid = 0, seq = 0;
+  const char* end = text.data() + text.size();
+  auto a = std::from_chars(text.data(), text.data() + dash, pid);
+  auto b = std::from_chars(text.data() + dash + 1, end, seq);
+  if (a.ec != std::errc{} || a.ptr != text.data() + dash || b.ec != std::errc{} || b.ptr != end ||
+      dash == 0 || dash + 1 == text.size()) {
+    return std::nullopt;
+  }
+  return std::uint64_t{pid} << 32 | seq;
+}
+
+}  // namespace wsm::shm

@@ -1,0 +1,234 @@
+// wsm-demo-server (2 pre-forked workers) and wsm-loadgen as real processes on a free loopback
+// port: what the segment says happened equals what the load generator saw happen.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <map>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include "demo_processes.hpp"
+#include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/connection_table.hpp"
+#include "wsm/shm/reaper.hpp"
+
+namespace wsm::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::function<bool(const json&)> label_is(const std::string& key, const std::string& value) {
+  return [=](const json& labels) { return labels.contains(key) && labels[key] == value; };
+}
+
+double count(const json& summary, const char* key) { return summary.at(key).get<double>(); }
+
+// Every count both sides keep agrees, once the server has seen every close.
+void expect_segment_matches(const std::string& segment, const json& s) {
+  ASSERT_TRUE(eventually([&] {
+    return Totals(segment).sum("websocket_disconnections_total") == count(s, "disconnected");
+  })) << "the server never counted " << s["disconnected"] << " disconnections";
+  const Totals t(segment);
+  EXPECT_EQ(t.sum("websocket_messages_received_total"), count(s, "sent"));
+  EXPECT_EQ(t.sum("websocket_messages_sent_total"), count(s, "received"));
+  EXPECT_EQ(t.sum("websocket_connections_total", label_is("status", "success")), count(s, "connected"));
+  EXPECT_EQ(t.sum("websocket_disconnections_total"), count(s, "disconnected"));
+  EXPECT_EQ(t.sum("websocket_message_size_bytes", label_is("direction", "in")), count(s, "sent"));
+  EXPECT_EQ(t.sum("websocket_message_size_bytes", label_is("direction", "out")), count(s, "received"));
+  EXPECT_EQ(t.sum("websocket_connection_duration_seconds"), count(s, "disconnected"));
+  // Every refused message or subscription got exactly one error reply.
+  EXPECT_EQ(t.sum("websocket_failed_messages_total") + t.sum("websocket_subscription_failures_total"),
+            count(s, "errors_received"));
+  EXPECT_EQ(t.sum("websocket_messages_sent_total", label_is("message_type", "ack")), count(s, "acked"));
+  // Nothing is left open or subscribed.
+  EXPECT_EQ(t.sum("websocket_connections_active"), 0.0);
+  EXPECT_EQ(t.sum("websocket_subscriptions_active"), 0.0);
+  EXPECT_EQ(t.sum("websocket_queue_size"), 0.0);
+}
+
+TEST(EndToEnd, SegmentTotalsEqualTheLoadGeneratorsCounts) {
+  SegmentGuard guard(unique_segment_name("e2e"));
+  DemoServer server(guard.name(), 2);
+  const auto r = run_loadgen({"--url", server.url(), "--clients", "10", "--messages", "300",
+                              "--mix", "patient_monitor=2,doctor=1,nurse=1,admin=1",
+                              "--malformed-ratio", "0.05", "--deflate", "on"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json& s = r.summary;
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(count(s, "connected"), 10);
+  EXPECT_EQ(count(s, "dropped"), 0);
+  EXPECT_EQ(count(s, "published"), 300);
+  EXPECT_GT(count(s, "malformed_sent"), 0);
+  EXPECT_EQ(count(s, "errors_received"), count(s, "malformed_sent"));  // one error reply each
+  EXPECT_GT(Totals(guard.name()).sum("websocket_subscription_failures_total",
+                                     label_is("failure_type", "not_authorized")), 0.0);  // monitors subscribing
+  EXPECT_EQ(count(s, "deflate_negotiated"), 10);
+  EXPECT_EQ(count(s, "unanswered"), 0);
+  expect_segment_matches(guard.name(), s);
+
+  const Totals t(guard.name());
+  // Deflate on: every sent message has a compression ratio, all sizes are labelled deflate.
+  EXPECT_EQ(t.sum("websocket_compression_ratio_percent"), count(s, "received"));
+  EXPECT_EQ(t.sum("websocket_message_size_bytes", label_is("compression", "none")), 0.0);
+  EXPECT_GT(t.sum("websocket_transferred_bytes_total", label_is("protocol", "ws+deflate")), 0.0);
+  EXPECT_EQ(t.sum("websocket_transferred_bytes_total", label_is("protocol", "ws")), 0.0);
+  auto segment = shm::Segment::open(guard.name(), {shm::Access::read_only, 500ms});
+  ASSERT_TRUE(segment);
+  EXPECT_TRUE(shm::list_connections(*segment).empty());  // every record freed on close
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(EndToEnd, NoCompressionRatiosWithoutDeflate) {
+  SegmentGuard guard(unique_segment_name("e2e"));
+  DemoServer server(guard.name(), 2);
+  const auto r = run_loadgen({"--url", server.url(), "--clients", "6", "--messages", "120", "--deflate", "off"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count(r.summary, "deflate_negotiated"), 0);
+  expect_segment_matches(guard.name(), r.summary);
+  const Totals t(guard.name());
+  EXPECT_EQ(t.sum("websocket_compression_ratio_percent"), 0.0);
+  EXPECT_EQ(t.sum("websocket_message_size_bytes", label_is("compression", "deflate")), 0.0);
+  EXPECT_EQ(t.sum("websocket_message_size_bytes"), count(r.summary, "sent") + count(r.summary, "received"));
+  EXPECT_GT(t.sum("websocket_transferred_bytes_total", label_is("protocol", "ws")), 0.0);
+}
+
+// Counter and histogram words of one writer process (or the retired arena), by series id.
+std::map<std::uint32_t, std::vector<std::uint64_t>> cells_of(const shm::Snapshot& snap,
+                                                             const shm::CatalogView& catalog,
+                                                             std::optional<pid_t> pid) {
+  std::map<std::uint32_t, std::vector<std::uint64_t>> out;
+  for (const shm::CellView& c : snap.cells) {
+    const bool retired = c.writer == shm::kRetiredWriter;
+    if (pid ? retired || snap.writers[static_cast<std::size_t>(c.writer)].pid != *pid : !retired) continue;
+    const auto* family = catalog.family(catalog.series(c.series_id)->family_id);
+    if (family->type == shm::MetricType::gauge) continue;  // a dead process's levels are dropped
+    auto& words = out[c.series_id];
+    words.resize(c.words, 0);
+    for (std::uint32_t k = 0; k < c.words; ++k) words[k] += snap.words[c.first_word + k];
+  }
+  return out;
+}
+
+std::uint64_t received_by(const shm::Snapshot& snap, const shm::CatalogView& catalog, pid_t pid) {
+  std::uint64_t n = 0;
+  for (const auto& [series, words] : cells_of(snap, catalog, pid)) {
+    if (catalog.family(catalog.series(series)->family_id)->name == "websocket_messages_received_total") n += words[0];
+  }
+  return n;
+}
+
+// A worker killed with SIGKILL mid-run: every count it had made is in the retired arena after
+// the reap, word for word; the other worker keeps serving and the clients reconnect to it.
+TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
+  SegmentGuard guard(unique_segment_name("e2e-kill"));
+  DemoServer server(guard.name(), 2);
+  auto load = Child::spawn({bin("wsm-loadgen"), "--url", server.url(), "--clients", "8", "--messages", "600",
+                            "--rate", "300", "--max-reconnects", "20", "--timeout", "60"},
+                           {}, /*capture_stdout=*/true);
+  auto segment = shm::Segment::open(guard.name(), {shm::Access::read_write, 2000ms});
+  ASSERT_TRUE(segment) << segment.error().message();
+  shm::CatalogView catalog;
+
+  // The victim: a worker that holds open connections and has counted messages.
+  pid_t victim = 0;
+  ASSERT_TRUE(eventually([&] {
+    auto snap = shm::Snapshot::take(*segment, catalog);
+    if (!snap) return false;
+    for (const auto& c : shm::list_connections(*segment)) {
+      if (received_by(*snap, catalog, c.pid) > 20) victim = c.pid;
+    }
+    return victim != 0;
+  })) << "no worker counted messages";
+
+  ::kill(victim, SIGSTOP);  // frozen: its cells cannot change any more
+  ASSERT_TRUE(eventually([&] { return process_state(victim) == 'T'; }));
+  auto before = shm::Snapshot::take(*segment, catalog);
+  ASSERT_TRUE(before);
+  const auto frozen = cells_of(*before, catalog, victim);
+  EXPECT_TRUE(cells_of(*before, catalog, std::nullopt).empty()) << "nothing was retired before the kill";
+  ::kill(victim, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return !running(victim); }));
+
+  auto report = shm::Reaper(*segment).reap();
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_GE(report->slots_freed, 1u);
+  EXPECT_GE(report->connections_freed, 1u);
+  auto after = shm::Snapshot::take(*segment, catalog);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(cells_of(*after, catalog, std::nullopt), frozen);  // word for word
+  EXPECT_GT(received_by(*before, catalog, victim), 20u);
+  for (const auto& c : shm::list_connections(*segment)) EXPECT_NE(c.pid, victim);
+
+  // The surviving worker serves the rest of the run.
+  ASSERT_EQ(load.wait(60s), 0);
+  const json s = json::parse(load.read_stdout(), nullptr, false);
+  ASSERT_TRUE(s.is_object());
+  EXPECT_GE(count(s, "dropped"), 1);
+  EXPECT_GE(count(s, "reconnects"), 1);
+  EXPECT_EQ(count(s, "published"), 600);
+  EXPECT_TRUE(wait_for_http(server.port(), "/healthz"));
+  // Counters never went back: every series is at least what the victim alone had counted.
+  auto last = shm::Snapshot::take(*segment, catalog);
+  ASSERT_TRUE(last);
+  const auto totals = shm::Aggregation::of(catalog, *last);
+  for (const auto& [series, words] : frozen) {
+    for (const shm::Point& p : totals.points) {
+      if (p.series->id != series) continue;
+      const std::uint64_t now = p.family->type == shm::MetricType::counter ? p.counter : p.sum;
+      EXPECT_GE(now, words[0]) << p.family->name << "{" << p.series->labels << "}";
+    }
+  }
+  EXPECT_GT(Totals(guard.name()).sum("websocket_reconnection_attempts_total"), 0.0);
+  EXPECT_EQ(server.stop(), 1);  // the parent reports the worker it lost
+}
+
+// A client that completes the upgrade and then never reads: the server's pings go unanswered,
+// it is counted stale and closed; the load generator's clients answer every ping.
+TEST(EndToEnd, UnansweredPingsMakeAConnectionStaleAnsweredOnesAreCounted) {
+  SegmentGuard guard(unique_segment_name("e2e-hb"));
+  DemoServer server(guard.name(), 1, {"--heartbeat-ms", "100", "--max-missed-heartbeats", "2"});
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(server.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string upgrade =
+      "GET /ws?role=nurse&user=silent HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+      "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  ASSERT_EQ(::write(fd, upgrade.data(), upgrade.size()), static_cast<ssize_t>(upgrade.size()));
+  char response[512] = {};
+  ASSERT_GT(::read(fd, response, sizeof response - 1), 0);
+  EXPECT_NE(std::string(response).find("101 Switching Protocols"), std::string::npos) << response;
+
+  const auto r = run_loadgen({"--url", server.url(), "--clients", "3", "--duration", "1", "--rate", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(eventually([&] {
+    return Totals(guard.name()).sum("websocket_disconnections_total", label_is("reason", "heartbeat_timeout")) == 1;
+  }));
+  ::close(fd);
+  const Totals t(guard.name());
+  EXPECT_EQ(t.sum("websocket_stale_connections_total", label_is("stale_type", "heartbeat_timeout")), 1.0);
+  EXPECT_GE(t.sum("websocket_stale_connections_total", label_is("stale_type", "missed_heartbeat")), 2.0);
+  EXPECT_GT(t.sum("websocket_heartbeats_sent_total"), t.sum("websocket_heartbeats_acked_total"));
+  EXPECT_GT(t.sum("websocket_heartbeats_acked_total"), 0.0);  // the load generator's pongs
+  EXPECT_EQ(t.sum("websocket_disconnections_total", label_is("status", "abnormal")), 1.0);
+}
+
+TEST(LoadGenerator, RefusesTargetsOffThisHost) {
+  for (const char* url : {"ws://10.1.2.3:80/ws", "ws://192.0.2.1:8080/ws", "http://127.0.0.1:80/ws"}) {
+    const auto r = run_loadgen({"--url", url, "--messages", "1"}, 10s);
+    EXPECT_EQ(r.exit_code, 2) << url;
+    EXPECT_FALSE(r.err.empty());
+  }
+  const auto unbounded = run_loadgen({"--url", "ws://127.0.0.1:9/ws"}, 10s);
+  EXPECT_EQ(unbounded.exit_code, 2);
+  EXPECT_NE(unbounded.err.find("--messages"), std::string::npos) << unbounded.err;
+}
+
+}  // namespace
+}  // namespace wsm::test

@@ -1,0 +1,45 @@
+// What wsm-loadgen runs: flags, the target, the role mix.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wsm/websocket_catalogue.hpp"
+
+namespace wsm::loadgen {
+
+struct Target {
+  std::string host;  // as given (a loopback name or address)
+  std::string port;
+  std::string path;  // "/ws"
+};
+
+// ws://HOST:PORT/PATH whose host resolves to loopback addresses only; error otherwise.
+[[nodiscard]] std::optional<Target> parse_loopback_url(const std::string& url, std::string& error);
+
+inline constexpr std::size_t kRoles = 4;  // doctor, nurse, patient_monitor, admin
+
+struct Options {
+  Target target;
+  unsigned clients = 6;
+  std::array<unsigned, kRoles> mix{1, 1, 1, 0};  // weights by ws::Role
+  std::optional<std::uint64_t> messages;         // publishes in total, or:
+  std::optional<std::chrono::milliseconds> duration;  // publish for this long
+  double rate = 0;                               // publishes per second in total, 0: no pacing
+  unsigned window = 16;                          // unacknowledged publishes per monitor
+  bool deflate = true;
+  double malformed_ratio = 0;                    // share of publishes replaced by bad messages
+  unsigned max_reconnects = 5;                   // per client, after unexpected drops
+  std::chrono::milliseconds timeout{60'000};     // the whole run, however it goes
+};
+
+// "patient_monitor=2,doctor=1" -> weights; false with a message on a bad entry.
+[[nodiscard]] bool parse_mix(const std::string& text, std::array<unsigned, kRoles>& mix, std::string& error);
+// Roles of clients 0..n-1: the mix by largest remainder, monitors first.
+[[nodiscard]] std::vector<ws::Role> assign_roles(unsigned clients, const std::array<unsigned, kRoles>& mix);
+
+}  // namespace wsm::loadgen

@@ -1,0 +1,372 @@
+// wsm::ws::Metrics: typed calls that record WebSocket events into the catalogue's metrics
+// (websocket_catalogue.hpp).
+//
+//   auto reg = wsm::Registry::open("demo", {.role = "worker"});
+//   wsm::ws::Metrics metrics(*reg);
+//   auto conn = metrics.connection_opened(Role::doctor, "u1", "p7", Compression::deflate);
+//   metrics.message_received(conn, MessageType::subscribe, 52);
+//   metrics.message_sent(conn, MessageType::ack, Priority::low, TargetType::direct, 24);
+//   metrics.connection_closed(conn, DisconnectReason::client_close);
+//
+// Cost: every label of these calls is an enum, so each family keeps an array of handles indexed by
+// the flattened enum values. A combination is registered on its first use in the process (a few
+// microseconds, once) and is a load and a branch from then on; a call is that plus the handle's
+// record (an add into this thread's own cell), a few ns. Nothing on the record path allocates,
+// locks or registers. connection_opened and the first use of a combination are the cold path.
+//
+// Identifier labels: websocket_connections_active{role,user_id,patient_id} gets one series per
+// distinct (role, user, patient) in the process, up to MetricsOptions::max_identities; past that
+// (or for ids that are not valid label values) connections count under user_id="" patient_id="".
+// The per-connection detail (ids, counts, heartbeat, health) goes to the segment's connection
+// table instead, one record per open connection, freed on close; websocket_health_score is read
+// from there by the exporter (see the catalogue).
+//
+// Threads: calls on one Connection must not run concurrently (as for the connection's stream);
+// everything else may be called from any thread. A Connection belongs to the process that opened
+// it: do not carry open connections across fork().
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "wsm/shm/connection_entry.hpp"
+#include "wsm/websocket_catalogue.hpp"
+#include "wsm/writer.hpp"
+
+namespace wsm::ws {
+
+struct MetricsOptions {
+  std::string process_role = "worker";  // role label of process-level gauges (thread pool)
+  std::size_t max_identities = 1000;    // identity series of connections_active per process
+  bool connection_table = true;         // give each open connection a connection-table record
+};
+
+namespace detail {
+
+// Index of a combination of enum values in a family's handle array.
+template <class... E>
+[[nodiscard]] constexpr std::size_t flat(E... e) noexcept {
+  std::size_t i = 0;
+  ((i = i * kValueCount<E> + static_cast<std::size_t>(e)), ...);
+  return i;
+}
+
+// Registers series from the catalogue; one per Metrics, shared by its handle tables.
+class Resolver {
+ public:
+  Resolver(Registry registry, std::string process_role);
+  ~Resolver();
+  // The handle of `metric` with these label values (in the catalogue's label order).
+  Counter counter(Metric metric, std::span<const std::string_view> values);
+  Gauge gauge(Metric metric, std::span<const std::string_view> values);
+  Histogram histogram(Metric metric, std::span<const std::string_view> values);
+  void make(Metric m, std::span<const std::string_view> v, Counter& out) { out = counter(m, v); }
+  void make(Metric m, std::span<const std::string_view> v, Gauge& out) { out = gauge(m, v); }
+  void make(Metric m, std::span<const std::string_view> v, Histogram& out) { out = histogram(m, v); }
+  // Gauge of connections_active for an identity; the anonymous one past the cap or on error.
+  Gauge identity(Role role, std::string_view user_id, std::string_view patient_id, std::size_t cap);
+
+  [[nodiscard]] Registry& registry() noexcept { return registry_; }
+  [[nodiscard]] const std::string& process_role() const noexcept { return process_role_; }
+  std::mutex& mutex() noexcept { return mutex_; }
+
+ private:
+  Registry registry_;
+  std::string process_role_;
+  std::mutex mutex_;
+  struct Identities;
+  std::unique_ptr<Identities> identities_;
+};
+
+// The handles of one family, one per combination of its enum labels, resolved on first use.
+template <class Handle, Metric M, class... Dims>
+class HandleTable {
+ public:
+  static constexpr std::size_t kSize = (kValueCount<Dims> * ... * std::size_t{1});
+
+  // `values` gives the label values in catalogue order; it runs only on a combination's first use.
+  template <class Values>
+  [[gnu::always_inline]] Handle get(Resolver& resolver, Values&& values, Dims... dims) noexcept {
+    const std::size_t i = flat(dims...);
+    // Acquire: pairs with the release in resolve(), so handles_[i] is whole.
+    if (ready_[i].load(std::memory_order_acquire)) [[likely]] return handles_[i];
+    return resolve(resolver, i, values);
+  }
+
+ private:
+  template <class Values>
+  [[gnu::noinline, gnu::cold]] Handle resolve(Resolver& resolver, std::size_t i, Values& values) noexcept {
+    std::lock_guard lock(resolver.mutex());
+    if (!ready_[i].load(std::memory_order_relaxed)) {
+      try {
+        const auto v = values();
+        resolver.make(M, v, handles_[i]);
+      } catch (...) {  // allocation failure: the default handle is a sink
+        handles_[i] = Handle{};
+      }
+      ready_[i].store(true, std::memory_order_release);
+    }
+    return handles_[i];
+  }
+
+  std::array<std::atomic<bool>, kSize> ready_{};
+  std::array<Handle, kSize> handles_{};
+};
+
+template <class... V>
+[[nodiscard]] std::array<std::string_view, sizeof...(V)> values(V... v) noexcept {
+  return {std::string_view(v)...};
+}
+
+struct MetricsState;
+
+}  // namespace detail
+
+// One open connection: what connection_opened returns and per-connection calls take. Move-only.
+// Destroying it while still open counts it closed with DisconnectReason::network_error.
+class Connection {
+ public:
+  Connection() = default;
+  Connection(Connection&& o) noexcept { *this = std::move(o); }
+  Connection& operator=(Connection&& o) noexcept;
+  ~Connection();
+
+  [[nodiscard]] bool is_open() const noexcept { return state_ != nullptr; }
+  [[nodiscard]] Role role() const noexcept { return role_; }
+  [[nodiscard]] Compression compression() const noexcept { return compression_; }
+  // Its connection-table id (shm::format_connection_id), 0 when the table had no room.
+  [[nodiscard]] std::uint64_t id() const noexcept { return entry_ ? entry_->id() : 0; }
+  // The record's counts, for the owner's own use (e.g. health scoring); nullptr without one.
+  [[nodiscard]] const shm::ConnectionRecord* record() const noexcept {
+    return entry_ ? &entry_->record() : nullptr;
+  }
+
+ private:
+  friend class Metrics;
+  void close(DisconnectReason reason) noexcept;
+
+  detail::MetricsState* state_ = nullptr;  // null: closed or never opened
+  std::optional<shm::ConnectionEntry> entry_;
+  Gauge active_;
+  std::uint64_t opened_ns_ = 0;
+  Role role_ = Role::doctor;
+  Compression compression_ = Compression::none;
+};
+
+namespace detail {
+
+struct MetricsState {
+  MetricsState(Registry registry, MetricsOptions o)
+      : resolver(registry, o.process_role), options(std::move(o)) {}
+
+  Resolver resolver;
+  MetricsOptions options;
+  HandleTable<Counter, Metric::connections_total, Role, ConnectionStatus> connections_total;
+  HandleTable<Counter, Metric::disconnections_total, Role, DisconnectReason> disconnections;
+  HandleTable<Histogram, Metric::connection_duration_seconds, Role, DisconnectReason> duration;
+  HandleTable<Counter, Metric::reconnection_attempts_total, Role, AttemptNumber> reconnections;
+  HandleTable<Counter, Metric::messages_sent_total, MessageType, Priority, Role, TargetType> sent;
+  HandleTable<Counter, Metric::messages_received_total, MessageType, Role> received;
+  HandleTable<Histogram, Metric::message_size_bytes, MessageType, Direction, Compression> size;
+  HandleTable<Histogram, Metric::message_latency_seconds, MessageType, ProcessingStage> latency;
+  HandleTable<Histogram, Metric::broadcast_latency_seconds, TargetType, BroadcastType, RecipientCount>
+      broadcast;
+  HandleTable<Counter, Metric::failed_messages_total, MessageType, FailureReason, Role> failed;
+  HandleTable<Histogram, Metric::compression_ratio_percent, MessageType> compression;
+  HandleTable<Counter, Metric::backpressure_events_total, BackpressureType, Severity, Role> backpressure;
+  HandleTable<Gauge, Metric::buffer_utilization_percent, BufferType, Role> buffer;
+  HandleTable<Gauge, Metric::queue_size, QueueType, Role> queue;
+  HandleTable<Gauge, Metric::thread_pool_utilization_percent, PoolType> pool;
+  HandleTable<Counter, Metric::stale_connections_total, StaleType, Role> stale;
+  HandleTable<Gauge, Metric::subscriptions_active, SubscriptionType, Role> subscriptions;
+  HandleTable<Counter, Metric::subscription_matches_total, SubscriptionType, MatchType, Role> matches;
+  HandleTable<Counter, Metric::subscription_failures_total, SubscriptionFailure, Role> sub_failures;
+  HandleTable<Counter, Metric::transferred_bytes_total, Direction, Compression, Role> transferred;
+  HandleTable<Counter, Metric::heartbeats_sent_total, Role> heartbeats_sent;
+  HandleTable<Counter, Metric::heartbeats_acked_total, Role> heartbeats_acked;
+};
+
+}  // namespace detail
+
+class Metrics {
+ public:
+  // Records into `registry`'s segment. A disabled registry makes every call a no-op sink. A
+  // moved-from Metrics must not be used.
+  explicit Metrics(Registry registry, MetricsOptions options = {});
+  Metrics(Metrics&&) noexcept = default;
+  Metrics& operator=(Metrics&&) noexcept = default;
+  ~Metrics();
+
+  // ---- connection ----
+  // A successful upgrade: counts it, adds it to connections_active and claims its record.
+  [[nodiscard]] Connection connection_opened(Role role, std::string_view user_id,
+                                             std::string_view patient_id, Compression compression);
+  // An upgrade that was refused or failed (status != success).
+  void connection_failed(Role role, ConnectionStatus status) noexcept {
+    auto& s = *state_;
+    s.connections_total.get(s.resolver, [&] { return detail::values(label_value(role), label_value(status)); },
+                            role, status).inc();
+  }
+  void connection_closed(Connection& c, DisconnectReason reason) noexcept { c.close(reason); }
+  // A client declared this connection its attempt-th reconnection (1 = first retry).
+  void reconnection_attempt(Role role, unsigned attempt) noexcept {
+    auto& s = *state_;
+    const AttemptNumber a = attempt_number(attempt);
+    s.reconnections.get(s.resolver, [&] { return detail::values(label_value(role), label_value(a)); },
+                        role, a).inc();
+  }
+
+  // ---- messages ----
+  void message_received(Connection& c, MessageType type, std::size_t payload_bytes) noexcept {
+    auto& s = *state_;
+    const Role r = c.role_;
+    s.received.get(s.resolver, [&] {
+      return detail::values(label_value(type), label_value(source_of(r)), label_value(r));
+    }, type, r).inc();
+    record_size(type, Direction::in, c.compression_, payload_bytes);
+    if (c.entry_) shm::ConnectionEntry::add(c.entry_->record().messages_in, 1);
+  }
+  void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
+                    std::size_t payload_bytes) noexcept {
+    auto& s = *state_;
+    const Role r = c.role_;
+    s.sent.get(s.resolver, [&] {
+      return detail::values(label_value(type), label_value(priority), label_value(r), label_value(target));
+    }, type, priority, r, target).inc();
+    record_size(type, Direction::out, c.compression_, payload_bytes);
+    if (c.entry_) shm::ConnectionEntry::add(c.entry_->record().messages_out, 1);
+  }
+  // Bytes moved on the connection's socket (frames, after compression).
+  void bytes_transferred(Connection& c, Direction direction, std::uint64_t wire_bytes) noexcept {
+    auto& s = *state_;
+    const Role r = c.role_;
+    const Compression k = c.compression_;
+    s.transferred.get(s.resolver, [&] {
+      return detail::values(label_value(direction), protocol_of(k), label_value(r));
+    }, direction, k, r).inc(wire_bytes);
+    if (c.entry_) {
+      auto& rec = c.entry_->record();
+      shm::ConnectionEntry::add(direction == Direction::in ? rec.bytes_in : rec.bytes_out, wire_bytes);
+    }
+  }
+  void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d) noexcept {
+    auto& s = *state_;
+    s.latency.get(s.resolver, [&] { return detail::values(label_value(type), label_value(stage)); },
+                  type, stage).record(d);
+  }
+  // A message queued for `recipients` connections, `d` after it was read.
+  void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
+                 std::chrono::nanoseconds d) noexcept {
+    auto& s = *state_;
+    const RecipientCount n = recipient_count(recipients);
+    s.broadcast.get(s.resolver, [&] {
+      return detail::values(label_value(target), label_value(type), label_value(n));
+    }, target, type, n).record(d);
+  }
+  // A permessage-deflate frame of `compressed_bytes` for a payload of `payload_bytes`.
+  void compression(MessageType type, std::size_t payload_bytes, std::size_t compressed_bytes) noexcept {
+    if (payload_bytes == 0) return;
+    auto& s = *state_;
+    s.compression.get(s.resolver, [&] {
+      return detail::values(label_value(Compression::deflate), label_value(type));
+    }, type).record(static_cast<std::uint64_t>(compressed_bytes) * 100 / payload_bytes);
+  }
+  void failure(MessageType type, FailureReason reason, Role role) noexcept {
+    auto& s = *state_;
+    s.failed.get(s.resolver, [&] {
+      return detail::values(label_value(type), label_value(reason), label_value(role));
+    }, type, reason, role).inc();
+  }
+
+  // ---- performance ----
+  void backpressure(BackpressureType type, Severity severity, Role role) noexcept {
+    auto& s = *state_;
+    s.backpressure.get(s.resolver, [&] {
+      return detail::values(label_value(type), label_value(severity), label_value(role));
+    }, type, severity, role).inc();
+  }
+  void buffer_utilization(BufferType type, Role role, double percent) noexcept {
+    auto& s = *state_;
+    s.buffer.get(s.resolver, [&] { return detail::values(label_value(type), label_value(role)); },
+                 type, role).set(percent);
+  }
+  // Messages added to (delta > 0) or taken from (delta < 0) the queues of a role's connections.
+  void queue_changed(QueueType type, Role role, double delta) noexcept {
+    auto& s = *state_;
+    s.queue.get(s.resolver, [&] { return detail::values(label_value(type), label_value(role)); },
+                type, role).add(delta);
+  }
+  // This process's pool: CPU time of its threads, percent of their wall time.
+  void thread_pool_utilization(PoolType type, double percent) noexcept {
+    auto& s = *state_;
+    s.pool.get(s.resolver, [&] {
+      return detail::values(label_value(type), std::string_view(s.resolver.process_role()));
+    }, type).set(percent);
+  }
+
+  // ---- health ----
+  void heartbeat_sent(Connection& c) noexcept {
+    auto& s = *state_;
+    const Role r = c.role_;
+    s.heartbeats_sent.get(s.resolver, [&] { return detail::values(label_value(r)); }, r).inc();
+  }
+  void heartbeat_acked(Connection& c) noexcept {
+    auto& s = *state_;
+    const Role r = c.role_;
+    s.heartbeats_acked.get(s.resolver, [&] { return detail::values(label_value(r)); }, r).inc();
+    if (c.entry_) c.entry_->set_heartbeat(shm::unix_ns());
+  }
+  // The connection's health, 0 (worst) to 100, kept in its connection-table record.
+  void health(Connection& c, double score) noexcept {
+    if (c.entry_) c.entry_->set_health(score);
+  }
+  void stale_connection(StaleType type, Role role) noexcept {
+    auto& s = *state_;
+    s.stale.get(s.resolver, [&] { return detail::values(label_value(type), label_value(role)); },
+                type, role).inc();
+  }
+
+  // ---- subscriptions ----
+  void subscription_added(SubscriptionType type, Role role) noexcept { subscriptions(type, role).inc(); }
+  void subscription_removed(SubscriptionType type, Role role) noexcept { subscriptions(type, role).dec(); }
+  // A published message matched a subscription of a connection of `role`.
+  void subscription_matched(SubscriptionType type, MatchType match, Role role) noexcept {
+    auto& s = *state_;
+    s.matches.get(s.resolver, [&] {
+      return detail::values(label_value(type), label_value(match), label_value(role));
+    }, type, match, role).inc();
+  }
+  void subscription_failed(SubscriptionFailure failure, Role role) noexcept {
+    auto& s = *state_;
+    s.sub_failures.get(s.resolver, [&] {
+      return detail::values(label_value(failure), label_value(role));
+    }, failure, role).inc();
+  }
+
+ private:
+  void record_size(MessageType type, Direction d, Compression k, std::size_t bytes) noexcept {
+    auto& s = *state_;
+    s.size.get(s.resolver, [&] {
+      return detail::values(label_value(type), label_value(d), label_value(k));
+    }, type, d, k).record(bytes);
+  }
+  Gauge subscriptions(SubscriptionType type, Role role) noexcept {
+    auto& s = *state_;
+    return s.subscriptions.get(s.resolver, [&] {
+      return detail::values(label_value(type), label_value(role));
+    }, type, role);
+  }
+
+  std::unique_ptr<detail::MetricsState> state_;
+};
+
+}  // namespace wsm::ws
