@@ -16,6 +16,7 @@ shm::Limits tiny_limits() {
   l.arena_bytes = 4096;
   l.string_bytes = 4096;
   l.retired_bytes = 4096;
+  l.max_connections = 2;
   return l;
 }
 
