@@ -26,8 +26,8 @@ Result<Snapshot> Snapshot::take(const Segment& segment, CatalogView& catalog,
       catalog.refresh(segment);
       Snapshot s;
       s.copy(segment, catalog);
-      // The copy's relaxed loads must complete before the sequence is read again.
-      std::atomic_thread_fence(std::memory_order_acquire);
+      // Relaxed is enough here: every cell word was loaded with acquire (copy_cells), so if the
+      // copy saw any store of a fold, this load sees the odd sequence that preceded it.
       const bool stable = seq.load(std::memory_order_relaxed) == before;
       // A cell whose series was registered after the catalog refresh: refresh and copy again.
       if (stable && !s.problems.empty() && !recopied) {
@@ -93,10 +93,14 @@ void Snapshot::copy(const Segment& segment, const CatalogView& catalog) {
 void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
                           std::span<std::byte> arena, std::uint64_t used, std::int32_t writer,
                           const std::string& where) {
+  // Acquire loads of every cell word, not relaxed loads and an acquire fence before the sequence
+  // is read again: the same order (the fold's stores are releases), free on x86, and one that
+  // ThreadSanitizer understands (GCC refuses atomic_thread_fence under -fsanitize=thread).
+  constexpr auto kOrder = std::memory_order_acquire;
   // The retired arena starts at 8 (offset 0 means "none" in its index).
   std::uint64_t pos = writer == kRetiredWriter ? 8 : 0;
   while (pos + sizeof(CellHeader) <= used) {
-    const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(std::memory_order_relaxed));
+    const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(kOrder));
     const std::uint64_t next = pos + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
     if (c.words == 0 || next > used) {
       problems.push_back(where + ": cell at byte " + std::to_string(pos) + " overruns the arena");
@@ -112,7 +116,7 @@ void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
       cells.push_back({c.series_id, writer, static_cast<std::uint32_t>(words.size()), c.words});
       const auto* payload = word_at(arena.data() + pos + sizeof(CellHeader));
       for (std::uint32_t k = 0; k < c.words; ++k) {
-        words.push_back(payload[k].load(std::memory_order_relaxed));
+        words.push_back(payload[k].load(kOrder));
       }
     }
     pos = next;
