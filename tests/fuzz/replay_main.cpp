@@ -23,7 +23,10 @@ int main(int argc, char** argv) {
     for (const auto& f : files) {
       std::ifstream in(f, std::ios::binary);
       const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-      LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      // Like libFuzzer, never pass a null pointer, even for an empty input.
+      static const std::uint8_t kEmpty = 0;
+      const auto* data = bytes.empty() ? &kEmpty : reinterpret_cast<const std::uint8_t*>(bytes.data());
+      LLVMFuzzerTestOneInput(data, bytes.size());
       ++runs;
     }
   }
