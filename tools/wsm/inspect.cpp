@@ -14,6 +14,7 @@
 #include "format.hpp"
 #include "segment_reader.hpp"
 #include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/connection_table.hpp"
 #include "wsm/shm/labels.hpp"
 
 namespace wsm::cli {
@@ -137,6 +138,19 @@ json warnings(const json& doc) {
   return out;
 }
 
+// The connection table's live records (the WebSocket facade writes them).
+json connections(const shm::Segment& segment) {
+  json out = json::array();
+  for (const shm::ConnectionInfo& c : shm::list_connections(segment)) {
+    out.push_back({{"id", shm::format_connection_id(c.id)}, {"pid", c.pid}, {"role", c.role},
+                   {"user_id", c.user_id}, {"patient_id", c.patient_id},
+                   {"opened", local_time(c.opened_unix_ns)}, {"messages_in", c.messages_in},
+                   {"messages_out", c.messages_out}, {"bytes_in", c.bytes_in},
+                   {"bytes_out", c.bytes_out}, {"health_score", c.health_score}});
+  }
+  return out;
+}
+
 json describe(const shm::Segment& segment, const shm::CatalogView& catalog, const shm::Snapshot& snap) {
   const shm::SegmentHeader& h = segment.header();
   const shm::Limits& l = segment.limits();
@@ -248,9 +262,22 @@ void print_text(const json& doc) {
   }
 }
 
+void print_connections(const json& list) {
+  std::printf("\nCONNECTIONS (%zu)\n%-16s %-15s %-12s %-12s %8s %8s %10s %10s %6s\n", list.size(), "ID",
+              "ROLE", "USER", "PATIENT", "MSG IN", "MSG OUT", "BYTES IN", "BYTES OUT", "HEALTH");
+  for (const json& c : list) {
+    std::printf("%-16s %-15s %s %s %8s %8s %10s %10s %6.1f\n", str(c["id"]).c_str(), str(c["role"]).c_str(),
+                fit(str(c["user_id"]), 12).c_str(), fit(str(c["patient_id"]), 12).c_str(),
+                str(c["messages_in"]).c_str(), str(c["messages_out"]).c_str(),
+                human_bytes(c["bytes_in"].get<double>()).c_str(),
+                human_bytes(c["bytes_out"].get<double>()).c_str(), c["health_score"].get<double>());
+  }
+}
+
 struct Options {
   std::string name;
   bool json = false;
+  bool connections = false;
 };
 
 }  // namespace
@@ -259,11 +286,12 @@ void add_inspect(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("inspect", "Header, usage, writers, families and label cardinality");
   cmd->footer("Shows the header, limits and usage, the writers, the families with their series count\n"
               "and the label names with the most values, and warns when a family or the segment nears\n"
-              "its cap (>= 80%).\n"
+              "its cap (>= 80%). --connections lists the connection table's live connections.\n"
               "exit codes: 0 shown (warnings included), 1 the segment cannot be read, 2 usage");
   auto opts = std::make_shared<Options>();
   add_segment_name(cmd, opts->name);
   cmd->add_flag("--json", opts->json, "print the same content as one JSON document");
+  cmd->add_flag("--connections", opts->connections, "also list the live connections (connection table)");
   cmd->callback([opts, &exit_code] {
     SegmentReader reader(opts->name);
     auto snap = reader.snapshot();
@@ -272,11 +300,13 @@ void add_inspect(CLI::App& app, int& exit_code) {
       exit_code = kProblem;
       return;
     }
-    const json doc = describe(reader.segment(), reader.catalog(), *snap);
+    json doc = describe(reader.segment(), reader.catalog(), *snap);
+    if (opts->connections) doc["connections"] = connections(reader.segment());
     if (opts->json) {
       std::cout << doc.dump(2) << '\n';
     } else {
       print_text(doc);
+      if (opts->connections) print_connections(doc["connections"]);
     }
   });
 }
