@@ -1,5 +1,6 @@
 #include "api.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <civetweb.h>
 #include <cmath>
@@ -43,6 +44,13 @@ ApiResult api_error(int status, std::string message) { return {status, {{"error"
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> out;
   auto decode = [](std::string_view s) -> std::optional<std::string> {
+    // civetweb copies a bad escape through; a client that sent one meant something else.
+    for (std::size_t i = s.find('%'); i != std::string_view::npos; i = s.find('%', i + 1)) {
+      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+        return std::nullopt;
+      }
+    }
     std::string dst(s.size() + 1, '\0');
     const int n = mg_url_decode(s.data(), static_cast<int>(s.size()), dst.data(),
                                 static_cast<int>(dst.size()), 1);
