@@ -24,6 +24,23 @@ std::optional<double> rate(double now, double before, double seconds) {
 
 }  // namespace
 
+std::vector<std::string> Deriver::input_families() const {
+  std::vector<std::string> names;
+  for (const RateRule& r : rules_.rates) {
+    for (const RateInput& in : r.inputs) names.emplace_back(in.counter);
+  }
+  for (const RatioRule& r : rules_.ratios) {
+    names.emplace_back(r.numerator);
+    names.emplace_back(r.denominator);
+  }
+  const SummaryInputs& s = rules_.summary;
+  for (std::string_view n : {s.connections_active, s.messages_sent, s.messages_received, s.messages_failed,
+                             s.message_latency, s.health_score}) {
+    names.emplace_back(n);
+  }
+  return names;
+}
+
 Deriver::Range Deriver::family(std::string_view name) const {
   const auto it = ranges_.find(name);
   return it == ranges_.end() ? Range{} : it->second;

@@ -40,6 +40,8 @@ class Deriver {
               std::uint64_t unix_ns);
 
   [[nodiscard]] const std::vector<exposition::ComputedFamily>& families() const noexcept { return families_; }
+  // Every family update() reads: the interval's snapshot copies only these.
+  [[nodiscard]] std::vector<std::string> input_families() const;
   [[nodiscard]] const IntervalFigures& figures() const noexcept { return figures_; }
 
  private:

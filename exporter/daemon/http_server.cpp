@@ -53,8 +53,10 @@ int HttpServer::on_request(struct mg_connection* conn, void* self) {
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen, Monitor& monitor) {
   std::unique_ptr<HttpServer> server(new HttpServer(monitor));
   mg_init_library(0);
+  // Two request threads: Prometheus scrapes one at a time, and each thread keeps scrape buffers
+  // the size of the exposition (see on_request), so more threads would mostly hold memory.
   const char* options[] = {"listening_ports", listen.c_str(),
-                           "num_threads", "4",
+                           "num_threads", "2",
                            "request_timeout_ms", "10000",
                            "enable_keep_alive", "yes",
                            nullptr};

@@ -105,7 +105,11 @@ void Monitor::tick() {
       if (auto reaped = shm::Reaper(*segment_).reap(); !reaped) log_line(reaped.error().message());
     }
     const std::uint64_t start = shm::monotonic_ns();
-    auto snapshot = shm::Snapshot::take(*segment_, catalog_);
+    // Only the families the derivation reads: with 100k series this is most of the interval's
+    // cost saved (scrapes take full snapshots of their own).
+    shm::SnapshotOptions options;
+    options.only_families = deriver_.input_families();
+    auto snapshot = shm::Snapshot::take(*segment_, catalog_, options);
     if (!snapshot) {
       log_line(snapshot.error().message());
       return;
@@ -173,6 +177,10 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
       if (s) {
         snapshot = std::move(*s);
         aggregation = shm::Aggregation::of(catalog_, *snapshot);
+        // The copied cells (most of the snapshot's memory) are summed: free them before the
+        // exposition buffer grows.
+        std::vector<shm::CellView>().swap(snapshot->cells);
+        std::vector<std::uint64_t>().swap(snapshot->words);
         exposed = &policy_.apply(*aggregation, snapshot->generation);
       } else {
         log_line(s.error().message());
