@@ -86,6 +86,7 @@ void Deriver::update(const shm::Aggregation& a, std::uint64_t generation, std::u
 
   families_.clear();
   std::vector<Totals> now;
+  now.reserve(rules_.rates.size() + 2 * rules_.ratios.size());  // references below stay valid
   for (const RateRule& rule : rules_.rates) {
     Totals& t = now.emplace_back();
     for (const RateInput& in : rule.inputs) sum_by(in.counter, rule.by, in.label, in.value, a, t);

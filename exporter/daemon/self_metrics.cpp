@@ -67,8 +67,9 @@ void append_self_metrics(const SelfFigures& f, std::vector<ComputedFamily>& out)
       ++writers[w.alive ? 0 : 1];
     }
   }
-  auto& used = add(out, "wsm_segment_used_bytes", MetricType::gauge, "Bytes in use per region of the segment");
-  auto& cap = add(out, "wsm_segment_capacity_bytes", MetricType::gauge, "Bytes per region of the segment");
+  // Filled side by side, then appended: a reference into `out` would not survive the next add.
+  ComputedFamily used{"wsm_segment_used_bytes", "Bytes in use per region of the segment", MetricType::gauge, {}};
+  ComputedFamily cap{"wsm_segment_capacity_bytes", "Bytes per region of the segment", MetricType::gauge, {}};
   const std::array<std::pair<std::string_view, std::array<double, 2>>, 3> regions = {{
       {"retired", {static_cast<double>(h.retired_used), static_cast<double>(h.retired_bytes)}},
       {"strings", {static_cast<double>(h.strings_used), static_cast<double>(h.string_bytes)}},
@@ -79,6 +80,8 @@ void append_self_metrics(const SelfFigures& f, std::vector<ComputedFamily>& out)
     used.samples.push_back({label("region", region), v[0]});
     cap.samples.push_back({label("region", region), v[1]});
   }
+  out.push_back(std::move(used));
+  out.push_back(std::move(cap));
   auto& by_state = add(out, "wsm_writers", MetricType::gauge,
                        "Writer slots in use by state (live, dead: process gone and not yet reaped, "
                        "detached: thread exited, retiring: being folded)");

@@ -242,6 +242,27 @@ TEST(Deriver, RatesAndHeartbeatRatioComeFromCounterDeltasOverTheInterval) {
   EXPECT_TRUE(t.family("websocket_heartbeat_success_rate_percent").empty());
 }
 
+// The interval's snapshot copies only the families the derivation reads (shm_core's
+// SnapshotOptions::only_families), and the aggregation leaves the others out.
+TEST(Deriver, IntervalSnapshotCopiesOnlyTheInputFamilies) {
+  TwoIntervals t;
+  t.reg.counter("websocket_messages_sent_total", {{"role", "doctor"}}).inc(3);
+  t.reg.counter("t_unrelated_total", {{"role", "doctor"}}).inc(5);
+  t.reg.histogram("t_unrelated_seconds").record(std::chrono::seconds(1));
+  shm::SnapshotOptions options;
+  options.only_families = t.deriver.input_families();
+  const auto part = shm::Snapshot::take(t.segment, t.catalog, options);
+  const auto full = shm::Snapshot::take(t.segment, t.catalog);
+  ASSERT_TRUE(part && full);
+  EXPECT_EQ(part->cells.size(), 1u);
+  EXPECT_EQ(full->cells.size(), 3u);
+  const auto a = shm::Aggregation::of(t.catalog, *part);
+  ASSERT_EQ(a.points.size(), 1u);
+  EXPECT_EQ(a.points[0].family->name, "websocket_messages_sent_total");
+  EXPECT_EQ(a.points[0].counter, 3u);
+  EXPECT_EQ(shm::Aggregation::of(t.catalog, *full).points.size(), 3u);
+}
+
 // The API answers of a Monitor attached to an in-process segment.
 TEST(Api, PercentilesSnapshotsSummaryAndErrors) {
   const std::string name = test::unique_segment_name("api");

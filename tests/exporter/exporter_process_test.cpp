@@ -5,8 +5,10 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <sys/stat.h>
 
+#include "derived_rules.hpp"
 #include "exporter_test_support.hpp"
 #include "wsm/shm/segment.hpp"
 #include "wsm/shm/snapshot.hpp"
@@ -24,14 +26,13 @@ const std::vector<std::string> kWrites = {
     "hist", "websocket_message_size_bytes", "direction=out", "70000", "1",
 };
 
-// Families only the exporter serves: its own and the derived ones.
+// Families only the exporter serves: its own and the derived ones (derived_rules.cpp).
 bool exporter_only(const std::string& family) {
-  for (const char* name : {"websocket_throughput_messages_per_second", "websocket_bandwidth_bytes_per_second",
-                           "websocket_heartbeat_success_rate_percent", "websocket_cpu_usage_percent",
-                           "websocket_memory_usage_bytes", "websocket_file_descriptors_count"}) {
-    if (family == name) return true;
-  }
-  return family.starts_with("wsm_");
+  const auto& rules = wsm::exporter::derived_rules();
+  std::vector<std::string_view> derived = {rules.resources.cpu, rules.resources.memory, rules.resources.fds};
+  for (const auto& r : rules.rates) derived.push_back(r.output);
+  for (const auto& r : rules.ratios) derived.push_back(r.output);
+  return family.starts_with("wsm_") || std::find(derived.begin(), derived.end(), family) != derived.end();
 }
 
 TEST(ExporterProcess, BadFlagsExitTwoWithOneLineNamingTheKey) {
@@ -180,8 +181,23 @@ TEST(ExporterProcess, ApiParametersAreCheckedOverHttp) {
   const std::string seg = unique_segment_name("exp-api");
   SegmentGuard guard(seg);
   Child w = start_writer(seg, kWrites);
-  Exporter exporter(seg);
+  Child h = start_writer(seg, {"gauge", "websocket_health_score", "connection_id=c7,role=nurse", "20", "min"});
+  // Thresholds from the environment: any worker RSS is above 1 byte; a health score of 20 is
+  // below the default 50.
+  Exporter exporter(seg, {}, {"WEBSOCKET_MEMORY_THRESHOLD=1"});
   ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
+  nlohmann::json summary;
+  ASSERT_TRUE(wait_until([&] {
+    summary = nlohmann::json::parse(exporter.get("/api/v1/summary")->body);
+    return summary.contains("breached") && summary["breached"].size() == 2;
+  })) << summary.dump();
+  std::map<std::string, nlohmann::json> breached;
+  for (const auto& b : summary["breached"]) breached[b["threshold"].get<std::string>()] = b;
+  EXPECT_EQ(breached["memory_bytes"]["limit"], 1);
+  EXPECT_GT(breached["memory_bytes"]["value"].get<double>(), 1);
+  EXPECT_EQ(breached["health_score"]["value"], 20);
+  EXPECT_EQ(breached["health_score"]["limit"], 50);
+  EXPECT_EQ(summary["thresholds"]["memory_bytes"], 1);
   for (const auto& [path, status] : std::vector<std::pair<std::string, int>>{
            {"/api/v1/percentiles?metric=websocket_message_size_bytes&q=2", 400},
            {"/api/v1/percentiles?q=0.5", 400},
@@ -283,9 +299,11 @@ TEST(ExporterProcess, HashedIdentifiersUseAPrivateKeyFile) {
   const auto dir = std::filesystem::temp_directory_path() / unique_segment_name("hash-key");
   const std::string key = (dir / "id.key").string();
   Child w = start_writer(seg, kWrites);
-  Exporter exporter(seg, {"--id-labels", "hash", "--id-hash-key", key});
+  Exporter exporter(seg, {"--id-labels", "hash", "--id-hash-key", key, "--resource-monitoring", "off"});
   ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
   const std::string text = exporter.metrics();
+  EXPECT_EQ(text.find("websocket_memory_usage_bytes"), std::string::npos) << "--resource-monitoring off";
+  EXPECT_EQ(text.find("wsm_exporter_cpu_percent"), std::string::npos);
   EXPECT_NE(text.find("user_id=\""), std::string::npos);
   EXPECT_EQ(text.find("user_id=\"u1\""), std::string::npos);
   struct stat st{};
