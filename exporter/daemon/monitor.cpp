@@ -1,5 +1,6 @@
 #include "monitor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <unistd.h>
