@@ -51,25 +51,35 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
   std::vector<Accumulator> acc(order.empty() ? 0 : max_id + 1);
   std::map<std::uint32_t, std::map<pid_t, double>> per_writer;  // series -> pid -> value
 
-  for (const CellView& cell : snapshot.cells) {
-    const SeriesInfo* series = catalog.series(cell.series_id);
-    if (series == nullptr || cell.series_id >= acc.size()) continue;
-    const FamilyInfo& family = *catalog.family(series->family_id);
+  // Series ids of consecutive cells are scattered (catalog ids are hash positions), so the
+  // accumulator of a cell a few cells ahead is prefetched: with 100k series the loop is otherwise
+  // one cache miss per cell.
+  constexpr std::size_t kAhead = 16;
+  const auto& cells = snapshot.cells;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i + kAhead < cells.size() && cells[i + kAhead].series_id < acc.size()) {
+      __builtin_prefetch(&acc[cells[i + kAhead].series_id], 1);
+    }
+    const CellView& cell = cells[i];
+    // The compact shape array, not the SeriesInfo: this loop runs once per cell of every writer.
+    const std::uint32_t shape = catalog.cell_shape(cell.series_id);
+    if (shape == 0 || cell.series_id >= acc.size()) continue;
     Accumulator& a = acc[cell.series_id];
     const std::uint64_t* w = snapshot.words.data() + cell.first_word;
-    switch (family.type) {
+    switch (static_cast<MetricType>(shape >> 16)) {
       case MetricType::counter:
         a.counter += w[0];
         a.recorded = true;
         break;
       case MetricType::histogram: {
+        const std::uint32_t bucket_count = (shape & 0xffff) - 1;
         if (a.buckets_at == 0) {
           a.buckets_at = static_cast<std::uint32_t>(out.buckets.size()) + 1;
-          out.buckets.resize(out.buckets.size() + family.bucket_count, 0);
+          out.buckets.resize(out.buckets.size() + bucket_count, 0);
         }
         a.sum += w[0];
         std::uint64_t* b = out.buckets.data() + (a.buckets_at - 1);
-        for (std::uint32_t k = 0; k < family.bucket_count; ++k) b[k] += w[1 + k];
+        for (std::uint32_t k = 0; k < bucket_count; ++k) b[k] += w[1 + k];
         a.recorded = true;
         break;
       }
@@ -78,6 +88,7 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
         const WriterInfo& writer = snapshot.writers[static_cast<std::size_t>(cell.writer)];
         // A dead process's levels are meaningless: dropped, never folded.
         if (!writer.alive || writer.state != SlotState::active) break;
+        const FamilyInfo& family = *catalog.family(catalog.series(cell.series_id)->family_id);
         const double value = std::bit_cast<double>(w[0]);
         if (family.gauge_mode == GaugeMode::per_writer) per_writer[cell.series_id][writer.pid] += value;
         fold_gauge(a, family.gauge_mode, value, w[1]);
@@ -87,8 +98,14 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
   }
 
   out.points.reserve(order.size());
-  for (std::uint32_t id : order) {
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i + kAhead < order.size()) {
+      __builtin_prefetch(&acc[order[i + kAhead]]);
+      __builtin_prefetch(catalog.series(order[i + kAhead]));
+    }
+    const std::uint32_t id = order[i];
     const SeriesInfo& series = *catalog.series(id);
+    if (!snapshot.copied(series.family_id)) continue;
     const FamilyInfo& family = *catalog.family(series.family_id);
     const Accumulator& a = acc[id];
     if (series.overflow && !a.recorded) continue;

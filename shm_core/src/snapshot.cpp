@@ -1,5 +1,6 @@
 #include "wsm/shm/snapshot.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -25,6 +26,14 @@ Result<Snapshot> Snapshot::take(const Segment& segment, CatalogView& catalog,
     if (before % 2 == 0) {
       catalog.refresh(segment);
       Snapshot s;
+      if (!options.only_families.empty()) {
+        s.families_copied.assign(segment.max_families(), false);
+        for (std::uint32_t id : catalog.family_ids()) {
+          const std::string& name = catalog.family(id)->name;
+          s.families_copied[id] = std::find(options.only_families.begin(), options.only_families.end(), name) !=
+                                  options.only_families.end();
+        }
+      }
       s.copy(segment, catalog);
       // Relaxed is enough here: every cell word was loaded with acquire (copy_cells), so if the
       // copy saw any store of a fold, this load sees the odd sequence that preceded it.
@@ -55,6 +64,17 @@ void Snapshot::copy(const Segment& segment, const CatalogView& catalog) {
            rl(h.retired_used), segment.limits().retired_bytes, rl(h.series_used),
            rl(h.series_dropped), rl(h.cells_dropped), rl(h.writers_dropped), rl(h.writers_reaped),
            rl(h.retired_dropped), rl(h.families_used)};
+
+  // One allocation for a full copy: the published bytes now (an estimate; they may still grow).
+  std::uint64_t estimate = h.retired_used.load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
+    estimate += segment.slot(i).cells_bytes.load(std::memory_order_relaxed);
+  }
+  estimate = std::min<std::uint64_t>(estimate, segment.size());
+  if (families_copied.empty()) {
+    words.reserve(estimate / 8);
+    cells.reserve(estimate / 16);
+  }
 
   std::unordered_map<pid_t, bool> alive;  // threads of one process share the /proc lookup
   for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
@@ -106,13 +126,11 @@ void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
       problems.push_back(where + ": cell at byte " + std::to_string(pos) + " overruns the arena");
       return;
     }
-    const SeriesInfo* series = c.series_id < segment.max_series() ? catalog.series(c.series_id) : nullptr;
-    const FamilyInfo* family = series != nullptr ? catalog.family(series->family_id) : nullptr;
-    if (family == nullptr || static_cast<std::uint16_t>(family->type) != c.kind ||
-        family->cell_words() != c.words) {
+    const std::uint32_t shape = catalog.cell_shape(c.series_id);
+    if (shape == 0 || shape != ((std::uint32_t{c.kind} << 16) | c.words)) {
       problems.push_back(where + ": cell at byte " + std::to_string(pos) + " names series " +
                          std::to_string(c.series_id) + " with a kind or size the catalog disagrees with");
-    } else {
+    } else if (copied(catalog.family_of(c.series_id))) {
       cells.push_back({c.series_id, writer, static_cast<std::uint32_t>(words.size()), c.words});
       const auto* payload = word_at(arena.data() + pos + sizeof(CellHeader));
       for (std::uint32_t k = 0; k < c.words; ++k) {

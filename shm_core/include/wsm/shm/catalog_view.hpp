@@ -49,6 +49,16 @@ class CatalogView {
   [[nodiscard]] const SeriesInfo* series(std::uint32_t id) const noexcept {
     return id < series_.size() && series_[id] ? &*series_[id] : nullptr;
   }
+  // (kind << 16) | payload words of the cells of series `id`, 0 when the series is unknown. A
+  // compact array (4 bytes per series, cache-resident) that the snapshot checks every cell
+  // against and the aggregation dispatches on, instead of touching each SeriesInfo.
+  [[nodiscard]] std::uint32_t cell_shape(std::uint32_t id) const noexcept {
+    return id < shapes_.size() ? shapes_[id] : 0;
+  }
+  // Family id of a known series (same compact layout); only meaningful when cell_shape(id) != 0.
+  [[nodiscard]] std::uint32_t family_of(std::uint32_t id) const noexcept {
+    return id < family_of_.size() ? family_of_[id] : 0;
+  }
   // Known series ids ordered by family name, then labels: the exposition order.
   [[nodiscard]] const std::vector<std::uint32_t>& ordered_series() const;
   [[nodiscard]] const std::vector<std::uint32_t>& family_ids() const noexcept { return family_ids_; }
@@ -63,6 +73,8 @@ class CatalogView {
   std::uint64_t generation_ = 0;
   std::vector<std::optional<FamilyInfo>> families_;
   std::vector<std::optional<SeriesInfo>> series_;
+  std::vector<std::uint32_t> shapes_;
+  std::vector<std::uint32_t> family_of_;
   std::vector<std::uint32_t> family_ids_;
   std::size_t known_series_ = 0;
   mutable std::vector<std::uint32_t> ordered_;

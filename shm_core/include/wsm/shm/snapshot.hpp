@@ -54,6 +54,9 @@ struct HeaderStats {
 
 struct SnapshotOptions {
   std::chrono::milliseconds wait{1000};  // for a fold under way to finish
+  // Copy only the cells of these families (empty: every family). A reader that needs a few
+  // families of a large segment (the exporter's interval work) skips the cost of the rest.
+  std::vector<std::string> only_families;
 };
 
 class Snapshot {
@@ -71,6 +74,12 @@ class Snapshot {
   std::vector<CellView> cells;
   std::vector<std::uint64_t> words;
   std::vector<std::string> problems;  // cells left out as malformed
+  // By family id, the families whose cells were copied; empty when all were (Aggregation::of
+  // leaves the others out).
+  std::vector<bool> families_copied;
+  [[nodiscard]] bool copied(std::uint32_t family_id) const noexcept {
+    return families_copied.empty() || (family_id < families_copied.size() && families_copied[family_id]);
+  }
 
  private:
   void copy(const Segment& segment, const CatalogView& catalog);

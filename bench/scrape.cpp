@@ -1,0 +1,341 @@
+// Scrape cost of the exporter (issue 4), Google Benchmark.
+//
+//  BM_Scrape/<series>/<format>/<gzip>   the exporter's whole scrape path minus HTTP
+//                                       (Monitor::scrape: snapshot + aggregate + identifier
+//                                       policy + derived and self families + serialise [+ gzip])
+//  BM_Snapshot, BM_Aggregate, BM_Serialise   its parts, 100k series
+//  BM_PrometheusCpp/<series>            the same aggregation through prometheus-cpp's
+//                                       MetricFamily + TextSerializer, i.e. what a Collectable
+//                                       behind prometheus-cpp's Exposer would cost per scrape
+//  BM_ExporterFootprint/<series>/<scrape every s>   wsm-exporter as a process at --interval 5:
+//                                       RSS after scrapes, CPU % of one core over a minute
+//                                       (WSM_BENCH_CPU_SECONDS, default 60)
+//
+// The segment: <series> series across 8 writer threads (every thread records every series, as
+// pre-forked workers of one server do), 90% counters, 9% gauges, 1% histograms (*_seconds, 345
+// HDR buckets each), labels role + id, 50/5/1 families. Targets: 10k series 20 ms, 100k 200 ms,
+// RSS 50 MB at 100k, CPU under 1% at a 5 s interval.
+#include <benchmark/benchmark.h>
+#include <wsm/writer.hpp>
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <civetweb.h>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <netinet/in.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "monitor.hpp"
+#include "proc_stats.hpp"
+#include "wsm/exposition/classic_buckets.hpp"
+#include "wsm/shm/labels.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace wsm;
+constexpr int kWriters = 8;
+
+// A segment of `series` series written by 8 threads that stay alive (parked) until exit, so the
+// snapshot sees 8 live writers.
+class BenchSegment {
+ public:
+  explicit BenchSegment(std::size_t series) : name_("bench-scrape-" + std::to_string(::getpid()) + "-" + std::to_string(series)) {
+    (void)shm::Segment::remove(name_);
+    const std::size_t hist = series / 100, gauges = series * 9 / 100, counters = series - hist - gauges;
+    shm::Limits limits;
+    limits.max_writers = 2 * kWriters;
+    limits.max_series = static_cast<std::uint32_t>(series + series / 4 + 1024);
+    limits.series_cap_per_family = limits.max_series;
+    limits.string_bytes = 64 * series + (1 << 20);
+    // Per thread: a 16-byte cell per counter, 8 + 346 * 8 bytes per histogram; 30% slack.
+    limits.arena_bytes = ((counters * 16 + hist * 2776) * 13 / 10 / 64 + 1) * 64 + (1 << 16);
+    auto reg = Registry::open(name_, {.limits = limits, .role = "bench", .enabled = true});
+    if (!reg) throw std::runtime_error(reg.error().message());
+    static const char* roles[] = {"doctor", "nurse", "patient_monitor", "admin"};
+    for (std::size_t i = 0; i < series; ++i) {
+      const std::string id = std::to_string(i);
+      const Labels labels = {{"role", roles[i % 4]}, {"id", id}};
+      if (i < counters) {
+        counters_.push_back(reg->counter("bench_c" + std::to_string(i % 50) + "_total", labels, "bench counter"));
+      } else if (i < counters + gauges) {
+        reg->gauge("bench_g" + std::to_string(i % 5), labels, "bench gauge").set(static_cast<double>(i));
+      } else {
+        histograms_.push_back(reg->histogram("bench_h" + std::to_string(i % 1) + "_seconds", labels, "bench histogram"));
+      }
+    }
+    if (auto e = reg->last_error()) throw std::runtime_error(e->message());
+    for (int t = 0; t < kWriters; ++t) {
+      std::thread([this, t] {
+        for (const Counter& c : counters_) c.inc(static_cast<std::uint64_t>(t + 1));
+        std::uint64_t v = 1000 + static_cast<std::uint64_t>(t);
+        for (const Histogram& h : histograms_) {
+          for (int k = 0; k < 16; ++k) h.record(v = v * 6364136223846793005ull % 10'000'000'000ull);
+        }
+        std::unique_lock lock(mutex_);
+        ++recorded_;
+        changed_.notify_all();
+        changed_.wait(lock, [] { return false; });  // parked: the writer stays alive
+      }).detach();
+    }
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return recorded_ == kWriters; });
+  }
+  // Never destroyed (see segment_of): its threads stay parked on its condition variable until the
+  // process exits; the segment file is removed at exit.
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  std::vector<Counter> counters_;
+  std::vector<Histogram> histograms_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int recorded_ = 0;
+};
+
+std::vector<std::string>& segment_names() {
+  static auto* names = new std::vector<std::string>;
+  return *names;
+}
+
+BenchSegment& segment_of(std::size_t series) {
+  static auto* made = new std::map<std::size_t, BenchSegment*>;
+  auto& s = (*made)[series];
+  if (s == nullptr) {
+    s = new BenchSegment(series);
+    if (segment_names().empty()) {
+      std::atexit([] {
+        for (const std::string& n : segment_names()) (void)shm::Segment::remove(n);
+      });
+    }
+    segment_names().push_back(s->name());
+  }
+  return *s;
+}
+
+std::unique_ptr<exporter::Monitor> monitor_of(const BenchSegment& s) {
+  exporter::Settings settings;
+  settings.segment = s.name();
+  auto m = std::make_unique<exporter::Monitor>(settings, exposition::IdLabelPolicy(exposition::IdLabelMode::drop));
+  m->tick();
+  m->tick();
+  return m;
+}
+
+void BM_Scrape(benchmark::State& state) {
+  auto& seg = segment_of(static_cast<std::size_t>(state.range(0)));
+  const auto format = state.range(1) == 0 ? exposition::Format::prometheus_text : exposition::Format::openmetrics;
+  const bool gzip = state.range(2) != 0;
+  auto monitor = monitor_of(seg);
+  exporter::ScrapeBuffers buffers;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const auto body = monitor->scrape(format, gzip, buffers);
+    bytes = body.bytes.size();
+    benchmark::DoNotOptimize(body.bytes.data());
+  }
+  state.counters["body_MB"] = static_cast<double>(bytes) / 1e6;
+  state.counters["text_MB"] = static_cast<double>(buffers.text.size()) / 1e6;
+  state.SetLabel(std::string(format == exposition::Format::openmetrics ? "openmetrics" : "text") + (gzip ? "+gzip" : ""));
+}
+BENCHMARK(BM_Scrape)
+    ->ArgsProduct({{10'000, 100'000}, {0, 1}, {0, 1}})
+    ->ArgNames({"series", "om", "gzip"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The parts, at 100k series.
+struct Read {
+  explicit Read(const std::string& name) : segment(*shm::Segment::open(name, {shm::Access::read_only})) {}
+  shm::Segment segment;
+  shm::CatalogView catalog;
+};
+
+void BM_Snapshot(benchmark::State& state) {
+  Read r(segment_of(static_cast<std::size_t>(state.range(0))).name());
+  for (auto _ : state) benchmark::DoNotOptimize(shm::Snapshot::take(r.segment, r.catalog)->words.size());
+}
+BENCHMARK(BM_Snapshot)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Aggregate(benchmark::State& state) {
+  Read r(segment_of(static_cast<std::size_t>(state.range(0))).name());
+  const auto snap = *shm::Snapshot::take(r.segment, r.catalog);
+  for (auto _ : state) benchmark::DoNotOptimize(shm::Aggregation::of(r.catalog, snap).points.size());
+}
+BENCHMARK(BM_Aggregate)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Serialise(benchmark::State& state) {
+  Read r(segment_of(static_cast<std::size_t>(state.range(0))).name());
+  const auto snap = *shm::Snapshot::take(r.segment, r.catalog);
+  const auto agg = shm::Aggregation::of(r.catalog, snap);
+  exposition::Writer writer;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    writer.write(exposition::Format::prometheus_text, &agg, {}, 0, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_Serialise)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// What a prometheus-cpp Collectable would do each scrape: build MetricFamily objects (labels
+// unescaped into pairs, classic buckets), then the Exposer's TextSerializer writes them.
+void BM_PrometheusCpp(benchmark::State& state) {
+  Read r(segment_of(static_cast<std::size_t>(state.range(0))).name());
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const auto snap = *shm::Snapshot::take(r.segment, r.catalog);
+    const auto agg = shm::Aggregation::of(r.catalog, snap);
+    std::vector<prometheus::MetricFamily> families;
+    std::vector<std::pair<std::string, std::string>> labels;
+    std::vector<exposition::ClassicEdge> edges;
+    for (const shm::Point& p : agg.points) {
+      if (families.empty() || families.back().name != p.family->name) {
+        prometheus::MetricFamily f;
+        f.name = p.family->name;
+        f.help = p.family->help;
+        f.type = p.family->type == shm::MetricType::counter ? prometheus::MetricType::Counter
+                 : p.family->type == shm::MetricType::gauge ? prometheus::MetricType::Gauge
+                                                            : prometheus::MetricType::Histogram;
+        families.push_back(std::move(f));
+        edges = exposition::classic_edges(p.family->unit, p.family->max_octave);
+      }
+      prometheus::ClientMetric m;
+      (void)shm::parse_canonical_labels(p.series->labels, labels);
+      for (auto& [k, v] : labels) m.label.push_back({k, v});
+      switch (p.family->type) {
+        case shm::MetricType::counter: m.counter.value = static_cast<double>(p.counter); break;
+        case shm::MetricType::gauge: m.gauge.value = p.gauge; break;
+        case shm::MetricType::histogram: {
+          const auto b = agg.buckets_of(p);
+          std::uint64_t cumulative = 0;
+          std::uint32_t next = 0;
+          for (const auto& e : edges) {
+            for (; next <= e.last_bucket; ++next) cumulative += b[next];
+            m.histogram.bucket.push_back({cumulative, shm::to_base_unit(p.family->unit, e.edge)});
+          }
+          m.histogram.bucket.push_back({p.count, std::numeric_limits<double>::infinity()});
+          m.histogram.sample_count = p.count;
+          m.histogram.sample_sum = shm::to_base_unit(p.family->unit, p.sum);
+          break;
+        }
+      }
+      families.back().metric.push_back(std::move(m));
+    }
+    const std::string text = prometheus::TextSerializer().Serialize(families);
+    bytes = text.size();
+    benchmark::DoNotOptimize(text.data());
+  }
+  state.counters["body_MB"] = static_cast<double>(bytes) / 1e6;
+}
+BENCHMARK(BM_PrometheusCpp)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// GET path on 127.0.0.1:port with civetweb's client; the status, 0 when it failed.
+int http_get(int port, const char* path, std::size_t* body_bytes = nullptr) {
+  char err[256] = {};
+  mg_connection* c = mg_download("127.0.0.1", port, 0, err, sizeof err,
+                                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+  if (c == nullptr) return 0;
+  const int status = mg_get_response_info(c)->status_code;
+  std::size_t n = 0;
+  char buf[65536];
+  for (int got; (got = mg_read(c, buf, sizeof buf)) > 0;) n += static_cast<std::size_t>(got);
+  mg_close_connection(c);
+  if (body_bytes != nullptr) *body_bytes = n;
+  return status;
+}
+
+std::uint64_t status_kb(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(key + ":")) return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10);
+  }
+  return 0;
+}
+
+void BM_ExporterFootprint(benchmark::State& state) {
+  auto& seg = segment_of(static_cast<std::size_t>(state.range(0)));
+  const int scrape_every = static_cast<int>(state.range(1));
+  const char* env_seconds = std::getenv("WSM_BENCH_CPU_SECONDS");
+  const int seconds = env_seconds != nullptr ? std::atoi(env_seconds) : 60;
+  for (auto _ : state) {
+    const int port = free_port();
+    const std::string exe = std::string(WSM_BIN_DIR) + "/wsm-exporter";
+    const std::string listen = "127.0.0.1:" + std::to_string(port);
+    std::vector<std::string> args = {exe, "--segment", seg.name(), "--listen", listen, "--interval", "5"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
+      state.SkipWithError("cannot start wsm-exporter");
+      return;
+    }
+    bool up = false;
+    for (int i = 0; i < 200 && !up; ++i) {
+      up = http_get(port, "/healthz") == 200;
+      if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::size_t body = 0;
+    for (int i = 0; i < 3; ++i) http_get(port, "/metrics", &body);  // the scrape working set
+    const auto start = exporter::read_process(pid, false);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int s = 1; s <= seconds; ++s) {
+      std::this_thread::sleep_until(t0 + std::chrono::seconds(s));
+      if (scrape_every > 0 && s % scrape_every == 0) http_get(port, "/metrics");
+    }
+    const auto end = exporter::read_process(pid, false);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.counters["rss_MB"] = static_cast<double>(status_kb(pid, "VmRSS")) / 1024;
+    state.counters["rss_anon_MB"] = static_cast<double>(status_kb(pid, "RssAnon")) / 1024;
+    state.counters["rss_shmem_MB"] = static_cast<double>(status_kb(pid, "RssShmem")) / 1024;
+    state.counters["hwm_MB"] = static_cast<double>(status_kb(pid, "VmHWM")) / 1024;
+    state.counters["metrics_MB"] = static_cast<double>(body) / 1e6;
+    if (start && end) {
+      state.counters["cpu_pct"] = 100.0 * static_cast<double>(end->cpu_ticks - start->cpu_ticks) /
+                                  static_cast<double>(exporter::clock_ticks_per_second()) / wall;
+    }
+    state.counters["ok"] = up ? 1 : 0;
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+}
+BENCHMARK(BM_ExporterFootprint)
+    ->Args({10'000, 0})
+    ->Args({100'000, 0})
+    ->Args({100'000, 15})
+    ->ArgNames({"series", "scrape_every_s"})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

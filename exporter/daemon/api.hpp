@@ -1,0 +1,33 @@
+// The JSON API's content as plain functions of the Monitor (the HTTP layer only routes).
+//   GET /api/v1/summary      connections by role, messages, failures, rates, CPU and memory,
+//                            latency, which thresholds are breached
+//   GET /api/v1/percentiles  ?metric=NAME&LABEL=VALUE...&q=0.5,0.95,0.99 (q optional): quantiles
+//                            from the HDR buckets of the matching series (summed), with bounds
+//   GET /api/v1/snapshots    ?n=10 (1-720): the last n interval snapshots, oldest first
+//   GET /healthz             200 with the segment state; 503 with the reason while there is none
+// Errors: {"error": "..."} with 400 (bad parameter) or 404 (unknown metric or series).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "monitor.hpp"
+
+namespace wsm::exporter {
+
+struct ApiResult {
+  int status = 200;
+  nlohmann::json body;
+};
+
+[[nodiscard]] ApiResult api_error(int status, std::string message);
+[[nodiscard]] ApiResult api_summary(Monitor& monitor);
+[[nodiscard]] ApiResult api_percentiles(Monitor& monitor, std::string_view query);
+[[nodiscard]] ApiResult api_snapshots(Monitor& monitor, std::string_view query);
+[[nodiscard]] ApiResult api_healthz(Monitor& monitor);
+
+// Decoded name=value pairs of a query string (application/x-www-form-urlencoded); nullopt when
+// an escape is malformed.
+[[nodiscard]] std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
+
+}  // namespace wsm::exporter

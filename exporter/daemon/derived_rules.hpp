@@ -1,0 +1,64 @@
+// The shape of the exporter's derivation rules; the rules themselves are one table in
+// derived_rules.cpp.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace wsm::exporter {
+
+// A counter feeding a rate, optionally tagged with a fixed label (direction="out").
+struct RateInput {
+  std::string_view counter;
+  std::string_view label;  // empty: none added
+  std::string_view value;
+};
+
+// gauge{by...} = sum over inputs of delta(counter) / interval, summed by the `by` labels.
+struct RateRule {
+  std::string_view output;
+  std::string_view help;
+  std::vector<RateInput> inputs;
+  std::vector<std::string_view> by;  // labels kept from the input series (a missing one is "")
+};
+
+// gauge{by...} = scale * delta(numerator) / delta(denominator); absent while the denominator
+// did not move.
+struct RatioRule {
+  std::string_view output;
+  std::string_view help;
+  std::string_view numerator;
+  std::string_view denominator;
+  std::vector<std::string_view> by;
+  double scale = 1;
+};
+
+// Resource gauges read from /proc.
+struct ResourceRule {
+  std::string_view cpu, cpu_help;        // {process_type, role}
+  std::string_view memory, memory_help;  // {memory_type, role}
+  std::string_view fds, fds_help;        // {type}
+};
+
+// Catalogue metrics the summary and the interval snapshots read.
+struct SummaryInputs {
+  std::string_view connections_active;  // gauge, by role
+  std::string_view messages_sent;       // counter
+  std::string_view messages_received;   // counter
+  std::string_view messages_failed;     // counter
+  std::string_view message_latency;     // histogram (seconds)
+  std::string_view health_score;        // gauge
+  std::string_view message_rate;        // a rate rule's output, by direction
+  std::string_view byte_rate;           // a rate rule's output, by direction
+};
+
+struct DerivedRules {
+  std::vector<RateRule> rates;
+  std::vector<RatioRule> ratios;
+  ResourceRule resources;
+  SummaryInputs summary;
+};
+
+[[nodiscard]] const DerivedRules& derived_rules();
+
+}  // namespace wsm::exporter

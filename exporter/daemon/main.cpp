@@ -1,0 +1,92 @@
+// wsm-exporter: serves a wsmetrics segment to Prometheus and as a JSON API. See --help.
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <malloc.h>
+
+#include "http_server.hpp"
+#include "monitor.hpp"
+#include "settings.hpp"
+
+namespace {
+
+constexpr std::uint64_t kWaitingPollNs = 250'000'000;  // look for a missing segment 4x a second
+
+timespec to_timespec(std::uint64_t ns) {
+  return {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace wsm::exporter;
+  // Signals are taken synchronously by the main loop (sigtimedwait), so every thread started
+  // from here on (civetweb's) inherits them blocked. SIGPIPE: a client that hung up.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigset_t blocked = stop;
+  sigaddset(&blocked, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+
+  // A scrape of a large segment allocates a snapshot of tens of MB and frees it; a fixed mmap
+  // threshold hands such blocks back to the kernel at once instead of keeping them in the heap
+  // (glibc's dynamic threshold would), so the idle RSS stays small.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
+  auto parsed = parse_settings(std::vector<std::string>(argv, argv + argc),
+                               [](const char* name) -> const char* { return std::getenv(name); });
+  if (!parsed.settings) {
+    std::fprintf(parsed.exit_code == 0 ? stdout : stderr, parsed.exit_code == 0 ? "%s" : "wsm-exporter: %s\n",
+                 parsed.message.c_str());
+    return parsed.exit_code;
+  }
+  const Settings settings = std::move(*parsed.settings);
+
+  wsm::exposition::IdLabelPolicy policy(settings.id_labels);
+  if (settings.id_labels == wsm::exposition::IdLabelMode::hash) {
+    const std::string path =
+        settings.id_hash_key.empty() ? wsm::exposition::default_hash_key_path() : settings.id_hash_key;
+    auto key = wsm::exposition::load_or_create_hash_key(path);
+    if (!key) {
+      std::fprintf(stderr, "wsm-exporter: --id-hash-key: %s\n", key.error().message().c_str());
+      return 2;
+    }
+    policy = wsm::exposition::IdLabelPolicy(settings.id_labels, *key);
+  }
+
+  Monitor monitor(settings, std::move(policy));
+  monitor.tick();
+  auto server = HttpServer::start(settings.listen, monitor);
+  if (!server) {
+    std::fprintf(stderr, "wsm-exporter: %s\n", server.error().message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "wsm-exporter: serving segment '%s' on http://%s/metrics every %d s\n",
+               settings.segment.c_str(), settings.listen.c_str(), settings.interval_seconds);
+
+  const std::uint64_t interval_ns = static_cast<std::uint64_t>(settings.interval_seconds) * 1'000'000'000;
+  std::uint64_t next = wsm::shm::monotonic_ns() + interval_ns;
+  for (;;) {
+    const std::uint64_t now = wsm::shm::monotonic_ns();
+    const bool waiting = !monitor.attached();
+    const std::uint64_t due = waiting ? std::min(next, now + kWaitingPollNs) : next;
+    if (due > now) {
+      const timespec timeout = to_timespec(due - now);
+      const int sig = sigtimedwait(&stop, nullptr, &timeout);
+      if (sig == SIGTERM || sig == SIGINT) {
+        std::fprintf(stderr, "wsm-exporter: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+      }
+      if (sig < 0 && errno != EAGAIN) continue;  // EINTR: look again
+      if (sig < 0 && !waiting && wsm::shm::monotonic_ns() < next) continue;
+    }
+    monitor.tick();
+    if (wsm::shm::monotonic_ns() >= next) next += interval_ns * ((wsm::shm::monotonic_ns() - next) / interval_ns + 1);
+  }
+  server->reset();
+  return 0;
+}

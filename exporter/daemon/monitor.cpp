@@ -1,0 +1,232 @@
+#include "monitor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+#include "self_metrics.hpp"
+#include "wsm/shm/reaper.hpp"
+#include "wsm/shm/snapshot.hpp"
+
+namespace wsm::exporter {
+
+namespace {
+
+double seconds_since(std::uint64_t start_ns) {
+  return static_cast<double>(shm::monotonic_ns() - start_ns) / 1e9;
+}
+
+void log_line(const std::string& line) { std::fprintf(stderr, "wsm-exporter: %s\n", line.c_str()); }
+
+}  // namespace
+
+Monitor::Monitor(Settings settings, exposition::IdLabelPolicy policy)
+    : settings_(std::move(settings)), policy_(std::move(policy)) {
+  status_.reason = "segment '" + settings_.segment + "' not looked for yet";
+}
+
+bool Monitor::attached() const {
+  std::lock_guard lock(mutex_);
+  return segment_.has_value();
+}
+
+MonitorStatus Monitor::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+void Monitor::detach(std::string reason) {
+  if (segment_) log_line("detached from segment '" + settings_.segment + "': " + reason);
+  segment_.reset();
+  catalog_ = shm::CatalogView{};
+  status_.attached = false;
+  status_.reaping = false;
+  status_.reason = std::move(reason);
+  computed_.clear();
+  processes_.clear();
+}
+
+void Monitor::attach() {
+  const shm::OpenOptions rw{shm::Access::read_write, std::chrono::milliseconds(100)};
+  auto segment = shm::Segment::open(settings_.segment, rw);
+  bool reaping = true;
+  if (!segment && segment.error().code() == Errc::permission) {
+    // Another user's segment we may only read: serve it, without folding dead writers.
+    segment = shm::Segment::open(settings_.segment, {shm::Access::read_only, rw.wait});
+    reaping = false;
+  }
+  if (!segment) {
+    const Error& e = segment.error();
+    status_.reason = e.code() == Errc::not_found
+                         ? "segment '" + settings_.segment + "' does not exist (/dev/shm/wsm." +
+                               settings_.segment + "); waiting for a writer to create it"
+                         : e.message();
+    if (status_.reason != reported_) log_line(status_.reason);
+    reported_ = status_.reason;
+    return;
+  }
+  segment_ = std::move(*segment);
+  catalog_ = shm::CatalogView{};
+  status_.attached = true;
+  status_.reaping = reaping;
+  status_.generation = segment_->header().generation;
+  status_.reason.clear();
+  reported_.clear();
+  log_line("attached to segment '" + settings_.segment + "' (" + std::to_string(segment_->size()) +
+           " bytes" + (reaping ? "" : ", read-only: dead writers are not folded") + ")");
+}
+
+void Monitor::check_generation() {
+  // A re-created segment is a new file under the same name; the old mapping never changes, so
+  // look at what the name refers to now.
+  auto now = shm::Segment::open(settings_.segment, {shm::Access::read_only, std::chrono::milliseconds(100)});
+  if (!now) {
+    detach(now.error().code() == Errc::not_found
+               ? "segment '" + settings_.segment + "' was removed; waiting for a new one"
+               : now.error().message());
+    return;
+  }
+  if (now->header().generation != status_.generation) {
+    detach("segment '" + settings_.segment + "' was re-created (new generation)");
+    attach();
+  }
+}
+
+void Monitor::tick() {
+  std::vector<WatchedProcess> watched;
+  std::uint64_t mono_ns = 0;
+  {
+    std::lock_guard lock(mutex_);
+    ++status_.ticks;
+    if (segment_) check_generation();
+    if (!segment_) attach();
+    if (!segment_) return;
+    if (status_.reaping) {
+      if (auto reaped = shm::Reaper(*segment_).reap(); !reaped) log_line(reaped.error().message());
+    }
+    const std::uint64_t start = shm::monotonic_ns();
+    // Only the families the derivation reads: with 100k series this is most of the interval's
+    // cost saved (scrapes take full snapshots of their own).
+    shm::SnapshotOptions options;
+    options.only_families = deriver_.input_families();
+    auto snapshot = shm::Snapshot::take(*segment_, catalog_, options);
+    if (!snapshot) {
+      log_line(snapshot.error().message());
+      return;
+    }
+    const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
+    last_snapshot_seconds_ = seconds_since(start);
+    deriver_.update(aggregation, snapshot->generation, snapshot->taken_mono_ns, snapshot->taken_unix_ns);
+    mono_ns = snapshot->taken_mono_ns;
+    if (settings_.resource_monitoring) {
+      for (const shm::WriterInfo& w : snapshot->writers) {
+        if (!w.alive || w.state != shm::SlotState::active) continue;
+        auto it = std::find_if(watched.begin(), watched.end(), [&](const WatchedProcess& p) { return p.pid == w.pid; });
+        if (it == watched.end()) {
+          watched.push_back({w.pid, w.role, false});
+        } else if (it->role.empty()) {
+          it->role = w.role;
+        }
+      }
+      watched.push_back({::getpid(), "exporter", true});
+    }
+  }
+
+  // /proc is read without the lock: scrapes need not wait for it.
+  std::vector<exposition::ComputedFamily> computed;
+  if (settings_.resource_monitoring) resources_.update(watched, mono_ns);
+
+  std::lock_guard lock(mutex_);
+  if (!segment_) return;
+  computed = deriver_.families();
+  if (settings_.resource_monitoring) resources_.append_families(derived_rules().resources, computed);
+  computed_ = std::move(computed);
+  processes_ = settings_.resource_monitoring ? resources_.processes() : std::vector<ProcessFigures>{};
+
+  const IntervalFigures& f = deriver_.figures();
+  IntervalRecord r;
+  r.unix_ns = f.unix_ns;
+  for (const ProcessFigures& p : processes_) {
+    if (p.exporter) continue;
+    if (p.cpu_percent) r.cpu_percent = r.cpu_percent.value_or(0) + *p.cpu_percent;
+    r.memory_rss_bytes += p.rss_bytes;
+  }
+  if (f.messages_in_per_second || f.messages_out_per_second) {
+    r.messages_per_second = f.messages_in_per_second.value_or(0) + f.messages_out_per_second.value_or(0);
+  }
+  if (f.bytes_in_per_second || f.bytes_out_per_second) {
+    r.bytes_per_second = f.bytes_in_per_second.value_or(0) + f.bytes_out_per_second.value_or(0);
+  }
+  r.active_connections = f.connections_total;
+  r.latency_p95 = f.latency_p95;
+  history_.push_back(r);
+  while (history_.size() > kHistoryCapacity) history_.pop_front();
+}
+
+Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffers& buffers) {
+  buffers.text.clear();
+  {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t start = shm::monotonic_ns();
+    std::vector<exposition::ComputedFamily> self;
+    std::optional<shm::Snapshot> snapshot;
+    std::optional<shm::Aggregation> aggregation;
+    const shm::Aggregation* exposed = nullptr;
+    if (segment_) {
+      auto s = shm::Snapshot::take(*segment_, catalog_);
+      if (s) {
+        snapshot = std::move(*s);
+        aggregation = shm::Aggregation::of(catalog_, *snapshot);
+        // The copied cells (most of the snapshot's memory) are summed: free them before the
+        // exposition buffer grows.
+        std::vector<shm::CellView>().swap(snapshot->cells);
+        std::vector<std::uint64_t>().swap(snapshot->words);
+        exposed = &policy_.apply(*aggregation, snapshot->generation);
+      } else {
+        log_line(s.error().message());
+      }
+    }
+    append_self_metrics({segment_ ? &*segment_ : nullptr, snapshot ? &*snapshot : nullptr,
+                         last_scrape_seconds_, last_snapshot_seconds_},
+                        self);
+    const double created = segment_ ? static_cast<double>(segment_->header().created_unix_ns) / 1e9 : 0;
+    // Derived and self families go out together after the segment's: one span, in that order.
+    std::vector<exposition::ComputedFamily>& all = self;
+    all.insert(all.begin(), computed_.begin(), computed_.end());
+    writer_.write(format, exposed, all, created, buffers.text);
+    last_scrape_seconds_ = seconds_since(start);
+  }
+  if (gzip) {
+    if (auto ok = buffers.gzipper.compress(buffers.text, buffers.gzip); ok) return {buffers.gzip, true};
+  }
+  return {buffers.text, false};
+}
+
+bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggregation&)>& f) {
+  std::lock_guard lock(mutex_);
+  if (!segment_) return false;
+  auto snapshot = shm::Snapshot::take(*segment_, catalog_);
+  if (!snapshot) return false;
+  const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
+  f(policy_.apply(aggregation, snapshot->generation));
+  return true;
+}
+
+IntervalFigures Monitor::figures() const {
+  std::lock_guard lock(mutex_);
+  return deriver_.figures();
+}
+
+std::vector<ProcessFigures> Monitor::processes() const {
+  std::lock_guard lock(mutex_);
+  return processes_;
+}
+
+std::vector<IntervalRecord> Monitor::history(std::size_t n) const {
+  std::lock_guard lock(mutex_);
+  const std::size_t from = history_.size() > n ? history_.size() - n : 0;
+  return {history_.begin() + static_cast<std::ptrdiff_t>(from), history_.end()};
+}
+
+}  // namespace wsm::exporter

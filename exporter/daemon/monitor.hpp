@@ -1,0 +1,108 @@
+// The exporter's state and its interval loop body.
+//
+// tick(), called every --interval by one thread: attach to the segment (or notice it is missing,
+// incompatible, or re-created with a new generation and re-attach), fold dead writers (Reaper),
+// take a Snapshot, aggregate, derive rates and ratios, read /proc for the live writer processes
+// and the exporter, and append a record to a bounded ring of interval snapshots.
+//
+// scrape(), called by HTTP threads: a fresh Snapshot + Aggregation + identifier-label policy,
+// serialised with the interval's derived families and the self metrics into the calling thread's
+// buffers. Segment counters come straight from the segment at each scrape, so they never decrease
+// (the segment holds the counts of live, dead and reaped writers; an exporter restart loses
+// nothing).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "derive.hpp"
+#include "resources.hpp"
+#include "settings.hpp"
+#include "wsm/exposition/format.hpp"
+#include "wsm/exposition/gzip.hpp"
+#include "wsm/exposition/id_labels.hpp"
+#include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/segment.hpp"
+
+namespace wsm::exporter {
+
+// One HTTP thread's reusable buffers: one serialisation buffer and one gzip buffer per scrape.
+struct ScrapeBuffers {
+  std::string text;
+  std::string gzip;
+  exposition::Gzip gzipper;
+};
+
+// One entry of the ring behind /api/v1/snapshots.
+struct IntervalRecord {
+  std::uint64_t unix_ns = 0;
+  std::optional<double> cpu_percent;  // live writer processes together
+  std::uint64_t memory_rss_bytes = 0; // live writer processes together
+  std::optional<double> messages_per_second;  // in + out
+  std::optional<double> bytes_per_second;     // in + out
+  double active_connections = 0;
+  std::optional<Quantile> latency_p95;
+};
+
+struct MonitorStatus {
+  bool attached = false;
+  std::string reason;  // why not attached (missing, incompatible, ...)
+  std::uint64_t generation = 0;
+  bool reaping = false;  // the segment is writable, so dead writers are folded
+  std::uint64_t ticks = 0;
+};
+
+inline constexpr std::size_t kHistoryCapacity = 720;  // one hour at the default 5 s interval
+
+class Monitor {
+ public:
+  Monitor(Settings settings, exposition::IdLabelPolicy policy);
+
+  void tick();
+  [[nodiscard]] bool attached() const;
+  [[nodiscard]] MonitorStatus status() const;
+  [[nodiscard]] const Settings& settings() const noexcept { return settings_; }
+
+  // The body of GET /metrics, in buffers.text (or buffers.gzip when gzip and compression worked).
+  struct Body {
+    std::string_view bytes;
+    bool gzipped = false;
+  };
+  [[nodiscard]] Body scrape(exposition::Format format, bool gzip, ScrapeBuffers& buffers);
+
+  // Calls f with a fresh aggregation as exposed (identifier-label policy applied); false when no
+  // segment is attached or the snapshot failed (status() says why).
+  bool with_fresh_aggregation(const std::function<void(const shm::Aggregation&)>& f);
+
+  [[nodiscard]] IntervalFigures figures() const;
+  [[nodiscard]] std::vector<ProcessFigures> processes() const;
+  [[nodiscard]] std::vector<IntervalRecord> history(std::size_t n) const;
+
+ private:
+  void attach();                // caller holds mutex_
+  void check_generation();      // caller holds mutex_
+  void detach(std::string reason);
+
+  const Settings settings_;
+  mutable std::mutex mutex_;  // everything below
+  exposition::IdLabelPolicy policy_;
+  exposition::Writer writer_;
+  std::optional<shm::Segment> segment_;
+  shm::CatalogView catalog_;
+  MonitorStatus status_;
+  Deriver deriver_;
+  ResourceMonitor resources_;  // used by tick() only
+  std::vector<exposition::ComputedFamily> computed_;  // derived + resource families of the interval
+  std::vector<ProcessFigures> processes_;
+  std::deque<IntervalRecord> history_;
+  double last_scrape_seconds_ = 0;
+  double last_snapshot_seconds_ = 0;
+  std::string reported_;  // the last reason logged, so a waiting exporter logs it once
+};
+
+}  // namespace wsm::exporter

@@ -1,0 +1,44 @@
+#include "routes.hpp"
+
+#include "api.hpp"
+#include "negotiation.hpp"
+
+namespace wsm::exporter {
+
+namespace {
+
+Response json_response(ApiResult r) {
+  Response out;
+  out.status = r.status;
+  out.owned = r.body.dump();
+  out.owned += '\n';
+  out.body = out.owned;
+  return out;
+}
+
+}  // namespace
+
+Response handle(Monitor& monitor, const Request& request, ScrapeBuffers& buffers) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    return json_response(api_error(405, "method " + std::string(request.method) + " is not allowed; use GET"));
+  }
+  if (request.path == "/metrics") {
+    const exposition::Format format = negotiate_format(request.accept);
+    const auto body = monitor.scrape(format, accepts_gzip(request.accept_encoding), buffers);
+    Response r;
+    r.content_type = exposition::content_type(format);
+    r.gzipped = body.gzipped;
+    r.negotiated = true;
+    r.body = body.bytes;
+    return r;
+  }
+  if (request.path == "/api/v1/summary") return json_response(api_summary(monitor));
+  if (request.path == "/api/v1/percentiles") return json_response(api_percentiles(monitor, request.query));
+  if (request.path == "/api/v1/snapshots") return json_response(api_snapshots(monitor, request.query));
+  if (request.path == "/healthz") return json_response(api_healthz(monitor));
+  return json_response(api_error(404, "no endpoint '" + std::string(request.path) +
+                                          "'; try /metrics, /api/v1/summary, /api/v1/percentiles, "
+                                          "/api/v1/snapshots or /healthz"));
+}
+
+}  // namespace wsm::exporter

@@ -1,0 +1,235 @@
+#include "settings.hpp"
+
+#include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "wsm/shm/segment.hpp"
+
+namespace wsm::exporter {
+
+namespace {
+
+// Applies a value; returns what is allowed when the value is not.
+using Apply = std::optional<std::string> (*)(Settings&, const std::string&);
+
+struct Key {
+  const char* json;   // config-file key
+  const char* flag;   // command-line flag
+  const char* env;    // environment variable
+  const char* value;  // value name in --help
+  const char* help;
+  Apply apply;
+};
+
+std::optional<double> number(const std::string& text) {
+  double v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::optional<std::string> set_number(double& field, const std::string& text, double lo, double hi,
+                                      bool lo_open, const char* allowed) {
+  const auto v = number(text);
+  if (!v || *v > hi || (lo_open ? *v <= lo : *v < lo)) return allowed;
+  field = *v;
+  return std::nullopt;
+}
+
+const Key kKeys[] = {
+    {"segment", "--segment", "WSM_SEGMENT", "NAME",
+     "segment to read, /dev/shm/wsm.<NAME> (default wsm)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       if (!shm::Segment::object_name(v)) return "a name of 1-200 characters [A-Za-z0-9_.-]";
+       s.segment = v;
+       return std::nullopt;
+     }},
+    {"listen", "--listen", "WSM_LISTEN", "ADDR:PORT",
+     "HTTP address (default 127.0.0.1:9470)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       const char* allowed = "IPV4:PORT with an IPv4 address and a port 1-65535, e.g. 127.0.0.1:9470";
+       const auto colon = v.rfind(':');
+       if (colon == std::string::npos) return allowed;
+       in_addr addr{};
+       if (::inet_pton(AF_INET, v.substr(0, colon).c_str(), &addr) != 1) return allowed;
+       int port = 0;
+       const std::string p = v.substr(colon + 1);
+       const auto r = std::from_chars(p.data(), p.data() + p.size(), port);
+       if (r.ec != std::errc() || r.ptr != p.data() + p.size() || port < 1 || port > 65535) return allowed;
+       s.listen = v;
+       return std::nullopt;
+     }},
+    {"interval", "--interval", "WEBSOCKET_METRICS_INTERVAL", "SECONDS",
+     "snapshot, reap and derive every SECONDS, 1-60 (default 5)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       double d = 0;
+       if (set_number(d, v, 1, 60, false, "x") || d != std::floor(d)) return "an integer 1-60 (seconds)";
+       s.interval_seconds = static_cast<int>(d);
+       return std::nullopt;
+     }},
+    {"resource_monitoring", "--resource-monitoring", "WEBSOCKET_RESOURCE_MONITORING", "on|off",
+     "CPU, memory, fds and threads of writers and exporter from /proc (default on)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v == "on" || v == "true" || v == "1") {
+         s.resource_monitoring = true;
+       } else if (v == "off" || v == "false" || v == "0") {
+         s.resource_monitoring = false;
+       } else {
+         return "on or off";
+       }
+       return std::nullopt;
+     }},
+    {"id_labels", "--id-labels", "WSM_ID_LABELS", "drop|hash|raw",
+     "user_id, patient_id, connection_id: sum them away, keyed hash, or as is (default drop)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       const auto mode = exposition::parse_id_label_mode(v);
+       if (!mode) return "drop, hash or raw";
+       s.id_labels = *mode;
+       return std::nullopt;
+     }},
+    {"id_hash_key", "--id-hash-key", "WSM_ID_HASH_KEY", "FILE",
+     "key for --id-labels hash, created 0600 if absent "
+     "(default $XDG_STATE_HOME/wsm/id-hash.key or ~/.local/state/wsm/id-hash.key)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v.empty()) return "a file path";
+       s.id_hash_key = v;
+       return std::nullopt;
+     }},
+    {"latency_threshold", "--latency-threshold", "WEBSOCKET_LATENCY_THRESHOLD", "SECONDS",
+     "breached when the interval's p95 message latency is above, >0-3600 (default 1)",
+     [](Settings& s, const std::string& v) {
+       return set_number(s.thresholds.latency_seconds, v, 0, 3600, true, "a number of seconds >0-3600");
+     }},
+    {"cpu_threshold", "--cpu-threshold", "WEBSOCKET_CPU_THRESHOLD", "PERCENT",
+     "breached when a worker process uses more CPU, >0-10000 (100 = one core; default 80)",
+     [](Settings& s, const std::string& v) {
+       return set_number(s.thresholds.cpu_percent, v, 0, 10000, true, "a percentage >0-10000");
+     }},
+    {"memory_threshold", "--memory-threshold", "WEBSOCKET_MEMORY_THRESHOLD", "BYTES",
+     "breached when a worker process's RSS is above, 1-1125899906842624 (default 1073741824)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       double d = 0;
+       if (set_number(d, v, 1, 1125899906842624.0, false, "x") || d != std::floor(d)) {
+         return "an integer number of bytes 1-1125899906842624";
+       }
+       s.thresholds.memory_bytes = d;
+       return std::nullopt;
+     }},
+    {"failed_rate_threshold", "--failed-rate-threshold", "WEBSOCKET_FAILED_RATE_THRESHOLD",
+     "PER_SECOND", "breached when failed messages per second are above, 0-1000000000 (default 1)",
+     [](Settings& s, const std::string& v) {
+       return set_number(s.thresholds.failed_per_second, v, 0, 1e9, false, "a rate 0-1000000000 per second");
+     }},
+    {"health_score_threshold", "--health-score-threshold", "WEBSOCKET_HEALTH_SCORE_THRESHOLD",
+     "SCORE", "breached when a connection's health score is below, 0-100 (default 50)",
+     [](Settings& s, const std::string& v) {
+       return set_number(s.thresholds.health_score, v, 0, 100, false, "a score 0-100");
+     }},
+};
+
+std::string error_line(const std::string& source, const std::string& value, const std::string& allowed) {
+  return source + ": '" + value + "' is not allowed; expected " + allowed;
+}
+
+// The config file's value as the text a flag would carry.
+std::optional<std::string> json_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "on" : "off";
+  if (v.is_number()) return v.dump();
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_config(Settings& s, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "--config: cannot read '" + path + "'; expected a readable JSON file";
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    return "--config " + path + ": not valid JSON (" + e.what() + ")";
+  }
+  if (!doc.is_object()) return "--config " + path + ": expected a JSON object of settings";
+  for (const auto& [key, value] : doc.items()) {
+    const auto text = json_text(value);
+    const std::string source = path + ": \"" + key + "\"";
+    if (!text) return source + ": expected a string, number or boolean";
+    if (auto err = set_key(s, key, *text, source)) return err;
+  }
+  return std::nullopt;
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> set_key(Settings& settings, const std::string& key, const std::string& value,
+                                   const std::string& source) {
+  for (const Key& k : kKeys) {
+    if (key != k.json) continue;
+    if (auto allowed = k.apply(settings, value)) return error_line(source, value, *allowed);
+    return std::nullopt;
+  }
+  std::string known;
+  for (const Key& k : kKeys) known += std::string(known.empty() ? "" : ", ") + k.json;
+  return source + ": unknown key; expected one of " + known;
+}
+
+ParseOutcome parse_settings(const std::vector<std::string>& args, const Environment& env) {
+  CLI::App app{"wsm-exporter: serves a wsmetrics segment to Prometheus (/metrics) and as JSON "
+               "(/api/v1/summary, /api/v1/percentiles, /api/v1/snapshots, /healthz)",
+               "wsm-exporter"};
+  app.footer("Each flag has the environment variable shown; precedence: flag > environment > "
+             "--config FILE > default.\nExit codes: 0 stopped by SIGTERM/SIGINT, 1 runtime failure, "
+             "2 bad flag or value.");
+  std::string config_path;
+  auto* config = app.add_option("--config", config_path,
+                                "JSON file with any of the keys below (segment, listen, interval, "
+                                "resource_monitoring, id_labels, id_hash_key, *_threshold) [env: WSM_CONFIG]")
+                     ->type_name("FILE");
+  std::vector<std::string> values(std::size(kKeys));
+  std::vector<CLI::Option*> options;
+  for (std::size_t i = 0; i < std::size(kKeys); ++i) {
+    const Key& k = kKeys[i];
+    options.push_back(app.add_option(k.flag, values[i], std::string(k.help) + " [env: " + k.env + "]")
+                          ->type_name(k.value));
+  }
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return {std::nullopt, 0, app.help()};
+  } catch (const CLI::ParseError& e) {
+    return {std::nullopt, 2, one_line(e.what()) + "; see --help"};
+  }
+
+  Settings s;
+  if (config->count() == 0) {
+    if (const char* c = env("WSM_CONFIG"); c != nullptr && *c != '\0') config_path = c;
+  }
+  if (!config_path.empty()) {
+    if (auto err = apply_config(s, config_path)) return {std::nullopt, 2, *err};
+  }
+  for (const Key& k : kKeys) {
+    if (const char* v = env(k.env); v != nullptr) {
+      if (auto err = set_key(s, k.json, v, k.env)) return {std::nullopt, 2, *err};
+    }
+  }
+  for (std::size_t i = 0; i < std::size(kKeys); ++i) {
+    if (options[i]->count() == 0) continue;
+    if (auto err = set_key(s, kKeys[i].json, values[i], kKeys[i].flag)) return {std::nullopt, 2, *err};
+  }
+  return {std::move(s), 0, {}};
+}
+
+}  // namespace wsm::exporter

@@ -1,0 +1,52 @@
+// wsm-exporter's settings: every key once, with its flag, environment variable, config-file key,
+// allowed values and default, in one table (settings.cpp). Precedence: flag > environment >
+// --config FILE (JSON) > default. A bad value is one line naming the key (as the source spelled
+// it) and what is allowed; the caller exits 2.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wsm/exposition/id_labels.hpp"
+
+namespace wsm::exporter {
+
+// Limits the summary's "breached" list compares against (each interval).
+struct Thresholds {
+  double latency_seconds = 1.0;        // p95 message latency over the last interval
+  double cpu_percent = 80;             // CPU of any one worker process (100 = one core)
+  double memory_bytes = 1024.0 * 1024 * 1024;  // resident memory of any one worker process
+  double failed_per_second = 1;        // failed messages per second over the last interval
+  double health_score = 50;            // the lowest websocket_health_score of any connection
+};
+
+struct Settings {
+  std::string segment = "wsm";
+  std::string listen = "127.0.0.1:9470";
+  int interval_seconds = 5;
+  bool resource_monitoring = true;
+  exposition::IdLabelMode id_labels = exposition::IdLabelMode::drop;
+  std::string id_hash_key;  // empty: exposition::default_hash_key_path()
+  Thresholds thresholds;
+};
+
+struct ParseOutcome {
+  std::optional<Settings> settings;  // absent: print `message`, exit with `exit_code`
+  int exit_code = 0;                 // 0 after --help, 2 on a usage error
+  std::string message;               // --help text, or one line saying what is wrong
+};
+
+using Environment = std::function<const char*(const char*)>;
+
+// Parses argv, the environment and the config file they name.
+[[nodiscard]] ParseOutcome parse_settings(const std::vector<std::string>& args,
+                                          const Environment& env);
+
+// Sets one key by its config-file name from text (as a flag or variable would give it), as used
+// for the config file; the message names `source`. Exposed for tests.
+[[nodiscard]] std::optional<std::string> set_key(Settings& settings, const std::string& key,
+                                                 const std::string& value, const std::string& source);
+
+}  // namespace wsm::exporter

@@ -1,0 +1,79 @@
+// Prometheus text format 0.0.4 and OpenMetrics 1.0.0 from an Aggregation, written into a buffer
+// the caller keeps and reuses (clear() keeps its capacity, so a scrape allocates nothing once the
+// buffer has grown to the exposition's size).
+//
+//  - HELP and TYPE for every family; OpenMetrics adds UNIT where the name carries one
+//    (*_seconds, *_bytes, *_percent), names counter families without `_total`, gives counters
+//    and histograms a `_created` sample (the segment's creation time: every count in a segment
+//    started there), and ends with `# EOF`.
+//  - Label values are stored escaped in the catalog (labels.hpp), so they are copied verbatim.
+//    HELP text is escaped here per format (text: \\ and \n; OpenMetrics: also \").
+//  - Histograms: classic cumulative `_bucket` lines at the family's fixed edges
+//    (classic_buckets.hpp), `+Inf` == `_count`, `_sum` in base units (seconds from ns).
+//  - Families the caller computes (derived, resource and self metrics) follow the segment's; a
+//    segment family with the name of a computed one is left out, so no name appears twice.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "wsm/exposition/classic_buckets.hpp"
+#include "wsm/shm/aggregation.hpp"
+
+namespace wsm::exposition {
+
+enum class Format { prometheus_text, openmetrics };
+
+[[nodiscard]] std::string_view content_type(Format format) noexcept;
+
+// One sample of a computed family: canonical (escaped, sorted) labels and a value.
+struct Sample {
+  std::string labels;
+  double value = 0;
+};
+
+// A counter or gauge family the exporter computes itself.
+struct ComputedFamily {
+  std::string name;  // as in the text format (counters end in _total)
+  std::string help;
+  shm::MetricType type = shm::MetricType::gauge;
+  std::vector<Sample> samples;
+};
+
+class Writer {
+ public:
+  // Appends the exposition to `out` (which the caller clears): the segment's families (nullptr:
+  // none, e.g. no segment attached yet), then `computed`. `created_unix_seconds` is the
+  // OpenMetrics `_created` of segment counters and histograms, and of computed counters.
+  void write(Format format, const shm::Aggregation* segment,
+             std::span<const ComputedFamily> computed, double created_unix_seconds,
+             std::string& out);
+
+ private:
+  // Everything about a family that does not change between scrapes, formatted once.
+  struct FamilyText {
+    shm::MetricType type{};
+    std::uint8_t max_octave = 0;
+    std::string help;               // raw, to notice a re-created segment's different family
+    std::string header[2];          // # HELP / # TYPE (/ # UNIT) lines, per Format
+    std::string sample_name[2];     // counter samples: name vs OpenMetrics name_total
+    std::string created_name;       // OpenMetrics <family>_created
+    std::vector<ClassicEdge> edges; // histograms
+    std::vector<std::string> le;    // le="<edge in base units>" per edge
+  };
+  const FamilyText& family_text(std::string_view name, std::string_view help, shm::MetricType type,
+                                shm::Unit unit, std::uint8_t max_octave);
+
+  std::unordered_map<std::string, FamilyText> cache_;
+  std::string scratch_;  // labels of the current sample (worker label appended)
+};
+
+// Shortest text that reads back as the same double; NaN, +Inf, -Inf as Prometheus spells them.
+void append_number(std::string& out, double value);
+void append_number(std::string& out, std::uint64_t value);
+
+}  // namespace wsm::exposition
