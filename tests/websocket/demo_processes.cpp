@@ -76,7 +76,8 @@ LoadResult run_loadgen(const std::vector<std::string>& args, std::chrono::millis
 }
 
 Totals::Totals(const std::string& segment) {
-  const CommandResult r = run({bin("wsm"), "dump", "--json", segment});
+  // raw: these tests check per-connection identity labels, which dump drops by default.
+  const CommandResult r = run({bin("wsm"), "dump", "--json", "--id-labels", "raw", segment});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   json_ = nlohmann::json::parse(r.out, nullptr, false);
   EXPECT_TRUE(json_.is_object()) << r.out;
