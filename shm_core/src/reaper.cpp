@@ -102,8 +102,9 @@ class Fold {
   static Word* word_at(std::byte* p) { return reinterpret_cast<Word*>(p); }
 
   // The word at a journal offset, or nullptr when it is not an aligned word inside the segment.
+  // (Compared as off > size - 8: off + 8 would wrap for a damaged offset near 2^64.)
   Word* word(std::uint64_t off) const {
-    if (off % 8 != 0 || off < sizeof(SegmentHeader) || off + 8 > s_.size()) return nullptr;
+    if (off % 8 != 0 || off < sizeof(SegmentHeader) || off > s_.size() - 8) return nullptr;
     return word_at(s_.base() + off);
   }
   std::uint64_t offset_of(const Word& w) const {
