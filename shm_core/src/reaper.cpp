@@ -144,8 +144,10 @@ class Fold {
       return word_at(arena.data() + off + sizeof(CellHeader));
     }
     const std::uint64_t used = h_.retired_used.load(std::memory_order_relaxed);
-    if (used % 8 != 0 || used < 8) return nullptr;  // corrupt: cells must stay 8-byte aligned
-    if (used + need > arena.size()) {
+    // retired_used is read from shared memory: a damaged value must not place a cell outside the
+    // arena (used + need may wrap), off the 8-byte grid, or at offset 0, which index entries
+    // cannot name and readers never look at. Such a cell is not moved; its slot is kept.
+    if (used < 8 || used % 8 != 0 || used > arena.size() || need > arena.size() - used) {
       h_.retired_dropped.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
