@@ -197,7 +197,7 @@ Result<ReapReport> Reaper::reap() const {
         }
         continue;
       case SlotState::active:
-        if (process_alive(pid, slot.pid_start_ticks)) continue;
+        if (process_alive(pid, load_identity(slot).start_ticks)) continue;
         [[fallthrough]];
       case SlotState::detached:
         if (!slot.state_word.compare_exchange_strong(w, slot_word(SlotState::retiring, slot_pid(w)))) {
