@@ -109,7 +109,10 @@ Result<std::uint32_t> Catalog::store_string(std::string_view s) const {
   auto& used = segment_.header().strings_used;
   // Relaxed: the bytes are published by the release of the entry that points at them.
   const std::uint64_t off = used.fetch_add(s.size(), std::memory_order_relaxed);
-  if (off + s.size() > segment_.limits().string_bytes) {
+  // strings_used is read from shared memory: compare without off + size, which a damaged value
+  // near 2^64 wraps; offset 0 means "no string", so a string never starts there.
+  const std::uint64_t capacity = segment_.limits().string_bytes;
+  if (off == 0 || off > capacity || s.size() > capacity - off) {
     return fail(Errc::full, "segment '" + segment_.name() + "': string arena is full (" +
                                 std::to_string(segment_.limits().string_bytes) +
                                 " bytes); raise Limits::string_bytes");

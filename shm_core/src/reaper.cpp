@@ -102,8 +102,9 @@ class Fold {
   static Word* word_at(std::byte* p) { return reinterpret_cast<Word*>(p); }
 
   // The word at a journal offset, or nullptr when it is not an aligned word inside the segment.
+  // (Compared as off > size - 8: off + 8 would wrap for a damaged offset near 2^64.)
   Word* word(std::uint64_t off) const {
-    if (off % 8 != 0 || off < sizeof(SegmentHeader) || off + 8 > s_.size()) return nullptr;
+    if (off % 8 != 0 || off < sizeof(SegmentHeader) || off > s_.size() - 8) return nullptr;
     return word_at(s_.base() + off);
   }
   std::uint64_t offset_of(const Word& w) const {
@@ -143,8 +144,10 @@ class Fold {
       return word_at(arena.data() + off + sizeof(CellHeader));
     }
     const std::uint64_t used = h_.retired_used.load(std::memory_order_relaxed);
-    if (used % 8 != 0 || used < 8) return nullptr;  // corrupt: cells must stay 8-byte aligned
-    if (used + need > arena.size()) {
+    // retired_used is read from shared memory: a damaged value must not place a cell outside the
+    // arena (used + need may wrap), off the 8-byte grid, or at offset 0, which index entries
+    // cannot name and readers never look at. Such a cell is not moved; its slot is kept.
+    if (used < 8 || used % 8 != 0 || used > arena.size() || need > arena.size() - used) {
       h_.retired_dropped.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
@@ -194,7 +197,7 @@ Result<ReapReport> Reaper::reap() const {
         }
         continue;
       case SlotState::active:
-        if (process_alive(pid, slot.pid_start_ticks)) continue;
+        if (process_alive(pid, load_identity(slot).start_ticks)) continue;
         [[fallthrough]];
       case SlotState::detached:
         if (!slot.state_word.compare_exchange_strong(w, slot_word(SlotState::retiring, slot_pid(w)))) {

@@ -90,14 +90,15 @@ void Snapshot::copy(const Segment& segment, const CatalogView& catalog) {
     info.slot = i;
     info.state = state;
     info.pid = static_cast<pid_t>(slot_pid(w));
-    info.tid = slot.tid;
-    info.start_ticks = slot.pid_start_ticks;
+    const SlotIdentity id = load_identity(slot);
+    info.tid = id.tid;
+    info.start_ticks = id.start_ticks;
     info.tenant = slot.tenant.load(std::memory_order_relaxed);
     info.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
     // Acquire: every cell below this offset was written before the owner's release.
     info.cells_bytes = std::min<std::uint64_t>(slot.cells_bytes.load(std::memory_order_acquire),
                                                segment.limits().arena_bytes);
-    info.role.assign(slot.role, ::strnlen(slot.role, sizeof slot.role));
+    info.role.assign(id.role, ::strnlen(id.role, sizeof id.role));
     auto [it, fresh] = alive.try_emplace(info.pid, false);
     if (fresh) it->second = process_alive(info.pid, info.start_ticks);
     info.alive = it->second;

@@ -30,10 +30,9 @@ Result<WriterArena> WriterArena::claim(const Segment& segment, std::uint32_t tid
                                                 std::memory_order_acquire)) {
         continue;
       }
-      s.pid_start_ticks = start_ticks;
-      s.tid = tid;
-      std::memset(s.role, 0, sizeof s.role);
-      std::memcpy(s.role, role.data(), std::min(role.size(), sizeof s.role));
+      SlotIdentity id{start_ticks, tid};
+      std::memcpy(id.role, role.data(), std::min(role.size(), sizeof id.role));
+      store_identity(s, id);
       s.cells_bytes.store(0, std::memory_order_relaxed);
       s.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
       s.tenant.fetch_add(1, std::memory_order_relaxed);

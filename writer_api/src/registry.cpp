@@ -134,16 +134,7 @@ const shm::Segment* Registry::segment() const noexcept {
 }
 
 void Registry::heartbeat() const noexcept {
-  if (state_ == nullptr) return;
-  const auto now = shm::monotonic_ns();
-  for (std::uint32_t i = 0; i < state_->segment.max_writers(); ++i) {
-    shm::WriterSlot& s = state_->segment.slot(i);
-    const std::uint64_t w = s.state_word.load(std::memory_order_relaxed);
-    if (shm::slot_pid(w) == static_cast<std::uint32_t>(::getpid()) &&
-        (s.tid == static_cast<std::uint32_t>(::gettid()) || s.tid == 0)) {
-      s.heartbeat_ns.store(now, std::memory_order_relaxed);
-    }
-  }
+  if (state_ != nullptr) detail::heartbeat(*state_);
 }
 
 }  // namespace wsm

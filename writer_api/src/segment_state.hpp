@@ -48,6 +48,9 @@ void publish_segment(std::uint32_t index, SegmentState* state) noexcept;
 // a child never inherits it locked.
 std::mutex& process_mutex();
 
+// Stamps the calling thread's writer slot and the process's gauge slot with the time now.
+void heartbeat(SegmentState& state) noexcept;
+
 // The shared gauge cell of a series for this process, allocated on first use (caller holds the
 // process mutex); nullptr when no slot or no arena room is left.
 std::atomic<std::uint64_t>* gauge_cell(SegmentState& state, std::uint32_t series);

@@ -121,6 +121,19 @@ std::atomic<std::uint64_t>* gauge_cell(SegmentState& state, std::uint32_t series
   return cell;
 }
 
+void heartbeat(SegmentState& state) noexcept {
+  // This thread's slot, found through its own thread-local writer: reading the tid of every slot
+  // instead would race with other threads of the process claiming theirs.
+  if (const auto& w = tls_writers[state.index]; w && w->arena && w->pid == ::getpid()) {
+    w->arena->heartbeat();
+  }
+  try {
+    std::lock_guard lock(process_mutex());
+    if (state.gauge_pid == ::getpid() && state.gauge_arena) state.gauge_arena->heartbeat();
+  } catch (...) {  // std::mutex::lock throws only for a broken mutex: skip the beat, never throw
+  }
+}
+
 std::atomic<std::uint64_t>* cell_slow(std::uint32_t segment, std::uint32_t series) noexcept {
   SegmentState* state = segment_at(segment);
   if (state == nullptr || series >= state->segment.max_series()) {

@@ -227,9 +227,9 @@ struct SegmentState;
 struct RegistryOptions {
   shm::Limits limits{};  // used only when this process creates the segment
   unsigned mode = 0600;  // file mode of a segment this process creates
-  std::string role;      // tag shown for this process's writers (e.g. "worker-1")
+  std::string role{};    // tag shown for this process's writers (e.g. "worker-1")
   // Default: WEBSOCKET_MONITORING_ENABLED (false/0/off/no disables).
-  std::optional<bool> enabled;
+  std::optional<bool> enabled{};
 };
 
 class Registry {

@@ -21,9 +21,9 @@
 namespace wsm::shm {
 
 struct FamilySpec {
-  std::string_view name;
+  std::string_view name{};
   MetricType type = MetricType::counter;
-  std::string_view help;
+  std::string_view help{};
   GaugeMode gauge_mode = GaugeMode::sum;
   std::uint32_t series_cap = 0;  // 0: the segment's default
 };

@@ -174,6 +174,37 @@ static_assert(offsetof(WriterSlot, tid) == 40);
 static_assert(offsetof(WriterSlot, role) == 48);
 static_assert(sizeof(WriterSlot) == 64);
 
+// Who holds a slot: written by its claimant while the slot is CLAIMING, read by snapshots that
+// may still hold an older state word of the slot (they then see the reap sequence move and
+// retry). That race is by design, so both sides go through store_identity / load_identity
+// (relaxed std::atomic_ref on the plain fields above), never plain loads and stores.
+struct SlotIdentity {
+  std::uint64_t start_ticks = 0;
+  std::uint32_t tid = 0;
+  char role[sizeof(WriterSlot::role)] = {};
+};
+inline void store_identity(WriterSlot& s, const SlotIdentity& id) noexcept {
+  std::atomic_ref(s.pid_start_ticks).store(id.start_ticks, std::memory_order_relaxed);
+  std::atomic_ref(s.tid).store(id.tid, std::memory_order_relaxed);
+  for (std::size_t k = 0; k < sizeof s.role; ++k) {
+    std::atomic_ref(s.role[k]).store(id.role[k], std::memory_order_relaxed);
+  }
+}
+[[nodiscard]] inline SlotIdentity load_identity(const WriterSlot& slot) noexcept {
+  auto& s = const_cast<WriterSlot&>(slot);  // atomic_ref wants a non-const object; loads only
+  SlotIdentity id;
+  id.start_ticks = std::atomic_ref(s.pid_start_ticks).load(std::memory_order_relaxed);
+  id.tid = std::atomic_ref(s.tid).load(std::memory_order_relaxed);
+  for (std::size_t k = 0; k < sizeof s.role; ++k) {
+    id.role[k] = std::atomic_ref(s.role[k]).load(std::memory_order_relaxed);
+  }
+  return id;
+}
+static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free &&
+              std::atomic_ref<std::uint64_t>::required_alignment <= 8);
+static_assert(std::atomic_ref<std::uint32_t>::is_always_lock_free &&
+              std::atomic_ref<std::uint32_t>::required_alignment <= 4);
+
 // A metric family (name, type, help, unit, histogram scheme, series cap). 64 bytes.
 //   0 state_word  8 hash (of the name)  16 name_off  20 name_len  24 help_off  28 help_len
 //  32 type  33 gauge_mode  34 unit  35 max_octave  36 bucket_count  38 reserved
