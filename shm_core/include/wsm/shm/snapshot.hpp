@@ -56,7 +56,7 @@ struct SnapshotOptions {
   std::chrono::milliseconds wait{1000};  // for a fold under way to finish
   // Copy only the cells of these families (empty: every family). A reader that needs a few
   // families of a large segment (the exporter's interval work) skips the cost of the rest.
-  std::vector<std::string> only_families;
+  std::vector<std::string> only_families{};
 };
 
 class Snapshot {
