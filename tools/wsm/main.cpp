@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "wsm/alerts/commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"wsm: look inside wsmetrics shared-memory segments (/dev/shm/wsm.<name>)\n"
@@ -15,6 +16,9 @@ int main(int argc, char** argv) {
   wsm::cli::add_top(app, exit_code);
   wsm::cli::add_check(app, exit_code);
   wsm::cli::add_rm(app, exit_code);
+  auto* alerts = app.add_subcommand("alerts", "Prometheus alert rules rendered from the WEBSOCKET_* thresholds");
+  alerts->require_subcommand(1);
+  wsm::alerts::add_alerts_commands(*alerts, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
