@@ -443,7 +443,8 @@ class Checker {
       const SlotState state = slot_state(w);
       const std::uint32_t pid = slot_pid(w);
       const std::string what = "writer slot " + std::to_string(i);
-      const std::string who = " (pid " + std::to_string(pid) + ", tid " + std::to_string(slot.tid) + ")";
+      const SlotIdentity id = load_identity(slot);  // a claimant may be writing it right now
+      const std::string who = " (pid " + std::to_string(pid) + ", tid " + std::to_string(id.tid) + ")";
       const std::string fix = ": `wsm reap " + options_.segment_name + "` folds and frees it";
       switch (state) {
         case SlotState::free: continue;
@@ -458,7 +459,7 @@ class Checker {
             add(Severity::error, FindingKind::slot_bad_state, what + ": ACTIVE with pid 0");
             continue;
           }
-          if (process_gone(pid, slot.pid_start_ticks)) {
+          if (process_gone(pid, id.start_ticks)) {
             add(Severity::warning, FindingKind::slot_dead_writer,
                 what + who + ": ACTIVE but its process is gone (not reaped yet)" + fix);
           }
