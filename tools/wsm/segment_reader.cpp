@@ -30,7 +30,7 @@ std::vector<AttachedWriter> attached_writers(const shm::Segment& segment) {
     bool alive = false;
     switch (shm::slot_state(w)) {
       case shm::SlotState::active:
-      case shm::SlotState::detached: alive = shm::process_alive(pid, slot.pid_start_ticks); break;
+      case shm::SlotState::detached: alive = shm::process_alive(pid, shm::load_identity(slot).start_ticks); break;
       case shm::SlotState::claiming: alive = shm::process_start_ticks(pid) != 0; break;
       default: break;
     }
