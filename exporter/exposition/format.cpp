@@ -15,15 +15,6 @@ constexpr std::size_t kOpenMetrics = 1;
 
 std::size_t index_of(Format f) { return f == Format::openmetrics ? kOpenMetrics : kText; }
 
-std::string_view type_word(shm::MetricType t) {
-  switch (t) {
-    case shm::MetricType::counter: return "counter";
-    case shm::MetricType::gauge: return "gauge";
-    case shm::MetricType::histogram: return "histogram";
-  }
-  return "unknown";
-}
-
 // HELP text: the text format knows the escapes \\ and \n only (a \" would be an error there);
 // OpenMetrics escapes " as well, exactly like a label value. Invalid UTF-8 becomes U+FFFD in both.
 void append_help(std::string& out, std::string_view help, Format format) {
@@ -104,7 +95,7 @@ const Writer::FamilyText& Writer::family_text(std::string_view name, std::string
     std::string& h = f.header[index_of(format)];
     h.append("# HELP ").append(fam).append(" ");
     append_help(h, help, format);
-    h.append("\n# TYPE ").append(fam).append(" ").append(type_word(type)).append("\n");
+    h.append("\n# TYPE ").append(fam).append(" ").append(shm::metric_type_name(type)).append("\n");
     const std::string_view unit_word = shm::unit_suffix(unit);
     // OpenMetrics wants the unit as the family name's suffix; a name that does not end in it
     // (e.g. a gauge named *_seconds_total) gets no UNIT line rather than an invalid one.

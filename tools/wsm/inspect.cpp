@@ -71,7 +71,7 @@ json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregati
     const shm::FamilyInfo& f = *catalog.family(id);
     const std::uint32_t n = series[id];
     out.push_back({{"name", f.name},
-                   {"type", type_name(f.type)},
+                   {"type", shm::metric_type_name(f.type)},
                    {"mode", f.type == shm::MetricType::gauge ? json(gauge_mode_name(f.gauge_mode)) : json()},
                    {"unit", std::string(shm::unit_suffix(f.unit))},
                    {"help", f.help},

@@ -7,19 +7,6 @@
 
 namespace wsm::cli {
 
-namespace {
-
-const char* type_name(shm::MetricType t) {
-  switch (t) {
-    case shm::MetricType::counter: return "counter";
-    case shm::MetricType::gauge: return "gauge";
-    case shm::MetricType::histogram: return "histogram";
-  }
-  return "unknown";
-}
-
-}  // namespace
-
 nlohmann::json segment_json(const std::string& segment, const shm::Snapshot& snapshot,
                             const shm::Aggregation& aggregation) {
   char generation[17];
@@ -30,7 +17,7 @@ nlohmann::json segment_json(const std::string& segment, const shm::Snapshot& sna
   for (const shm::Point& p : aggregation.points) {
     nlohmann::json s;
     s["name"] = p.family->name;
-    s["type"] = type_name(p.family->type);
+    s["type"] = shm::metric_type_name(p.family->type);
     nlohmann::json l = nlohmann::json::object();
     if (shm::parse_canonical_labels(p.series->labels, labels)) {
       for (auto& [k, v] : labels) l[k] = v;

@@ -45,15 +45,6 @@ std::vector<AttachedWriter> attached_writers(const shm::Segment& segment) {
   return out;
 }
 
-const char* type_name(shm::MetricType type) noexcept {
-  switch (type) {
-    case shm::MetricType::counter: return "counter";
-    case shm::MetricType::gauge: return "gauge";
-    case shm::MetricType::histogram: return "histogram";
-  }
-  return "unknown";
-}
-
 const char* slot_state_name(shm::SlotState state) noexcept {
   switch (state) {
     case shm::SlotState::free: return "free";

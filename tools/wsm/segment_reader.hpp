@@ -47,8 +47,7 @@ struct AttachedWriter {
 };
 [[nodiscard]] std::vector<AttachedWriter> attached_writers(const shm::Segment& segment);
 
-// "counter", "active", "sum", ... for tables and JSON.
-[[nodiscard]] const char* type_name(shm::MetricType type) noexcept;
+// "active", "sum", ... for tables and JSON.
 [[nodiscard]] const char* slot_state_name(shm::SlotState state) noexcept;
 [[nodiscard]] const char* gauge_mode_name(shm::GaugeMode mode) noexcept;
 

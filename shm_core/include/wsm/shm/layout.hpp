@@ -38,6 +38,15 @@ inline constexpr std::uint64_t kMagic = 0x0147'4553'4d53'5700ull;  // "\0WSMSEG\
 inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: the connection table
 
 enum class MetricType : std::uint8_t { counter = 1, gauge = 2, histogram = 3 };
+// The word every output uses for a type (Prometheus TYPE, `wsm dump --json`, `wsm inspect`).
+[[nodiscard]] constexpr const char* metric_type_name(MetricType t) noexcept {
+  switch (t) {
+    case MetricType::counter: return "counter";
+    case MetricType::gauge: return "gauge";
+    case MetricType::histogram: return "histogram";
+  }
+  return "unknown";
+}
 enum class Unit : std::uint8_t { none = 0, seconds = 1, bytes = 2, percent = 3 };
 // How gauge cells of several writers combine (DESIGN section 4).
 enum class GaugeMode : std::uint8_t { sum = 0, max = 1, min = 2, last = 3, per_writer = 4 };
