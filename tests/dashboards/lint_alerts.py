@@ -11,7 +11,7 @@ import re
 import sys
 import urllib.parse
 
-from prom_fixture import get_json, prometheus
+from live_stack import get_json, prometheus
 
 # Issue 8's nine alerts.
 EXPECTED_ALERTS = {"HighWebSocketLatency", "HighCPU", "HighMemory", "LowCompressionRatio",

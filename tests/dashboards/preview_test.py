@@ -1,76 +1,91 @@
 #!/usr/bin/env python3
-"""dashboards/preview against a real Prometheus (127.0.0.1, scraping every second, rules loaded)
-that scrapes a stand-in exporter serving every catalogue family with one series each, counters
-and histograms rising with time. Proves that every dashboard query (recording rules included)
-returns data for the catalogue's names, and that the preview writes one PNG per panel and an
-index.html. Also: a non-loopback URL is refused before anything is sent.
+"""Every dashboard query returns data on the real stack: wsm-demo-server (2 workers) under load
+from wsm-loadgen (all roles, a few malformed messages), wsm-exporter, and a real Prometheus
+scraping it every second with the rules loaded (so the recording rules the dashboard reads run
+too). `dashboards/preview --require-data` runs every panel target; the preview must also write one
+PNG per panel and an index.html that shows them. A non-loopback URL is refused before anything is
+sent.
 
-usage: preview_test.py PREVIEW DASHBOARD_JSON RULES_YML
+Series the real stack does not produce yet are listed in PENDING with the reason: their targets
+may come back empty, and the test fails once the exporter does expose them (remove them then).
+
+usage: preview_test.py BIN_DIR PREVIEW DASHBOARD_JSON RULES_YML
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-from prom_fixture import prometheus
-from standin_exporter import standin_exporter
+from live_stack import demo_stack
+
+PENDING = {
+    "websocket_health_score": "the exporter's exposure of the worst connections' health scores "
+                              "(issue 5) is being added; until then LowHealthScore has no input",
+}
+LOAD = ["--clients", "8", "--rate", "40", "--mix", "patient_monitor=2,doctor=2,nurse=1,admin=1",
+        "--malformed-ratio", "0.05"]
+NO_DATA = re.compile(r"^preview: panel '(.*)' (\w+): no data$")
 
 
 def main():
-    preview, dashboard, rules = (os.path.abspath(p) for p in sys.argv[1:4])
+    bin_dir, preview, dashboard, rules = (os.path.abspath(p) for p in sys.argv[1:5])
     refused = subprocess.run([preview, "http://192.0.2.1:9090", "--dashboard", dashboard],
                              capture_output=True, text=True)
     if refused.returncode != 2 or "loopback" not in refused.stderr:
         print("non-loopback URL not refused: rc %d %s" % (refused.returncode, refused.stderr))
         return 1
-
-    with standin_exporter() as target:
-        return preview_all_panels(preview, dashboard, rules, target)
-
-
-def preview_all_panels(preview, dashboard, rules, target):
-    config = ("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-              "rule_files:\n  - %s\n"
-              "scrape_configs:\n  - job_name: websocket\n    static_configs:\n"
-              "      - targets: ['%s']\n" % (rules, target))
+    with open(dashboard) as f:
+        panels = json.load(f)["panels"]
+    pending = {(p["title"], t["refId"]) for p in panels for t in p["targets"]
+               if any(name in t["expr"] for name in PENDING)}
     out = tempfile.mkdtemp(prefix="wsm-preview-test-")
     try:
-        with prometheus(config) as base:
-            deadline = time.monotonic() + 60
-            while True:
-                r = subprocess.run([preview, base, "--dashboard", dashboard, "--out", out, "--range", "2m",
-                                    "--scrape-interval", "1s", "--require-data"],
-                                   capture_output=True, text=True)
-                if r.returncode == 0:
-                    break
-                if time.monotonic() > deadline:
-                    print("preview still failing after 60s (rc %d):\n%s%s" % (r.returncode, r.stdout, r.stderr))
-                    return 1
-                time.sleep(1)
-        with open(dashboard) as f:
-            panels = json.load(f)["panels"]
-        with open(os.path.join(out, "index.html")) as f:
-            index = f.read()
-        problems = []
-        for p in panels:
-            png = "panel-%s.png" % p["id"]
-            with open(os.path.join(out, png), "rb") as f:
-                head = f.read(8)
-            if head != b"\x89PNG\r\n\x1a\n":
-                problems.append("%s is not a PNG" % png)
-            if "src='%s'" % png not in index:
-                problems.append("index.html does not show %s" % png)
-        if r.stderr:
-            problems.append("preview reported: " + r.stderr)
+        with demo_stack(bin_dir, rules, LOAD) as stack:
+            problems = preview_until_data(preview, dashboard, out, stack.prometheus, pending)
+            exposed = [name for name in PENDING if re.search(r"^%s\{" % name, stack.metrics(), re.M)]
+        problems += ["%s is exposed now: remove it from PENDING" % name for name in exposed]
+        problems += check_output(panels, out)
         for p in problems:
             print(p)
-        print("%d panels previewed, %d problems" % (len(panels), len(problems)))
+        print("%d panels previewed from the demo stack, %d targets pending, %d problems"
+              % (len(panels), len(pending), len(problems)))
         return 1 if problems else 0
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def preview_until_data(preview, dashboard, out, base, pending, timeout_s=120):
+    """Runs the preview until every target except the pending ones has data; the problems left."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = subprocess.run([preview, base, "--dashboard", dashboard, "--out", out, "--range", "1m",
+                            "--scrape-interval", "1s", "--require-data"], capture_output=True, text=True)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        missing = {m.groups() for m in map(NO_DATA.match, lines) if m}
+        others = [l for l in lines if not NO_DATA.match(l)]
+        if r.returncode == 0 or (r.returncode == 1 and not others and missing <= pending):
+            return []
+        if time.monotonic() > deadline:
+            return ["preview still failing after %ds (rc %d):\n%s%s" % (timeout_s, r.returncode, r.stdout, r.stderr)]
+        time.sleep(2)
+
+
+def check_output(panels, out):
+    with open(os.path.join(out, "index.html")) as f:
+        index = f.read()
+    problems = []
+    for p in panels:
+        png = "panel-%s.png" % p["id"]
+        with open(os.path.join(out, png), "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                problems.append("%s is not a PNG" % png)
+        if "src='%s'" % png not in index:
+            problems.append("index.html does not show %s" % png)
+    return problems
 
 
 if __name__ == "__main__":
