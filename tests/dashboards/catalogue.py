@@ -38,6 +38,13 @@ CATALOGUE = {
     "websocket_subscription_failures_total": ("counter", {"failure_type", "role"}),
 }
 
+# The exporter's per-process detail from /proc (exporter/README.md), which the CPU alert and panel
+# read: the catalogue's websocket_cpu_usage_percent sums a role's processes.
+EXPORTER_GAUGES = {
+    "wsm_writer_cpu_percent": {"pid", "role"},
+    "wsm_writer_memory_bytes": {"memory_type", "pid", "role"},
+}
+
 # Labels any series may carry: target labels added by Prometheus, `le` of histogram buckets, the
 # exporter's `worker` (per_writer gauges) and overflow marker.
 COMMON_LABELS = {"job", "instance", "le", "worker", "wsm_overflow"}
@@ -53,6 +60,8 @@ def exposed_series():
             names[family + "_count"] = (family, labels)
         else:
             names[family] = (family, labels)
+    for family, labels in EXPORTER_GAUGES.items():
+        names[family] = (family, labels)
     return names
 
 

@@ -36,7 +36,7 @@ THRESHOLDS = {
 }
 
 AGGREGATIONS = ("sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev", "group")
-SELECTOR = re.compile(r"\b([a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*|websocket_[a-zA-Z0-9_]*)\s*(\{[^}]*\})?")
+SELECTOR = re.compile(r"\b([a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*|websocket_[a-zA-Z0-9_]*|wsm_[a-zA-Z0-9_]*)\s*(\{[^}]*\})?")
 MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
 LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")

@@ -78,7 +78,7 @@ TEST_F(RenderTest, EnvironmentThresholdsReachEveryAlertAndPassPromtool) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string text = read_file(out);
   for (const char* expected :
-       {"p95_rate5m > 0.25\n", "(websocket_cpu_usage_percent) > 92.5\n",
+       {"p95_rate5m > 0.25\n", "(wsm_writer_cpu_percent) > 92.5\n",
         "{memory_type=\"rss\"}) > 2147483648\n", "ratio_rate5m > 0.125\n",
         "(websocket_health_score) < 55\n", "above 2 GiB", "More than 12.5% of messages",
         "\"https://runbooks.example.invalid/ws.md#highcpu\""}) {
@@ -86,7 +86,7 @@ TEST_F(RenderTest, EnvironmentThresholdsReachEveryAlertAndPassPromtool) {
   }
   EXPECT_FALSE(std::regex_search(text, std::regex("@[A-Z_]+@"))) << "a placeholder was left";
   // Nothing of the defaults that the environment replaced survives.
-  for (const char* stale : {"> 0.5\n", "(websocket_cpu_usage_percent) > 80\n", "> 1073741824\n",
+  for (const char* stale : {"> 0.5\n", "(wsm_writer_cpu_percent) > 80\n", "> 1073741824\n",
                             "> 0.05\n", "< 70\n"}) {
     EXPECT_EQ(text.find(stale), std::string::npos) << "default left: " << stale;
   }

@@ -7,6 +7,11 @@
 // - Ratios divide sums of rates over the same window and grouping; 0/0 (no traffic) is NaN, which
 //   compares false, so an idle service never fires HighFailureRate.
 // - The recording rules are what the dashboard plots too, so a panel and its alert cannot disagree.
+// - websocket_compression_ratio_percent is the compressed size as a percent of the payload (lower
+//   is better), so "compression ratio below 50%" is read as a saving below 50%: 100 - the mean.
+// - HighCPU is per process (wsm_writer_cpu_percent, 100 = one core): websocket_cpu_usage_percent
+//   sums the processes of a role, so it grows with the number of workers and would fire on N
+//   workers at 80/N% each, none of them busy.
 #include "rule_templates.hpp"
 
 namespace wsm::alerts {
@@ -30,8 +35,8 @@ groups:
         expr: histogram_quantile(0.99, sum by (job, instance, processing_stage, le) (rate(websocket_message_latency_seconds_bucket[5m])))
       - record: websocket:failed_messages:ratio_rate5m
         expr: sum by (job, instance) (rate(websocket_failed_messages_total[5m])) / sum by (job, instance) (rate(websocket_messages_sent_total[5m]))
-      - record: websocket:compression_ratio_percent:mean_rate5m
-        expr: sum by (job, instance, compression_type) (rate(websocket_compression_ratio_percent_sum[5m])) / sum by (job, instance, compression_type) (rate(websocket_compression_ratio_percent_count[5m]))
+      - record: websocket:compression_savings_percent:mean_rate5m
+        expr: 100 - sum by (job, instance, compression_type) (rate(websocket_compression_ratio_percent_sum[5m])) / sum by (job, instance, compression_type) (rate(websocket_compression_ratio_percent_count[5m]))
       - record: websocket:disconnections:rate5m
         expr: sum by (job, instance) (rate(websocket_disconnections_total[5m]))
 
@@ -49,14 +54,14 @@ groups:
           runbook_url: "@RUNBOOK@#highwebsocketlatency"
 
       - alert: HighCPU
-        expr: max by (job, instance, process_type, role) (websocket_cpu_usage_percent) > @CPU_PERCENT@
+        expr: max by (job, instance, role) (wsm_writer_cpu_percent) > @CPU_PERCENT@
         for: 5m
         labels:
           severity: warning
           service: websocket
         annotations:
           summary: "CPU above @CPU_PERCENT@% on {{ $labels.instance }}"
-          description: "{{ $labels.process_type }} processes of role {{ $labels.role }} on {{ $labels.instance }} use {{ $value | humanize }}% CPU; the threshold is @CPU_PERCENT@%."
+          description: "The busiest {{ $labels.role }} process on {{ $labels.instance }} uses {{ $value | humanize }}% of a core; the threshold is @CPU_PERCENT@%."
           runbook_url: "@RUNBOOK@#highcpu"
 
       - alert: HighMemory
@@ -71,14 +76,14 @@ groups:
           runbook_url: "@RUNBOOK@#highmemory"
 
       - alert: LowCompressionRatio
-        expr: websocket:compression_ratio_percent:mean_rate5m < @COMPRESSION_PERCENT@
+        expr: websocket:compression_savings_percent:mean_rate5m < @COMPRESSION_PERCENT@
         for: 15m
         labels:
           severity: info
           service: websocket
         annotations:
           summary: "Compression ratio below @COMPRESSION_PERCENT@% on {{ $labels.instance }}"
-          description: "The mean {{ $labels.compression_type }} compression ratio on {{ $labels.instance }} is {{ $value | humanize }}% over the last 5 minutes; the threshold is @COMPRESSION_PERCENT@%."
+          description: "{{ $labels.compression_type }} saves {{ $value | humanize }}% of the payload on {{ $labels.instance }} (mean over the messages of the last 5 minutes); the threshold is @COMPRESSION_PERCENT@%."
           runbook_url: "@RUNBOOK@#lowcompressionratio"
 
       - alert: ConnectionDrops
