@@ -82,37 +82,51 @@ def _stop(proc):
     proc.wait()
 
 
+def _start(name, argv, ready, ready_timeout, workdir):
+    """Popen of argv (output to a log file) once `ready(log_text)` returns a value: (proc, value).
+    None if the process exited first (its log is kept for the caller's error)."""
+    log_path = os.path.join(workdir, name + ".log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        with open(log_path) as f:
+            text = f.read()
+        value = ready(text)
+        if value:
+            return proc, value
+        if proc.poll() is not None:
+            return None
+        if time.monotonic() > deadline:
+            _stop(proc)
+            raise RuntimeError("%s not ready after %ds:\n%s" % (name, ready_timeout, text))
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
-def process(name, argv, ready, ready_timeout=30, workdir=None):
-    """Runs argv (output to a log file) until `ready(log_text)` returns a value, yields that value,
-    and stops the process by pid on exit. A process that exits or is not ready in time raises
-    with its log."""
+def process(name, command, ready_timeout=60, workdir=None, attempts=1):
+    """Runs a server until it is ready, yields what its readiness check returned, and stops it by
+    pid on exit. command() -> (argv, ready), ready(log_text) -> a value once ready, else falsy.
+    A process that exits before it is ready is started again with a fresh command() up to
+    `attempts` times (a free port another process took in between), then raises with its log."""
     own_dir = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="wsm-%s-" % name)
-    log_path = os.path.join(workdir, name + ".log")
-    log = open(log_path, "w+")
-    proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-
-    def log_text():
-        with open(log_path) as f:
-            return f.read()
-
+    proc = None
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            value = ready(log_text())
-            if value:
+        for _ in range(attempts):
+            argv, ready = command()
+            started = _start(name, argv, ready, ready_timeout, workdir)
+            if started:
+                proc, value = started
                 break
-            if proc.poll() is not None:
-                raise RuntimeError("%s exited with %d:\n%s" % (name, proc.returncode, log_text()))
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s not ready after %ds:\n%s" % (name, ready_timeout, log_text()))
-            time.sleep(0.2)
+        else:
+            with open(os.path.join(workdir, name + ".log")) as f:
+                raise RuntimeError("%s exited before it was ready (%d attempts):\n%s" % (name, attempts, f.read()))
         yield value
     finally:
-        _stop(proc)
-        log.close()
+        if proc is not None:
+            _stop(proc)
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -125,9 +139,14 @@ def _http_server(name, config_text, argv, ready_timeout):
         config = os.path.join(workdir, "config.yml")
         with open(config, "w") as f:
             f.write(config_text)
-        base = "http://127.0.0.1:%d" % free_port()
-        command = argv(config, os.path.join(workdir, "data"), base.rsplit(":", 1)[1])
-        with process(name, command, lambda _: http_ok(base + "/-/ready") and base, ready_timeout, workdir):
+
+        def command():
+            port = free_port()
+            base = "http://127.0.0.1:%d" % port
+            return (argv(config, os.path.join(workdir, "data"), str(port)),
+                    lambda _: http_ok(base + "/-/ready") and base)
+
+        with process(name, command, ready_timeout, workdir, attempts=3) as base:
             yield base
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -165,20 +184,21 @@ def demo_server(bin_dir, segment):
     """wsm-demo-server with 2 workers on a free port (--port 0; the port is read from its
     "listening" line); heartbeats every 250 ms so the heartbeat gauges move. Yields the ws:// URL."""
     listening = re.compile(r"listening on (ws://127\.0\.0\.1:\d+/ws)")
-    with process("wsm-demo-server", [os.path.join(bin_dir, "wsm-demo-server"), "--host", "127.0.0.1",
-                                     "--port", "0", "--workers", "2", "--segment", segment,
-                                     "--heartbeat-ms", "250"],
-                 lambda log: (m := listening.search(log)) and m.group(1)) as url:
+    argv = [os.path.join(bin_dir, "wsm-demo-server"), "--host", "127.0.0.1", "--port", "0",
+            "--workers", "2", "--segment", segment, "--heartbeat-ms", "250"]
+    with process("wsm-demo-server", lambda: (argv, lambda log: (m := listening.search(log)) and m.group(1))) as url:
         yield url
 
 
 @contextlib.contextmanager
 def exporter(bin_dir, segment):
     """wsm-exporter on the segment, deriving every second; yields its "127.0.0.1:PORT"."""
-    target = "127.0.0.1:%d" % free_port()
-    with process("wsm-exporter", [os.path.join(bin_dir, "wsm-exporter"), "--segment", segment,
-                                  "--listen", target, "--interval", "1"],
-                 lambda _: http_ok("http://%s/metrics" % target) and target):
+    def command():
+        target = "127.0.0.1:%d" % free_port()
+        return ([os.path.join(bin_dir, "wsm-exporter"), "--segment", segment, "--listen", target,
+                 "--interval", "1"], lambda _: http_ok("http://%s/metrics" % target) and target)
+
+    with process("wsm-exporter", command, attempts=3) as target:
         yield target
 
 
@@ -196,7 +216,7 @@ def loadgen(bin_dir, url, args, seconds):
     """wsm-loadgen publishing for `seconds` in the background (stopped by pid on exit)."""
     argv = [os.path.join(bin_dir, "wsm-loadgen"), "--url", url, "--duration", str(seconds),
             "--timeout", str(seconds + 60)] + args
-    with process("wsm-loadgen", argv, lambda _: True):
+    with process("wsm-loadgen", lambda: (argv, lambda _: True)):
         yield
 
 
