@@ -46,7 +46,7 @@ def main():
     try:
         with demo_stack(bin_dir, rules, LOAD) as stack:
             problems = preview_until_data(preview, dashboard, out, stack.prometheus, pending)
-            exposed = [name for name in PENDING if re.search(r"^%s\{" % name, stack.metrics(), re.M)]
+            exposed = [name for name in PENDING if re.search(r"^%s[{ ]" % name, stack.metrics(), re.M)]
         problems += ["%s is exposed now: remove it from PENDING" % name for name in exposed]
         problems += check_output(panels, out)
         for p in problems:
