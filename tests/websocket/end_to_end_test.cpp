@@ -15,7 +15,6 @@
 #include "exporter_test_support.hpp"
 #include "wsm/shm/aggregation.hpp"
 #include "wsm/shm/connection_table.hpp"
-#include "wsm/shm/reaper.hpp"
 
 namespace wsm::test {
 namespace {
@@ -176,10 +175,13 @@ std::uint64_t received_by(const shm::Snapshot& snap, const shm::CatalogView& cat
 }
 
 // A worker killed with SIGKILL mid-run: every count it had made is in the retired arena after
-// the reap, word for word; the other worker keeps serving and the clients reconnect to it.
+// the reap, word for word; the other worker keeps serving and the clients reconnect to it, and
+// the exporter keeps serving counts that never go back.
 TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
   SegmentGuard guard(unique_segment_name("e2e-kill"));
   DemoServer server(guard.name(), 2);
+  Exporter exporter(guard.name());  // folds dead writers every interval (1 s)
+  ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
   auto load = Child::spawn({bin("wsm-loadgen"), "--url", server.url(), "--clients", "8", "--messages", "600",
                             "--rate", "300", "--max-reconnects", "20", "--timeout", "60"},
                            {}, /*capture_stdout=*/true);
@@ -200,6 +202,7 @@ TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
 
   ::kill(victim, SIGSTOP);  // frozen: its cells cannot change any more
   ASSERT_TRUE(eventually([&] { return process_state(victim) == 'T'; }));
+  const double exported_before = exposed_sum(exporter.metrics(), "websocket_messages_received_total");
   auto before = shm::Snapshot::take(*segment, catalog);
   ASSERT_TRUE(before);
   const auto frozen = cells_of(*before, catalog, victim);
@@ -207,13 +210,18 @@ TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
   ::kill(victim, SIGKILL);
   ASSERT_TRUE(eventually([&] { return !running(victim); }));
 
-  auto report = shm::Reaper(*segment).reap();
-  ASSERT_TRUE(report) << report.error().message();
-  EXPECT_GE(report->slots_freed, 1u);
-  EXPECT_GE(report->connections_freed, 1u);
-  auto after = shm::Snapshot::take(*segment, catalog);
-  ASSERT_TRUE(after);
-  EXPECT_EQ(cells_of(*after, catalog, std::nullopt), frozen);  // word for word
+  // The exporter's next interval folds the victim into the retired arena, word for word, and
+  // frees its connection records.
+  std::optional<shm::Snapshot> after;
+  EXPECT_TRUE(eventually([&] {
+    auto snap = shm::Snapshot::take(*segment, catalog);
+    if (snap) after = std::move(*snap);
+    return after && cells_of(*after, catalog, std::nullopt) == frozen;
+  })) << "the exporter did not fold the killed worker";
+  EXPECT_GE(segment->header().connections_reaped.load(), 1u);
+  const std::string exported = exporter.metrics();
+  EXPECT_GE(exposed_sum(exported, "wsm_writers_reaped_total"), 1.0);
+  EXPECT_GE(exposed_sum(exported, "websocket_messages_received_total"), exported_before);  // never behind
   EXPECT_GT(received_by(*before, catalog, victim), 20u);
   for (const auto& c : shm::list_connections(*segment)) EXPECT_NE(c.pid, victim);
 
@@ -238,6 +246,11 @@ TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
   }
   EXPECT_GT(Totals(guard.name()).sum("websocket_reconnection_attempts_total"), 0.0);
   EXPECT_EQ(server.stop(), 1);  // the parent reports the worker it lost
+  // The exporter served through it all, and serves the segment's totals, the victim's included.
+  ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
+  EXPECT_EQ(exposed_sum(exporter.metrics(), "websocket_messages_received_total"),
+            Totals(guard.name()).sum("websocket_messages_received_total"));
+  EXPECT_EQ(exporter.stop(), 0);
 }
 
 // A client that completes the upgrade and then never reads: the server's pings go unanswered,
