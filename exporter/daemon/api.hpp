@@ -5,6 +5,7 @@
 //                            from the HDR buckets of the matching series (summed), with bounds
 //   GET /api/v1/snapshots    ?n=10 (1-720): the last n interval snapshots, oldest first
 //   GET /healthz             200 with the segment state; 503 with the reason while there is none
+//   GET /api/v1/connections[/{id}]  the connection tables: connections_api.hpp
 // Errors: {"error": "..."} with 400 (bad parameter) or 404 (unknown metric or series).
 #pragma once
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "health_scores.hpp"
 #include "wsm/shm/labels.hpp"
 
 namespace wsm::exporter {
@@ -35,7 +36,7 @@ std::vector<std::string> Deriver::input_families() const {
   }
   const SummaryInputs& s = rules_.summary;
   for (std::string_view n : {s.connections_active, s.messages_sent, s.messages_received, s.messages_failed,
-                             s.message_latency, s.health_score}) {
+                             s.message_latency}) {
     names.emplace_back(n);
   }
   return names;
@@ -67,7 +68,7 @@ void Deriver::sum_by(std::string_view counter, std::span<const std::string_view>
 }
 
 void Deriver::update(const shm::Aggregation& a, std::uint64_t generation, std::uint64_t mono_ns,
-                     std::uint64_t unix_ns) {
+                     std::uint64_t unix_ns, std::span<const shm::ConnectionInfo> connections) {
   ranges_.clear();
   for (std::size_t i = 0; i < a.points.size();) {
     std::size_t j = i;
@@ -123,6 +124,7 @@ void Deriver::update(const shm::Aggregation& a, std::uint64_t generation, std::u
   previous_ = std::move(now);
   figures_of(a, dt);
   figures_.unix_ns = unix_ns;
+  figures_.min_health_score = lowest_health_score(connections);
 }
 
 void Deriver::figures_of(const shm::Aggregation& a, double dt) {
@@ -193,12 +195,6 @@ void Deriver::figures_of(const shm::Aggregation& a, double dt) {
     f.latency_p95 = hdr_quantile(delta, latency_family->max_octave, latency_family->unit, 0.95);
   }
   previous_latency_ = std::move(buckets);
-
-  for (Range r = family(in.health_score); r.begin < r.end; ++r.begin) {
-    const shm::Point& p = a.points[r.begin];
-    if (p.family->type != shm::MetricType::gauge || !p.recorded) continue;
-    f.min_health_score = std::min(f.min_health_score.value_or(p.gauge), p.gauge);
-  }
   figures_ = std::move(f);
 }
 

@@ -1,12 +1,14 @@
 // Derived metrics of one interval from two consecutive aggregations (as recorded, before the
 // identifier-label policy): the rates and ratios of derived_rules(), and the figures the summary
 // and the interval snapshots report. Rates need two intervals of one segment generation: the
-// first interval after start or re-attach yields none.
+// first interval after start or re-attach yields none. The lowest health score comes from the
+// connection tables (health_scores.hpp), as websocket_health_score in /metrics does.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "quantile.hpp"
 #include "wsm/exposition/format.hpp"
 #include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/connection_table.hpp"
 
 namespace wsm::exporter {
 
@@ -29,15 +32,16 @@ struct IntervalFigures {
   std::optional<double> bytes_in_per_second, bytes_out_per_second;
   std::optional<double> failed_per_second;
   std::optional<Quantile> latency_p95;  // of the messages recorded in the interval
-  std::optional<double> min_health_score;
+  std::optional<double> min_health_score;  // of the live connections (connection tables)
 };
 
 class Deriver {
  public:
   explicit Deriver(const DerivedRules& rules = derived_rules()) : rules_(rules) {}
 
+  // `connections`: the live connections of the interval (shm::list_connections).
   void update(const shm::Aggregation& aggregation, std::uint64_t generation, std::uint64_t mono_ns,
-              std::uint64_t unix_ns);
+              std::uint64_t unix_ns, std::span<const shm::ConnectionInfo> connections = {});
 
   [[nodiscard]] const std::vector<exposition::ComputedFamily>& families() const noexcept { return families_; }
   // Every family update() reads: the interval's snapshot copies only these.

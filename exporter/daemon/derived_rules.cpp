@@ -41,6 +41,14 @@ const DerivedRules& derived_rules() {
               .fds_help = "Open file descriptors of live writer processes, by kind "
                           "(socket, pipe, file, other)",
           },
+      // The catalogue's name, help and worst-N (writer_api/include/wsm/websocket_catalogue.hpp;
+      // the exporter does not link the writer side, a test holds the two equal).
+      .health =
+          {
+              .output = "websocket_health_score",
+              .help = "Health of a connection from 0 (worst) to 100, for the worst connections only",
+              .worst_connections = 10,
+          },
       .summary =
           {
               .connections_active = "websocket_connections_active",
@@ -48,7 +56,6 @@ const DerivedRules& derived_rules() {
               .messages_received = "websocket_messages_received_total",
               .messages_failed = "websocket_failed_messages_total",
               .message_latency = "websocket_message_latency_seconds",
-              .health_score = "websocket_health_score",
               .message_rate = "websocket_throughput_messages_per_second",
               .byte_rate = "websocket_bandwidth_bytes_per_second",
           },

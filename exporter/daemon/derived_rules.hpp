@@ -2,6 +2,7 @@
 // derived_rules.cpp.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -40,6 +41,12 @@ struct ResourceRule {
   std::string_view fds, fds_help;        // {type}
 };
 
+// websocket_health_score, computed at each scrape from the connection tables (health_scores.hpp).
+struct HealthRule {
+  std::string_view output, help;
+  std::size_t worst_connections = 0;  // per-connection series at most (wsm::ws::kHealthScoreWorstConnections)
+};
+
 // Catalogue metrics the summary and the interval snapshots read.
 struct SummaryInputs {
   std::string_view connections_active;  // gauge, by role
@@ -47,7 +54,6 @@ struct SummaryInputs {
   std::string_view messages_received;   // counter
   std::string_view messages_failed;     // counter
   std::string_view message_latency;     // histogram (seconds)
-  std::string_view health_score;        // gauge
   std::string_view message_rate;        // a rate rule's output, by direction
   std::string_view byte_rate;           // a rate rule's output, by direction
 };
@@ -56,6 +62,7 @@ struct DerivedRules {
   std::vector<RateRule> rates;
   std::vector<RatioRule> ratios;
   ResourceRule resources;
+  HealthRule health;
   SummaryInputs summary;
 };
 

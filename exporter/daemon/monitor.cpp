@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <unistd.h>
 
+#include "health_scores.hpp"
 #include "self_metrics.hpp"
 #include "wsm/shm/reaper.hpp"
 #include "wsm/shm/snapshot.hpp"
@@ -117,7 +118,9 @@ void Monitor::tick() {
     }
     const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
     last_snapshot_seconds_ = seconds_since(start);
-    deriver_.update(aggregation, snapshot->generation, snapshot->taken_mono_ns, snapshot->taken_unix_ns);
+    const auto connections = shm::list_connections(*segment_);
+    deriver_.update(aggregation, snapshot->generation, snapshot->taken_mono_ns, snapshot->taken_unix_ns,
+                    connections);
     mono_ns = snapshot->taken_mono_ns;
     if (settings_.resource_monitoring) {
       for (const shm::WriterInfo& w : snapshot->writers) {
@@ -191,9 +194,14 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
                          last_scrape_seconds_, last_snapshot_seconds_},
                         self);
     const double created = segment_ ? static_cast<double>(segment_->header().created_unix_ns) / 1e9 : 0;
-    // Derived and self families go out together after the segment's: one span, in that order.
+    // Derived, health and self families go out together after the segment's: one span, in that
+    // order. The health scores are read now, like the segment's counts.
     std::vector<exposition::ComputedFamily>& all = self;
     all.insert(all.begin(), computed_.begin(), computed_.end());
+    if (segment_) {
+      all.insert(all.begin() + static_cast<std::ptrdiff_t>(computed_.size()),
+                 health_score_family(shm::list_connections(*segment_), policy_, derived_rules().health));
+    }
     writer_.write(format, exposed, all, created, buffers.text);
     last_scrape_seconds_ = seconds_since(start);
   }
@@ -211,6 +219,18 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
   const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
   f(policy_.apply(aggregation, snapshot->generation));
   return true;
+}
+
+std::optional<std::vector<shm::ConnectionInfo>> Monitor::connections() const {
+  std::lock_guard lock(mutex_);
+  if (!segment_) return std::nullopt;
+  return shm::list_connections(*segment_);
+}
+
+std::optional<shm::ConnectionInfo> Monitor::connection(std::uint64_t id) const {
+  std::lock_guard lock(mutex_);
+  if (!segment_) return std::nullopt;
+  return shm::find_connection(*segment_, id);
 }
 
 IntervalFigures Monitor::figures() const {

@@ -7,7 +7,8 @@
 //
 // scrape(), called by HTTP threads: a fresh Snapshot + Aggregation + identifier-label policy,
 // serialised with the interval's derived families and the self metrics into the calling thread's
-// buffers. Segment counters come straight from the segment at each scrape, so they never decrease
+// buffers, with websocket_health_score from the connection tables (health_scores.hpp). Segment
+// counters come straight from the segment at each scrape, so they never decrease
 // (the segment holds the counts of live, dead and reaped writers; an exporter restart loses
 // nothing).
 #pragma once
@@ -27,6 +28,7 @@
 #include "wsm/exposition/gzip.hpp"
 #include "wsm/exposition/id_labels.hpp"
 #include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/connection_table.hpp"
 #include "wsm/shm/segment.hpp"
 
 namespace wsm::exporter {
@@ -78,6 +80,15 @@ class Monitor {
   // Calls f with a fresh aggregation as exposed (identifier-label policy applied); false when no
   // segment is attached or the snapshot failed (status() says why).
   bool with_fresh_aggregation(const std::function<void(const shm::Aggregation&)>& f);
+
+  // The live connections of every writer's connection table, in table order; nullopt when no
+  // segment is attached.
+  [[nodiscard]] std::optional<std::vector<shm::ConnectionInfo>> connections() const;
+  // One live connection by its id (shm::format_connection_id); nullopt when none or not attached.
+  [[nodiscard]] std::optional<shm::ConnectionInfo> connection(std::uint64_t id) const;
+  // The identifier-label policy, for pseudonyms: its mode and key never change after
+  // construction, so pseudonym() needs no lock (apply() does, and only scrape() calls it).
+  [[nodiscard]] const exposition::IdLabelPolicy& id_policy() const noexcept { return policy_; }
 
   [[nodiscard]] IntervalFigures figures() const;
   [[nodiscard]] std::vector<ProcessFigures> processes() const;

@@ -1,6 +1,7 @@
 #include "routes.hpp"
 
 #include "api.hpp"
+#include "connections_api.hpp"
 #include "negotiation.hpp"
 
 namespace wsm::exporter {
@@ -10,7 +11,8 @@ namespace {
 Response json_response(ApiResult r) {
   Response out;
   out.status = r.status;
-  out.owned = r.body.dump();
+  // Replace, not throw: ids and roles come from writers and may end mid-way through a UTF-8 character.
+  out.owned = r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   out.owned += '\n';
   out.body = out.owned;
   return out;
@@ -36,9 +38,13 @@ Response handle(Monitor& monitor, const Request& request, ScrapeBuffers& buffers
   if (request.path == "/api/v1/percentiles") return json_response(api_percentiles(monitor, request.query));
   if (request.path == "/api/v1/snapshots") return json_response(api_snapshots(monitor, request.query));
   if (request.path == "/healthz") return json_response(api_healthz(monitor));
+  if (request.path == "/api/v1/connections") return json_response(api_connections(monitor, request.query));
+  if (constexpr std::string_view one = "/api/v1/connections/"; request.path.starts_with(one)) {
+    return json_response(api_connection(monitor, request.path.substr(one.size())));
+  }
   return json_response(api_error(404, "no endpoint '" + std::string(request.path) +
                                           "'; try /metrics, /api/v1/summary, /api/v1/percentiles, "
-                                          "/api/v1/snapshots or /healthz"));
+                                          "/api/v1/snapshots, /api/v1/connections or /healthz"));
 }
 
 }  // namespace wsm::exporter

@@ -181,7 +181,7 @@ TEST(ExporterProcess, ApiParametersAreCheckedOverHttp) {
   const std::string seg = unique_segment_name("exp-api");
   SegmentGuard guard(seg);
   Child w = start_writer(seg, kWrites);
-  Child h = start_writer(seg, {"gauge", "websocket_health_score", "connection_id=c7,role=nurse", "20", "min"});
+  Child h = start_writer(seg, {"connection", "nurse", "n7", "-", "20", "0", "0"});
   // Thresholds from the environment: any worker RSS is above 1 byte; a health score of 20 is
   // below the default 50.
   Exporter exporter(seg, {}, {"WEBSOCKET_MEMORY_THRESHOLD=1"});

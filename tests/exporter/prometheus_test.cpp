@@ -85,7 +85,10 @@ TEST(Prometheus, ScrapesExactlyWhatWritersRecordedAndQuantilesFromTheBuckets) {
   const std::vector<std::pair<std::uint64_t, int>> latencies = {{100'000, 50}, {300'000, 30}, {2'000'000, 15}, {40'000'000, 5}};
   std::vector<std::string> a_ops = {"counter", "websocket_messages_sent_total", "message_type=vitals,role=doctor", "1234",
                                     "counter", "websocket_messages_received_total", "message_type=ecg_data,role=patient_monitor", "77",
-                                    "gauge", "websocket_connections_active", "role=nurse", "4"};
+                                    "gauge", "websocket_connections_active", "role=nurse", "4",
+                                    // connection-table records: websocket_health_score's source
+                                    "connection", "doctor", "u1", "-", "40", "0", "0",
+                                    "connection", "admin", "u2", "-", "90", "0", "0"};
   std::vector<std::string> b_ops = {"counter", "websocket_messages_sent_total", "message_type=vitals,role=doctor", "766",
                                     "gauge", "websocket_connections_active", "role=nurse", "5"};
   std::vector<std::uint64_t> all;
@@ -114,6 +117,13 @@ TEST(Prometheus, ScrapesExactlyWhatWritersRecordedAndQuantilesFromTheBuckets) {
   std::uint64_t sum_ns = 0;
   for (std::uint64_t v : all) sum_ns += v;
   EXPECT_DOUBLE_EQ(prometheus.value("websocket_message_latency_seconds_sum"), static_cast<double>(sum_ns) / 1e9);
+  // The LowHealthScore alert's expression (dashboards/prometheus) finds the doctor's connection;
+  // under the default --id-labels drop the exporter gives each role its lowest score.
+  const json low = prometheus.query("min by (job, instance, role) (websocket_health_score) < 70");
+  ASSERT_EQ(low.size(), 1u) << low.dump();
+  EXPECT_EQ(low[0]["metric"]["role"], "doctor");
+  EXPECT_EQ(low[0]["value"][1], "40");
+  EXPECT_EQ(prometheus.value("websocket_health_score{role=\"admin\"}"), 90);
   // Prometheus negotiated OpenMetrics: the counter's _created came through as its own series.
   EXPECT_FALSE(prometheus.query("websocket_messages_sent_created").empty());
 

@@ -5,13 +5,20 @@
 //   OP: counter NAME LABELS N            adds N
 //       gauge NAME LABELS VALUE [MODE]   sets VALUE (MODE: sum|max|min|last|per_writer)
 //       hist NAME LABELS VALUE COUNT     records VALUE (integer units: ns, bytes) COUNT times
+//       connection ROLE USER PATIENT HEALTH IN OUT
+//                                        opens a connection through wsm::ws::Metrics (a
+//                                        connection-table record; - for no user or patient),
+//                                        receives IN and sends OUT vitals messages of 100 bytes
+//                                        on it and sets its health score; it stays open until exit
 //   LABELS: k=v,k=v or - for none.
 // --ready FILE is created once everything is recorded.
+#include <wsm/websocket_metrics.hpp>
 #include <wsm/writer.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -86,12 +93,31 @@ int main(int argc, char** argv) {
   if (segment.empty()) usage("--segment is required");
   auto reg = wsm::Registry::open(segment, {.role = role, .enabled = true});
   if (!reg) usage(reg.error().message().c_str());
+  std::optional<wsm::ws::Metrics> metrics;  // created by the first connection op
+  std::vector<wsm::ws::Connection> open;
   for (std::size_t i = 0; i < ops.size();) {
     const std::string& op = ops[i];
     const auto arg = [&](std::size_t k) -> const std::string& {
       if (i + k >= ops.size()) usage(("missing argument of " + op).c_str());
       return ops[i + k];
     };
+    if (op == "connection") {
+      namespace ws = wsm::ws;
+      const auto role = ws::parse_label_value<ws::Role>(arg(1));
+      if (!role) usage(("unknown role " + arg(1)).c_str());
+      const auto id = [](const std::string& s) { return s == "-" ? std::string_view{} : std::string_view(s); };
+      if (!metrics) metrics.emplace(*reg);
+      ws::Connection c = metrics->connection_opened(*role, id(arg(2)), id(arg(3)), ws::Compression::none);
+      if (c.id() == 0) usage("the connection table had no room");
+      for (auto n = std::stoull(arg(5)); n > 0; --n) metrics->message_received(c, ws::MessageType::vitals, 100);
+      for (auto n = std::stoull(arg(6)); n > 0; --n) {
+        metrics->message_sent(c, ws::MessageType::vitals, ws::Priority::normal, ws::TargetType::direct, 100);
+      }
+      metrics->health(c, std::stod(arg(4)));
+      open.push_back(std::move(c));
+      i += 7;
+      continue;
+    }
     const LabelStore labels = parse_labels(arg(2));
     if (op == "counter") {
       auto c = with_labels(labels, [&](wsm::Labels l) { return reg->try_counter(arg(1), l, "test counter"); });

@@ -1,5 +1,6 @@
-// wsm-demo-server (2 pre-forked workers) and wsm-loadgen as real processes on a free loopback
-// port: what the segment says happened equals what the load generator saw happen.
+// wsm-demo-server (2 pre-forked workers), wsm-loadgen and wsm-exporter as real processes on free
+// loopback ports: what the segment and the exporter say happened equals what the load generator
+// saw happen.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -11,9 +12,9 @@
 #include <unistd.h>
 
 #include "demo_processes.hpp"
+#include "exporter_test_support.hpp"
 #include "wsm/shm/aggregation.hpp"
 #include "wsm/shm/connection_table.hpp"
-#include "wsm/shm/reaper.hpp"
 
 namespace wsm::test {
 namespace {
@@ -50,14 +51,63 @@ void expect_segment_matches(const std::string& segment, const json& s) {
   EXPECT_EQ(t.sum("websocket_queue_size"), 0.0);
 }
 
-TEST(EndToEnd, SegmentTotalsEqualTheLoadGeneratorsCounts) {
+// Sum of the samples of `name` (as written: a counter's _total, a histogram's _count) in a text
+// exposition whose labels contain `label` (e.g. direction="in"; empty: all).
+double exposed_sum(const std::string& text, const std::string& name, const std::string& label = "") {
+  double sum = 0;
+  for (const auto& [series, value] : parse_exposition(text).samples) {
+    if (series != name && !series.starts_with(name + "{")) continue;
+    if (label.empty() || series.find(label) != std::string::npos) sum += std::stod(value);
+  }
+  return sum;
+}
+
+// The exporter's /metrics, scraped over HTTP, carries the load generator's counts.
+void expect_exporter_matches(const Exporter& exporter, const json& s) {
+  std::string text;
+  ASSERT_TRUE(eventually([&] {
+    text = exporter.metrics();
+    return exposed_sum(text, "websocket_disconnections_total") == count(s, "disconnected");
+  })) << "the exporter never showed " << s["disconnected"] << " disconnections";
+  EXPECT_EQ(exposed_sum(text, "websocket_messages_received_total"), count(s, "sent"));
+  EXPECT_EQ(exposed_sum(text, "websocket_messages_sent_total"), count(s, "received"));
+  EXPECT_EQ(exposed_sum(text, "websocket_connections_total", "status=\"success\""), count(s, "connected"));
+  EXPECT_EQ(exposed_sum(text, "websocket_message_size_bytes_count", "direction=\"in\""), count(s, "sent"));
+  EXPECT_EQ(exposed_sum(text, "websocket_message_size_bytes_count", "direction=\"out\""), count(s, "received"));
+  EXPECT_EQ(exposed_sum(text, "websocket_connection_duration_seconds_count"), count(s, "disconnected"));
+  EXPECT_EQ(exposed_sum(text, "websocket_connections_active"), 0.0);
+  EXPECT_EQ(promtool_problems(text), std::vector<std::string>{});
+}
+
+// A loadgen client's user id says its role: monitor-N for patient monitors, <role>-N otherwise.
+bool user_matches_role(const json& connection) {
+  const std::string role = connection["role"], user = connection["user_id"];
+  return user.starts_with(role == "patient_monitor" ? "monitor-" : role + "-");
+}
+
+TEST(EndToEnd, SegmentAndExporterTotalsEqualTheLoadGeneratorsCounts) {
   SegmentGuard guard(unique_segment_name("e2e"));
   DemoServer server(guard.name(), 2);
-  const auto r = run_loadgen({"--url", server.url(), "--clients", "10", "--messages", "300",
-                              "--mix", "patient_monitor=2,doctor=1,nurse=1,admin=1",
-                              "--malformed-ratio", "0.05", "--deflate", "on"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json& s = r.summary;
+  Exporter exporter(guard.name(), {"--id-labels", "raw"});
+  ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
+  // Paced (3 s of publishing), so every client is connected long enough to be listed.
+  auto load = Child::spawn({bin("wsm-loadgen"), "--url", server.url(), "--clients", "10", "--messages", "300",
+                            "--rate", "100", "--mix", "patient_monitor=2,doctor=1,nurse=1,admin=1",
+                            "--malformed-ratio", "0.05", "--deflate", "on"},
+                           {}, /*capture_stdout=*/true);
+  json listed;
+  EXPECT_TRUE(eventually([&] {
+    const auto r = exporter.get("/api/v1/connections");
+    listed = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
+    return listed.is_object() && listed["total"] == 10;
+  })) << "the exporter never listed the 10 clients: " << listed.dump();
+  const auto workers = server.workers();
+  for (const json& c : listed["connections"]) {
+    EXPECT_TRUE(user_matches_role(c)) << c.dump();
+    EXPECT_NE(std::find(workers.begin(), workers.end(), c["writer_pid"].get<pid_t>()), workers.end()) << c.dump();
+  }
+  ASSERT_EQ(load.wait(60s), 0);
+  const json s = json::parse(load.read_stdout(), nullptr, false);
   ASSERT_TRUE(s.is_object());
   EXPECT_EQ(count(s, "connected"), 10);
   EXPECT_EQ(count(s, "dropped"), 0);
@@ -69,6 +119,8 @@ TEST(EndToEnd, SegmentTotalsEqualTheLoadGeneratorsCounts) {
   EXPECT_EQ(count(s, "deflate_negotiated"), 10);
   EXPECT_EQ(count(s, "unanswered"), 0);
   expect_segment_matches(guard.name(), s);
+  expect_exporter_matches(exporter, s);
+  EXPECT_EQ(json::parse(exporter.get("/api/v1/connections")->body)["total"], 0);  // every record freed
 
   const Totals t(guard.name());
   // Deflate on: every sent message has a compression ratio, all sizes are labelled deflate.
@@ -80,6 +132,7 @@ TEST(EndToEnd, SegmentTotalsEqualTheLoadGeneratorsCounts) {
   ASSERT_TRUE(segment);
   EXPECT_TRUE(shm::list_connections(*segment).empty());  // every record freed on close
   EXPECT_EQ(server.stop(), 0);
+  EXPECT_EQ(exporter.stop(), 0);
 }
 
 TEST(EndToEnd, NoCompressionRatiosWithoutDeflate) {
@@ -122,10 +175,13 @@ std::uint64_t received_by(const shm::Snapshot& snap, const shm::CatalogView& cat
 }
 
 // A worker killed with SIGKILL mid-run: every count it had made is in the retired arena after
-// the reap, word for word; the other worker keeps serving and the clients reconnect to it.
+// the reap, word for word; the other worker keeps serving and the clients reconnect to it, and
+// the exporter keeps serving counts that never go back.
 TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
   SegmentGuard guard(unique_segment_name("e2e-kill"));
   DemoServer server(guard.name(), 2);
+  Exporter exporter(guard.name());  // folds dead writers every interval (1 s)
+  ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
   auto load = Child::spawn({bin("wsm-loadgen"), "--url", server.url(), "--clients", "8", "--messages", "600",
                             "--rate", "300", "--max-reconnects", "20", "--timeout", "60"},
                            {}, /*capture_stdout=*/true);
@@ -146,6 +202,7 @@ TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
 
   ::kill(victim, SIGSTOP);  // frozen: its cells cannot change any more
   ASSERT_TRUE(eventually([&] { return process_state(victim) == 'T'; }));
+  const double exported_before = exposed_sum(exporter.metrics(), "websocket_messages_received_total");
   auto before = shm::Snapshot::take(*segment, catalog);
   ASSERT_TRUE(before);
   const auto frozen = cells_of(*before, catalog, victim);
@@ -153,13 +210,18 @@ TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
   ::kill(victim, SIGKILL);
   ASSERT_TRUE(eventually([&] { return !running(victim); }));
 
-  auto report = shm::Reaper(*segment).reap();
-  ASSERT_TRUE(report) << report.error().message();
-  EXPECT_GE(report->slots_freed, 1u);
-  EXPECT_GE(report->connections_freed, 1u);
-  auto after = shm::Snapshot::take(*segment, catalog);
-  ASSERT_TRUE(after);
-  EXPECT_EQ(cells_of(*after, catalog, std::nullopt), frozen);  // word for word
+  // The exporter's next interval folds the victim into the retired arena, word for word, and
+  // frees its connection records.
+  std::optional<shm::Snapshot> after;
+  EXPECT_TRUE(eventually([&] {
+    auto snap = shm::Snapshot::take(*segment, catalog);
+    if (snap) after = std::move(*snap);
+    return after && cells_of(*after, catalog, std::nullopt) == frozen;
+  })) << "the exporter did not fold the killed worker";
+  EXPECT_GE(segment->header().connections_reaped.load(), 1u);
+  const std::string exported = exporter.metrics();
+  EXPECT_GE(exposed_sum(exported, "wsm_writers_reaped_total"), 1.0);
+  EXPECT_GE(exposed_sum(exported, "websocket_messages_received_total"), exported_before);  // never behind
   EXPECT_GT(received_by(*before, catalog, victim), 20u);
   for (const auto& c : shm::list_connections(*segment)) EXPECT_NE(c.pid, victim);
 
@@ -184,6 +246,11 @@ TEST(EndToEnd, AWorkerKilledMidRunLosesNoneOfItsCounts) {
   }
   EXPECT_GT(Totals(guard.name()).sum("websocket_reconnection_attempts_total"), 0.0);
   EXPECT_EQ(server.stop(), 1);  // the parent reports the worker it lost
+  // The exporter served through it all, and serves the segment's totals, the victim's included.
+  ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
+  EXPECT_EQ(exposed_sum(exporter.metrics(), "websocket_messages_received_total"),
+            Totals(guard.name()).sum("websocket_messages_received_total"));
+  EXPECT_EQ(exporter.stop(), 0);
 }
 
 // A client that completes the upgrade and then never reads: the server's pings go unanswered,

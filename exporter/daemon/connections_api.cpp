@@ -1,0 +1,154 @@
+#include "connections_api.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "health_scores.hpp"
+
+namespace wsm::exporter {
+
+namespace {
+
+using nlohmann::json;
+using exposition::IdLabelMode;
+
+double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+// Seconds from `then` to `now`; 0 when a clock step put `then` in the future.
+double age(std::uint64_t then_ns, std::uint64_t now_ns) { return then_ns < now_ns ? seconds(now_ns - then_ns) : 0.0; }
+
+json connection_json(const shm::ConnectionInfo& c, const exposition::IdLabelPolicy& policy, std::uint64_t now_ns) {
+  json j = json::object();
+  if (auto id = shown_connection_id(c, policy)) j["id"] = *id;
+  j["role"] = c.role;
+  if (policy.mode() != IdLabelMode::drop) {
+    const bool hash = policy.mode() == IdLabelMode::hash;
+    if (!c.user_id.empty()) j["user_id"] = hash ? policy.pseudonym(c.user_id) : c.user_id;
+    if (!c.patient_id.empty()) j["patient_id"] = hash ? policy.pseudonym(c.patient_id) : c.patient_id;
+  }
+  j["writer_pid"] = c.pid;
+  j["opened_at"] = seconds(c.opened_unix_ns);
+  j["age_seconds"] = age(c.opened_unix_ns, now_ns);
+  j["messages"] = {{"in", c.messages_in}, {"out", c.messages_out}};
+  j["bytes"] = {{"in", c.bytes_in}, {"out", c.bytes_out}};
+  const bool beat = c.last_heartbeat_unix_ns != 0;
+  j["last_heartbeat_at"] = beat ? json(seconds(c.last_heartbeat_unix_ns)) : json(nullptr);
+  j["heartbeat_age_seconds"] = beat ? json(age(c.last_heartbeat_unix_ns, now_ns)) : json(nullptr);
+  j["health_score"] = std::isfinite(c.health_score) ? json(c.health_score) : json(nullptr);
+  return j;
+}
+
+bool is_pseudonym(std::string_view s) {
+  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+enum class Order { health, id, opened };
+
+}  // namespace
+
+ApiResult api_connections(Monitor& monitor, std::string_view query) {
+  const auto params = parse_query(query);
+  if (!params) return api_error(400, "malformed query string: a %-escape is incomplete");
+  std::optional<std::string> role;
+  Order order = Order::health;
+  std::string order_name = "health";
+  std::size_t limit = kConnectionsDefaultLimit;
+  std::vector<std::string> seen;
+  for (const auto& [name, value] : *params) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return api_error(400, "parameter '" + name + "' is given twice");
+    }
+    seen.push_back(name);
+    if (name == "role") {
+      role = value;
+    } else if (name == "sort") {
+      if (value == "health") order = Order::health;
+      else if (value == "id") order = Order::id;
+      else if (value == "opened") order = Order::opened;
+      else return api_error(400, "sort: '" + value + "' is not an order; expected health, id or opened");
+      order_name = value;
+    } else if (name == "limit") {
+      unsigned long v = 0;
+      const auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (r.ec != std::errc() || r.ptr != value.data() + value.size() || v < 1 || v > kConnectionsMaxLimit) {
+        return api_error(400, "limit: '" + value + "' is not allowed; expected an integer 1-" +
+                                  std::to_string(kConnectionsMaxLimit));
+      }
+      limit = v;
+    } else {
+      return api_error(400, "unknown parameter '" + name + "'; expected role, sort or limit");
+    }
+  }
+
+  auto connections = monitor.connections();
+  if (!connections) return api_error(503, monitor.status().reason);
+  const std::uint64_t now = shm::unix_ns();
+  if (role) std::erase_if(*connections, [&](const shm::ConnectionInfo& c) { return c.role != *role; });
+  switch (order) {
+    case Order::health: order_worst_first(*connections); break;
+    case Order::id:
+      std::sort(connections->begin(), connections->end(),
+                [](const shm::ConnectionInfo& a, const shm::ConnectionInfo& b) { return a.id < b.id; });
+      break;
+    case Order::opened:
+      std::sort(connections->begin(), connections->end(), [](const shm::ConnectionInfo& a, const shm::ConnectionInfo& b) {
+        return a.opened_unix_ns != b.opened_unix_ns ? a.opened_unix_ns < b.opened_unix_ns : a.id < b.id;
+      });
+      break;
+  }
+  const exposition::IdLabelPolicy& policy = monitor.id_policy();
+  json list = json::array();
+  for (std::size_t i = 0; i < connections->size() && i < limit; ++i) {
+    list.push_back(connection_json((*connections)[i], policy, now));
+  }
+  return {200,
+          {{"time", seconds(now)},
+           {"id_labels", exposition::to_string(policy.mode())},
+           {"sort", order_name},
+           {"limit", limit},
+           {"total", connections->size()},
+           {"connections", std::move(list)}}};
+}
+
+ApiResult api_connection(Monitor& monitor, std::string_view id) {
+  const exposition::IdLabelPolicy& policy = monitor.id_policy();
+  // Enough of a bad id to recognise it in the error, printable ASCII only (JSON needs UTF-8).
+  std::string shown(id.substr(0, 64));
+  std::replace_if(shown.begin(), shown.end(), [](char c) { return c < 0x20 || c > 0x7e; }, '?');
+  std::optional<shm::ConnectionInfo> found;
+  if (policy.mode() == IdLabelMode::hash) {
+    if (!is_pseudonym(id)) {
+      return api_error(400, "'" + shown + "' is not a connection id: with --id-labels hash, ids are the "
+                            "16-hex-digit pseudonyms /api/v1/connections lists");
+    }
+    auto connections = monitor.connections();
+    if (!connections) return api_error(503, monitor.status().reason);
+    for (const shm::ConnectionInfo& c : *connections) {
+      if (shown_connection_id(c, policy) == id) found = c;
+    }
+  } else {
+    const auto raw = shm::parse_connection_id(id);
+    if (!raw) {
+      return api_error(400, "'" + shown + "' is not a connection id; expected <pid>-<sequence>, e.g. 1234-7" +
+                                (policy.mode() == IdLabelMode::drop
+                                     ? std::string(" (--id-labels drop hides ids from /api/v1/connections)")
+                                     : std::string(", as /api/v1/connections lists them")));
+    }
+    if (!monitor.attached()) return api_error(503, monitor.status().reason);
+    found = monitor.connection(*raw);
+  }
+  if (!found) {
+    return api_error(404, "no live connection '" + shown + "': it closed, its writer exited, or it never "
+                          "existed; see /api/v1/connections");
+  }
+  const std::uint64_t now = shm::unix_ns();
+  return {200,
+          {{"time", seconds(now)},
+           {"id_labels", exposition::to_string(policy.mode())},
+           {"connection", connection_json(*found, policy, now)}}};
+}
+
+}  // namespace wsm::exporter
