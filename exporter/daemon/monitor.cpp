@@ -149,9 +149,18 @@ void Monitor::tick() {
   r.unix_ns = f.unix_ns;
   for (const ProcessFigures& p : processes_) {
     if (p.exporter) continue;
-    if (p.cpu_percent) r.cpu_percent = r.cpu_percent.value_or(0) + *p.cpu_percent;
+    if (p.cpu_percent) {
+      r.cpu_percent = r.cpu_percent.value_or(0) + *p.cpu_percent;
+      r.max_worker_cpu_percent = std::max(r.max_worker_cpu_percent.value_or(0), *p.cpu_percent);
+    }
     r.memory_rss_bytes += p.rss_bytes;
+    r.max_worker_rss_bytes = std::max(r.max_worker_rss_bytes.value_or(0), p.rss_bytes);
   }
+  r.messages_in_per_second = f.messages_in_per_second;
+  r.messages_out_per_second = f.messages_out_per_second;
+  r.failed_per_second = f.failed_per_second;
+  r.disconnections_per_second = f.disconnections_per_second;
+  r.min_health_score = f.min_health_score;
   if (f.messages_in_per_second || f.messages_out_per_second) {
     r.messages_per_second = f.messages_in_per_second.value_or(0) + f.messages_out_per_second.value_or(0);
   }
@@ -210,6 +219,16 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
   if (!snapshot) return false;
   const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
   f(policy_.apply(aggregation, snapshot->generation));
+  return true;
+}
+
+bool Monitor::with_fresh_snapshot(const std::function<void(const shm::Segment&, const shm::Snapshot&)>& f) {
+  std::lock_guard lock(mutex_);
+  if (!segment_) return false;
+  // No family named "": the header and the slots without copying any cell.
+  auto snapshot = shm::Snapshot::take(*segment_, catalog_, {.only_families = {""}});
+  if (!snapshot) return false;
+  f(*segment_, *snapshot);
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "routes.hpp"
 
 #include "api.hpp"
+#include "live_page.hpp"
 #include "negotiation.hpp"
 
 namespace wsm::exporter {
@@ -36,6 +37,10 @@ Response handle(Monitor& monitor, const Request& request, ScrapeBuffers& buffers
   if (request.path == "/api/v1/percentiles") return json_response(api_percentiles(monitor, request.query));
   if (request.path == "/api/v1/snapshots") return json_response(api_snapshots(monitor, request.query));
   if (request.path == "/healthz") return json_response(api_healthz(monitor));
+  if (request.path == "/api/v1/writers") return json_response(api_writers(monitor));
+  if (request.path == "/api/v1/segment") return json_response(api_segment(monitor));
+  if (request.path == "/api/v1/breakdown") return json_response(api_breakdown(monitor));
+  if (auto page = live_page(request.path)) return std::move(*page);
   return json_response(api_error(404, "no endpoint '" + std::string(request.path) +
                                           "'; try /metrics, /api/v1/summary, /api/v1/percentiles, "
                                           "/api/v1/snapshots or /healthz"));
