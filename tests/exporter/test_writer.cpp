@@ -1,18 +1,21 @@
 // A writer process for the exporter tests: records exactly what its arguments say, then (with
 // --hold) stays alive until killed, so its gauges stay live and its pid can be SIGKILLed.
 //
-//   exporter_test_writer --segment NAME [--role ROLE] [--ready FILE] [--hold] OP...
+//   exporter_test_writer --segment NAME [--role ROLE] [--ready FILE] [--hold [--repeat-ms MS]] OP...
 //   OP: counter NAME LABELS N            adds N
 //       gauge NAME LABELS VALUE [MODE]   sets VALUE (MODE: sum|max|min|last|per_writer)
 //       hist NAME LABELS VALUE COUNT     records VALUE (integer units: ns, bytes) COUNT times
 //   LABELS: k=v,k=v or - for none.
-// --ready FILE is created once everything is recorded.
+// --ready FILE is created once everything is recorded. --repeat-ms MS records the OPs again every
+// MS milliseconds while holding, so rates stay above zero (gauges are set to the same value).
 #include <wsm/writer.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -74,6 +77,7 @@ wsm::GaugeMode mode_of(const std::string& m) {
 int main(int argc, char** argv) {
   std::string segment, role, ready;
   bool hold = false;
+  int repeat_ms = 0;
   std::vector<std::string> ops;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -81,41 +85,49 @@ int main(int argc, char** argv) {
     else if (a == "--role" && i + 1 < argc) role = argv[++i];
     else if (a == "--ready" && i + 1 < argc) ready = argv[++i];
     else if (a == "--hold") hold = true;
+    else if (a == "--repeat-ms" && i + 1 < argc) repeat_ms = std::atoi(argv[++i]);
     else ops.push_back(a);
   }
   if (segment.empty()) usage("--segment is required");
   auto reg = wsm::Registry::open(segment, {.role = role, .enabled = true});
   if (!reg) usage(reg.error().message().c_str());
-  for (std::size_t i = 0; i < ops.size();) {
-    const std::string& op = ops[i];
-    const auto arg = [&](std::size_t k) -> const std::string& {
-      if (i + k >= ops.size()) usage(("missing argument of " + op).c_str());
-      return ops[i + k];
-    };
-    const LabelStore labels = parse_labels(arg(2));
-    if (op == "counter") {
-      auto c = with_labels(labels, [&](wsm::Labels l) { return reg->try_counter(arg(1), l, "test counter"); });
-      if (!c) usage(c.error().message().c_str());
-      c->inc(std::stoull(arg(3)));
-      i += 4;
-    } else if (op == "gauge") {
-      const bool has_mode = i + 4 < ops.size() && is_mode(ops[i + 4]);
-      const wsm::GaugeMode mode = has_mode ? mode_of(ops[i + 4]) : wsm::GaugeMode::sum;
-      auto g = with_labels(labels, [&](wsm::Labels l) { return reg->try_gauge(arg(1), l, "test gauge", mode); });
-      if (!g) usage(g.error().message().c_str());
-      g->set(std::stod(arg(3)));
-      i += has_mode ? 5 : 4;
-    } else if (op == "hist") {
-      auto h = with_labels(labels, [&](wsm::Labels l) { return reg->try_histogram(arg(1), l, "test histogram"); });
-      if (!h) usage(h.error().message().c_str());
-      const std::uint64_t v = std::stoull(arg(3));
-      for (std::uint64_t n = std::stoull(arg(4)); n > 0; --n) h->record(v);
-      i += 5;
-    } else {
-      usage(("unknown op " + op).c_str());
+  const auto record = [&] {
+    for (std::size_t i = 0; i < ops.size();) {
+      const std::string& op = ops[i];
+      const auto arg = [&](std::size_t k) -> const std::string& {
+        if (i + k >= ops.size()) usage(("missing argument of " + op).c_str());
+        return ops[i + k];
+      };
+      const LabelStore labels = parse_labels(arg(2));
+      if (op == "counter") {
+        auto c = with_labels(labels, [&](wsm::Labels l) { return reg->try_counter(arg(1), l, "test counter"); });
+        if (!c) usage(c.error().message().c_str());
+        c->inc(std::stoull(arg(3)));
+        i += 4;
+      } else if (op == "gauge") {
+        const bool has_mode = i + 4 < ops.size() && is_mode(ops[i + 4]);
+        const wsm::GaugeMode mode = has_mode ? mode_of(ops[i + 4]) : wsm::GaugeMode::sum;
+        auto g = with_labels(labels, [&](wsm::Labels l) { return reg->try_gauge(arg(1), l, "test gauge", mode); });
+        if (!g) usage(g.error().message().c_str());
+        g->set(std::stod(arg(3)));
+        i += has_mode ? 5 : 4;
+      } else if (op == "hist") {
+        auto h = with_labels(labels, [&](wsm::Labels l) { return reg->try_histogram(arg(1), l, "test histogram"); });
+        if (!h) usage(h.error().message().c_str());
+        const std::uint64_t v = std::stoull(arg(3));
+        for (std::uint64_t n = std::stoull(arg(4)); n > 0; --n) h->record(v);
+        i += 5;
+      } else {
+        usage(("unknown op " + op).c_str());
+      }
     }
-  }
+  };
+  record();
   if (!ready.empty()) std::ofstream(ready) << "ready\n";
+  while (hold && repeat_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(repeat_ms));
+    record();
+  }
   while (hold) ::pause();
   return 0;
 }

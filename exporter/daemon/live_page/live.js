@@ -376,6 +376,9 @@
     if (writers.status === 'fulfilled') renderWriters(writers.value);
     if (segment.status === 'fulfilled') renderSegment(segment.value);
     drawCharts();
+    // The window's width and the page's: wider means something sticks out sideways (the layout
+    // test reads this at a phone width).
+    document.body.dataset.layout = window.innerWidth + ' ' + document.documentElement.scrollWidth;
     if (!failed) {
       setState('live', true);
     } else if (failed.reason instanceof ApiError) {
