@@ -290,7 +290,7 @@
     const canvas = div.querySelector('svg');
     const width = Math.max(200, canvas.clientWidth || 300);
     const height = 120;
-    const left = 52, right = 6, top = 6, bottom = 16;
+    const left = 64, right = 6, top = 6, bottom = 16;
     canvas.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
     canvas.replaceChildren();
 
