@@ -54,6 +54,7 @@ class Browser {
   [[nodiscard]] CommandResult load(const std::string& url, const std::string& what, const std::string& size) const {
     return run({kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-extensions",
+                "--disable-dev-shm-usage",  // containers often have a small /dev/shm
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                 "--user-data-dir=" + (profile_ / "profile").string(), "--enable-logging=stderr", "--v=0",
                 "--virtual-time-budget=3000", "--window-size=" + size, what, url},

@@ -366,9 +366,18 @@
 
   async function refresh(first) {
     const n = first ? Math.min(720, Math.ceil(HISTORY_MINUTES * 60 / state.interval)) : 5;
-    const calls = [getJson('/api/v1/summary'), getJson('/api/v1/snapshots?n=' + n), getJson('/api/v1/breakdown'),
-      getJson('/api/v1/writers'), getJson('/api/v1/segment')];
-    const [summary, snapshots, breakdown, writers, segment] = await Promise.allSettled(calls);
+    // One request at a time: the exporter serves with two threads, and a browser's parallel
+    // keep-alive connections would hold both while Prometheus waits to scrape.
+    const settled = [];
+    for (const path of ['/api/v1/summary', '/api/v1/snapshots?n=' + n, '/api/v1/breakdown', '/api/v1/writers',
+      '/api/v1/segment']) {
+      try {
+        settled.push({ status: 'fulfilled', value: await getJson(path) });
+      } catch (reason) {
+        settled.push({ status: 'rejected', reason });
+      }
+    }
+    const [summary, snapshots, breakdown, writers, segment] = settled;
     const failed = [summary, snapshots, breakdown, writers, segment].find((r) => r.status === 'rejected');
     if (summary.status === 'fulfilled') renderSummary(summary.value);
     if (snapshots.status === 'fulfilled') remember(snapshots.value.snapshots);
