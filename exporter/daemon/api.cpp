@@ -26,10 +26,6 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
-json quantile_json(const Quantile& q) {
-  return {{"q", q.q}, {"value", finite_or_null(q.value)}, {"lower", q.lower}, {"upper", finite_or_null(q.upper)}};
-}
-
 std::optional<double> parse_number(std::string_view s) {
   double v = 0;
   const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -38,6 +34,10 @@ std::optional<double> parse_number(std::string_view s) {
 }
 
 }  // namespace
+
+json quantile_json(const Quantile& q) {
+  return {{"q", q.q}, {"value", finite_or_null(q.value)}, {"lower", q.lower}, {"upper", finite_or_null(q.upper)}};
+}
 
 ApiResult api_error(int status, std::string message) { return {status, {{"error", std::move(message)}}}; }
 
@@ -82,6 +82,8 @@ ApiResult api_summary(Monitor& monitor) {
 
   json by_role = json::object();
   for (const auto& [role, n] : f.connections_by_role) by_role[role] = n;
+  json heartbeat = json::object();
+  for (const auto& [role, percent] : f.heartbeat_success_by_role) heartbeat[role] = percent;
   json procs = json::array();
   std::optional<double> worker_cpu, exporter_cpu, max_worker_cpu;
   std::uint64_t rss = 0, virt = 0, max_worker_rss = 0;
@@ -124,19 +126,21 @@ ApiResult api_summary(Monitor& monitor) {
            {"interval_seconds", settings.interval_seconds},
            {"connections", {{"total", f.connections_total}, {"by_role", by_role}}},
            {"messages", {{"sent", f.sent}, {"received", f.received}, {"failed", f.failed}}},
+           {"disconnections", f.disconnections},
            {"rates",
             {{"messages_per_second",
               {{"in", optional_number(f.messages_in_per_second)}, {"out", optional_number(f.messages_out_per_second)}}},
              {"bytes_per_second",
               {{"in", optional_number(f.bytes_in_per_second)}, {"out", optional_number(f.bytes_out_per_second)}}},
-             {"failed_per_second", optional_number(f.failed_per_second)}}},
+             {"failed_per_second", optional_number(f.failed_per_second)},
+             {"disconnections_per_second", optional_number(f.disconnections_per_second)}}},
            {"latency", {{"p95", f.latency_p95 ? quantile_json(*f.latency_p95) : json(nullptr)}, {"window", "interval"}}},
            {"resources",
             {{"monitoring", settings.resource_monitoring},
              {"cpu_percent", {{"workers", optional_number(worker_cpu)}, {"exporter", optional_number(exporter_cpu)}}},
              {"memory_bytes", {{"rss", rss}, {"virtual", virt}}},
              {"processes", procs}}},
-           {"health", {{"min_score", optional_number(f.min_health_score)}}},
+           {"health", {{"min_score", optional_number(f.min_health_score)}, {"heartbeat_success_percent", heartbeat}}},
            {"thresholds",
             {{"latency_seconds", t.latency_seconds}, {"cpu_percent", t.cpu_percent},
              {"memory_bytes", t.memory_bytes}, {"failed_per_second", t.failed_per_second},
@@ -261,10 +265,17 @@ ApiResult api_snapshots(Monitor& monitor, std::string_view query) {
     list.push_back({{"time", static_cast<double>(r.unix_ns) / 1e9},
                     {"cpu_percent", optional_number(r.cpu_percent)},
                     {"memory_bytes", r.memory_rss_bytes},
+                    {"max_worker_cpu_percent", optional_number(r.max_worker_cpu_percent)},
+                    {"max_worker_memory_bytes", r.max_worker_rss_bytes ? json(*r.max_worker_rss_bytes) : json(nullptr)},
                     {"messages_per_second", optional_number(r.messages_per_second)},
+                    {"messages_in_per_second", optional_number(r.messages_in_per_second)},
+                    {"messages_out_per_second", optional_number(r.messages_out_per_second)},
                     {"bytes_per_second", optional_number(r.bytes_per_second)},
+                    {"failed_per_second", optional_number(r.failed_per_second)},
+                    {"disconnections_per_second", optional_number(r.disconnections_per_second)},
                     {"active_connections", r.active_connections},
-                    {"p95_latency_seconds", r.latency_p95 ? finite_or_null(r.latency_p95->value) : json(nullptr)}});
+                    {"p95_latency_seconds", r.latency_p95 ? finite_or_null(r.latency_p95->value) : json(nullptr)},
+                    {"min_health_score", optional_number(r.min_health_score)}});
   }
   return {200,
           {{"interval_seconds", monitor.settings().interval_seconds},

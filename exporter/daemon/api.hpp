@@ -4,8 +4,14 @@
 //   GET /api/v1/percentiles  ?metric=NAME&LABEL=VALUE...&q=0.5,0.95,0.99 (q optional): quantiles
 //                            from the HDR buckets of the matching series (summed), with bounds
 //   GET /api/v1/snapshots    ?n=10 (1-720): the last n interval snapshots, oldest first
+//   GET /api/v1/writers      the writer slots: pid, tid, role, state, alive, heartbeat age, bytes
+//   GET /api/v1/segment      usage against capacity (series, families, writers, string, retired
+//                            and arena bytes) and what was dropped
+//   GET /api/v1/breakdown    latency p50/p95/p99 per message type, compression ratio per type,
+//                            buffer utilisation, queue sizes and active subscriptions per label set
 //   GET /healthz             200 with the segment state; 503 with the reason while there is none
 //   GET /api/v1/connections[/{id}]  the connection tables: connections_api.hpp
+// (GET / and its two files are the live page, live_page.hpp, which reads these endpoints.)
 // Errors: {"error": "..."} with 400 (bad parameter) or 404 (unknown metric or series).
 #pragma once
 
@@ -13,6 +19,7 @@
 #include <string_view>
 
 #include "monitor.hpp"
+#include "quantile.hpp"
 
 namespace wsm::exporter {
 
@@ -26,6 +33,12 @@ struct ApiResult {
 [[nodiscard]] ApiResult api_percentiles(Monitor& monitor, std::string_view query);
 [[nodiscard]] ApiResult api_snapshots(Monitor& monitor, std::string_view query);
 [[nodiscard]] ApiResult api_healthz(Monitor& monitor);
+[[nodiscard]] ApiResult api_writers(Monitor& monitor);    // api_segment.cpp
+[[nodiscard]] ApiResult api_segment(Monitor& monitor);    // api_segment.cpp
+[[nodiscard]] ApiResult api_breakdown(Monitor& monitor);  // api_breakdown.cpp
+
+// {"q", "value", "lower", "upper"} of a quantile; an unbounded edge is null.
+[[nodiscard]] nlohmann::json quantile_json(const Quantile& q);
 
 // Decoded name=value pairs of a query string (application/x-www-form-urlencoded); nullopt when
 // an escape is malformed.

@@ -36,7 +36,7 @@ std::vector<std::string> Deriver::input_families() const {
   }
   const SummaryInputs& s = rules_.summary;
   for (std::string_view n : {s.connections_active, s.messages_sent, s.messages_received, s.messages_failed,
-                             s.message_latency}) {
+                             s.message_latency, s.disconnections}) {
     names.emplace_back(n);
   }
   return names;
@@ -153,9 +153,23 @@ void Deriver::figures_of(const shm::Aggregation& a, double dt) {
   f.failed = total(in.messages_failed);
   if (dt > 0) f.failed_per_second = rate(static_cast<double>(f.failed), static_cast<double>(previous_failed_), dt);
   previous_failed_ = f.failed;
+  f.disconnections = total(in.disconnections);
+  if (dt > 0) {
+    f.disconnections_per_second = rate(static_cast<double>(f.disconnections),
+                                       static_cast<double>(previous_disconnections_), dt);
+  }
+  previous_disconnections_ = f.disconnections;
 
-  // Message and byte rates by direction, from the rate families just computed.
+  // Message and byte rates by direction and heartbeat success by role, from the families just
+  // computed.
   for (const exposition::ComputedFamily& fam : families_) {
+    if (fam.name == in.heartbeat_success) {
+      for (const exposition::Sample& s : fam.samples) {
+        if (!shm::parse_canonical_labels(s.labels, parsed)) continue;
+        f.heartbeat_success_by_role[std::string(label_value(parsed, "role"))] = s.value;
+      }
+      continue;
+    }
     const bool messages = fam.name == in.message_rate;
     const bool bytes = fam.name == in.byte_rate;
     if (!messages && !bytes) continue;

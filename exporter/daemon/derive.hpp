@@ -26,11 +26,12 @@ struct IntervalFigures {
   double seconds = 0;  // since the previous interval; 0 on the first
   std::map<std::string, double> connections_by_role;
   double connections_total = 0;
-  std::uint64_t sent = 0, received = 0, failed = 0;
+  std::uint64_t sent = 0, received = 0, failed = 0, disconnections = 0;
   // Rates over the interval; absent on the first.
   std::optional<double> messages_in_per_second, messages_out_per_second;
   std::optional<double> bytes_in_per_second, bytes_out_per_second;
-  std::optional<double> failed_per_second;
+  std::optional<double> failed_per_second, disconnections_per_second;
+  std::map<std::string, double> heartbeat_success_by_role;  // percent; a role whose pings moved
   std::optional<Quantile> latency_p95;  // of the messages recorded in the interval
   std::optional<double> min_health_score;  // of the live connections (connection tables)
 };
@@ -64,7 +65,7 @@ class Deriver {
   std::uint64_t last_mono_ns_ = 0;
   std::vector<Totals> previous_;  // per rate rule, then numerator and denominator per ratio rule
   std::vector<std::uint64_t> previous_latency_;  // summed HDR buckets of the latency family
-  std::uint64_t previous_failed_ = 0;
+  std::uint64_t previous_failed_ = 0, previous_disconnections_ = 0;
   std::vector<exposition::ComputedFamily> families_;
   IntervalFigures figures_;
 };

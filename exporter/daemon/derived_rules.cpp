@@ -56,8 +56,18 @@ const DerivedRules& derived_rules() {
               .messages_received = "websocket_messages_received_total",
               .messages_failed = "websocket_failed_messages_total",
               .message_latency = "websocket_message_latency_seconds",
+              .disconnections = "websocket_disconnections_total",
               .message_rate = "websocket_throughput_messages_per_second",
               .byte_rate = "websocket_bandwidth_bytes_per_second",
+              .heartbeat_success = "websocket_heartbeat_success_rate_percent",
+          },
+      .breakdown =
+          {
+              .buffer_utilization = "websocket_buffer_utilization_percent",
+              .queue_size = "websocket_queue_size",
+              .subscriptions = "websocket_subscriptions_active",
+              .message_latency = "websocket_message_latency_seconds",
+              .compression_ratio = "websocket_compression_ratio_percent",
           },
   };
   return rules;

@@ -54,8 +54,19 @@ struct SummaryInputs {
   std::string_view messages_received;   // counter
   std::string_view messages_failed;     // counter
   std::string_view message_latency;     // histogram (seconds)
+  std::string_view disconnections;      // counter
   std::string_view message_rate;        // a rate rule's output, by direction
   std::string_view byte_rate;           // a rate rule's output, by direction
+  std::string_view heartbeat_success;   // a ratio rule's output, by role
+};
+
+// Catalogue metrics /api/v1/breakdown reads fresh from the segment at each request.
+struct BreakdownInputs {
+  std::string_view buffer_utilization;  // gauge {buffer_type, role}
+  std::string_view queue_size;          // gauge {queue_type, role}
+  std::string_view subscriptions;       // gauge {subscription_type, role}
+  std::string_view message_latency;     // histogram {message_type, processing_stage}
+  std::string_view compression_ratio;   // histogram {compression_type, message_type}
 };
 
 struct DerivedRules {
@@ -64,6 +75,7 @@ struct DerivedRules {
   ResourceRule resources;
   HealthRule health;
   SummaryInputs summary;
+  BreakdownInputs breakdown;
 };
 
 [[nodiscard]] const DerivedRules& derived_rules();

@@ -152,9 +152,18 @@ void Monitor::tick() {
   r.unix_ns = f.unix_ns;
   for (const ProcessFigures& p : processes_) {
     if (p.exporter) continue;
-    if (p.cpu_percent) r.cpu_percent = r.cpu_percent.value_or(0) + *p.cpu_percent;
+    if (p.cpu_percent) {
+      r.cpu_percent = r.cpu_percent.value_or(0) + *p.cpu_percent;
+      r.max_worker_cpu_percent = std::max(r.max_worker_cpu_percent.value_or(0), *p.cpu_percent);
+    }
     r.memory_rss_bytes += p.rss_bytes;
+    r.max_worker_rss_bytes = std::max(r.max_worker_rss_bytes.value_or(0), p.rss_bytes);
   }
+  r.messages_in_per_second = f.messages_in_per_second;
+  r.messages_out_per_second = f.messages_out_per_second;
+  r.failed_per_second = f.failed_per_second;
+  r.disconnections_per_second = f.disconnections_per_second;
+  r.min_health_score = f.min_health_score;
   if (f.messages_in_per_second || f.messages_out_per_second) {
     r.messages_per_second = f.messages_in_per_second.value_or(0) + f.messages_out_per_second.value_or(0);
   }
@@ -231,6 +240,16 @@ std::optional<shm::ConnectionInfo> Monitor::connection(std::uint64_t id) const {
   std::lock_guard lock(mutex_);
   if (!segment_) return std::nullopt;
   return shm::find_connection(*segment_, id);
+}
+
+bool Monitor::with_fresh_snapshot(const std::function<void(const shm::Segment&, const shm::Snapshot&)>& f) {
+  std::lock_guard lock(mutex_);
+  if (!segment_) return false;
+  // No family named "": the header and the slots without copying any cell.
+  auto snapshot = shm::Snapshot::take(*segment_, catalog_, {.only_families = {""}});
+  if (!snapshot) return false;
+  f(*segment_, *snapshot);
+  return true;
 }
 
 IntervalFigures Monitor::figures() const {

@@ -45,10 +45,16 @@ struct IntervalRecord {
   std::uint64_t unix_ns = 0;
   std::optional<double> cpu_percent;  // live writer processes together
   std::uint64_t memory_rss_bytes = 0; // live writer processes together
+  // The busiest and the largest worker process: what the cpu and memory thresholds compare.
+  std::optional<double> max_worker_cpu_percent;
+  std::optional<std::uint64_t> max_worker_rss_bytes;
   std::optional<double> messages_per_second;  // in + out
+  std::optional<double> messages_in_per_second, messages_out_per_second;
   std::optional<double> bytes_per_second;     // in + out
+  std::optional<double> failed_per_second, disconnections_per_second;
   double active_connections = 0;
   std::optional<Quantile> latency_p95;
+  std::optional<double> min_health_score;
 };
 
 struct MonitorStatus {
@@ -80,6 +86,9 @@ class Monitor {
   // Calls f with a fresh aggregation as exposed (identifier-label policy applied); false when no
   // segment is attached or the snapshot failed (status() says why).
   bool with_fresh_aggregation(const std::function<void(const shm::Aggregation&)>& f);
+  // Calls f with the segment and a fresh snapshot of its header and writer slots (no cells);
+  // false as above.
+  bool with_fresh_snapshot(const std::function<void(const shm::Segment&, const shm::Snapshot&)>& f);
 
   // The live connections of every writer's connection table, in table order; nullopt when no
   // segment is attached.

@@ -2,6 +2,7 @@
 
 #include "api.hpp"
 #include "connections_api.hpp"
+#include "live_page.hpp"
 #include "negotiation.hpp"
 
 namespace wsm::exporter {
@@ -42,9 +43,14 @@ Response handle(Monitor& monitor, const Request& request, ScrapeBuffers& buffers
   if (constexpr std::string_view one = "/api/v1/connections/"; request.path.starts_with(one)) {
     return json_response(api_connection(monitor, request.path.substr(one.size())));
   }
+  if (request.path == "/api/v1/writers") return json_response(api_writers(monitor));
+  if (request.path == "/api/v1/segment") return json_response(api_segment(monitor));
+  if (request.path == "/api/v1/breakdown") return json_response(api_breakdown(monitor));
+  if (auto page = live_page(request.path)) return std::move(*page);
   return json_response(api_error(404, "no endpoint '" + std::string(request.path) +
-                                          "'; try /metrics, /api/v1/summary, /api/v1/percentiles, "
-                                          "/api/v1/snapshots, /api/v1/connections or /healthz"));
+                                          "'; try /, /metrics, /api/v1/summary, /api/v1/percentiles, "
+                                          "/api/v1/snapshots, /api/v1/connections, /api/v1/writers, "
+                                          "/api/v1/segment, /api/v1/breakdown or /healthz"));
 }
 
 }  // namespace wsm::exporter

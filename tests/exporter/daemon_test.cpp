@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <unistd.h>
 
 #include "api.hpp"
 #include "derive.hpp"
@@ -17,6 +18,7 @@
 #include "routes.hpp"
 #include "settings.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
+#include "wsm/shm/limits.hpp"
 
 namespace {
 
@@ -198,6 +200,8 @@ TEST(Deriver, RatesAndHeartbeatRatioComeFromCounterDeltasOverTheInterval) {
   auto failed = t.reg.counter("websocket_failed_messages_total", {{"message_type", "vitals"}, {"failure_reason", "x"}, {"role", "doctor"}});
   auto open = t.reg.gauge("websocket_connections_active", {{"role", "doctor"}, {"user_id", "u1"}});
   auto latency = t.reg.histogram("websocket_message_latency_seconds", {{"message_type", "vitals"}});
+  auto closed = t.reg.counter("websocket_disconnections_total", {{"reason", "client_close"}, {"role", "nurse"}});
+  closed.inc(7);
   sent_doc.inc(100);
   hb_sent.inc(10);
   hb_acked.inc(10);
@@ -213,6 +217,7 @@ TEST(Deriver, RatesAndHeartbeatRatioComeFromCounterDeltasOverTheInterval) {
   hb_sent.inc(20);
   hb_acked.inc(15);
   failed.inc(6);
+  closed.inc(4);
   open.set(3);
   for (int i = 0; i < 100; ++i) latency.record(std::chrono::microseconds(100 + i));
   t.interval(12);  // 2 s later
@@ -230,6 +235,9 @@ TEST(Deriver, RatesAndHeartbeatRatioComeFromCounterDeltasOverTheInterval) {
   EXPECT_EQ(f.sent, 140u);
   EXPECT_EQ(f.received, 8u);
   EXPECT_EQ(f.failed, 6u);
+  EXPECT_EQ(f.disconnections, 11u);
+  EXPECT_EQ(*f.disconnections_per_second, 2.0);  // 4 / 2 s
+  EXPECT_EQ(f.heartbeat_success_by_role.at("nurse"), 75.0);
   EXPECT_EQ(f.connections_total, 3);
   EXPECT_EQ(f.connections_by_role.at("doctor"), 3);
   ASSERT_TRUE(f.latency_p95);
@@ -240,6 +248,8 @@ TEST(Deriver, RatesAndHeartbeatRatioComeFromCounterDeltasOverTheInterval) {
   t.interval(13);  // nothing moved: rates are 0, the ratio is absent
   EXPECT_EQ(t.family("websocket_throughput_messages_per_second").at("direction=\"out\",message_type=\"vitals\",role=\"doctor\""), 0.0);
   EXPECT_TRUE(t.family("websocket_heartbeat_success_rate_percent").empty());
+  EXPECT_TRUE(t.deriver.figures().heartbeat_success_by_role.empty());
+  EXPECT_EQ(*t.deriver.figures().disconnections_per_second, 0.0);
 }
 
 // The interval's snapshot copies only the families the derivation reads (shm_core's
@@ -349,6 +359,78 @@ TEST(Api, PercentilesSnapshotsSummaryAndErrors) {
   EXPECT_EQ(m.content_type, exposition::content_type(Format::prometheus_text));
   EXPECT_NE(m.body.find("websocket_messages_sent_total{role=\"doctor\"} 5\n"), std::string::npos);
   EXPECT_EQ(m.body.find("user_id"), std::string::npos);
+}
+
+// The endpoints the live page reads besides the summary: writers, segment usage, breakdown.
+TEST(Api, WritersSegmentAndBreakdown) {
+  const std::string name = test::unique_segment_name("api-page");
+  test::SegmentGuard guard(name);
+  Registry reg = *Registry::open(name, {.role = "nurse", .enabled = true});
+  auto lat = reg.histogram("websocket_message_latency_seconds", {{"message_type", "vitals"}, {"processing_stage", "parse"}});
+  for (int i = 0; i < 10; ++i) lat.record(std::chrono::microseconds(250));
+  reg.histogram("websocket_message_latency_seconds", {{"message_type", "vitals"}, {"processing_stage", "send"}})
+      .record(std::chrono::milliseconds(3));
+  reg.histogram("websocket_compression_ratio_percent", {{"compression_type", "deflate"}, {"message_type", "vitals"}}).record(40);
+  reg.gauge("websocket_queue_size", {{"queue_type", "send"}, {"role", "nurse"}}).set(12);
+  reg.gauge("websocket_subscriptions_active", {{"subscription_type", "ecg"}, {"role", "nurse"}}).set(4);
+
+  Settings settings;
+  settings.segment = name;
+  Monitor monitor(settings, exposition::IdLabelPolicy(exposition::IdLabelMode::drop));
+  ScrapeBuffers buffers;
+  const auto get = [&](std::string path) {
+    const Response r = handle(monitor, {"GET", path, "", "", ""}, buffers);
+    return std::make_pair(r.status, nlohmann::json::parse(r.body));
+  };
+  EXPECT_EQ(get("/api/v1/writers").first, 503);
+  EXPECT_EQ(get("/api/v1/segment").first, 503);
+  EXPECT_EQ(get("/api/v1/breakdown").first, 503);
+  monitor.tick();
+
+  const auto [ws, writers] = get("/api/v1/writers");
+  ASSERT_EQ(ws, 200);
+  ASSERT_FALSE(writers["writers"].empty());
+  for (const auto& w : writers["writers"]) {
+    EXPECT_EQ(w["pid"], ::getpid());
+    EXPECT_EQ(w["role"], "nurse");
+    EXPECT_EQ(w["state"], "active");
+    EXPECT_EQ(w["alive"], true);
+    EXPECT_GE(w["heartbeat_age_seconds"].get<double>(), 0);
+  }
+
+  const auto [ss, segment] = get("/api/v1/segment");
+  ASSERT_EQ(ss, 200);
+  const auto& usage = segment["usage"];
+  // The header's count: the five label sets above and each family's overflow series.
+  const shm::Segment seg = *shm::Segment::open(name, {shm::Access::read_only});
+  shm::CatalogView catalog;
+  EXPECT_EQ(usage["series"]["used"], shm::Snapshot::take(seg, catalog)->stats.series_used);
+  EXPECT_GE(usage["series"]["used"].get<int>(), 5);
+  EXPECT_EQ(usage["series"]["capacity"], shm::Limits{}.max_series);
+  EXPECT_EQ(usage["writers"]["used"], writers["writers"].size());
+  EXPECT_EQ(usage["writers"]["capacity"], shm::Limits{}.max_writers);
+  EXPECT_GT(usage["writer_arena_bytes"]["used"].get<double>(), 0);
+  EXPECT_EQ(segment["dropped"]["series"], 0);
+
+  const auto [bs, b] = get("/api/v1/breakdown");
+  ASSERT_EQ(bs, 200);
+  // Both stages of vitals together, as /api/v1/percentiles with message_type=vitals sums them.
+  const auto& vitals = b["latency_seconds_by_message_type"]["vitals"];
+  EXPECT_EQ(vitals["count"], 11);
+  const Response pr = handle(monitor, {"GET", "/api/v1/percentiles",
+                                       "metric=websocket_message_latency_seconds&message_type=vitals", "", ""},
+                             buffers);
+  EXPECT_EQ(vitals["quantiles"], nlohmann::json::parse(pr.body)["quantiles"]);
+  EXPECT_LT(vitals["quantiles"][0]["lower"].get<double>(), 250e-6);  // p50: the 250 µs ones
+  EXPECT_LE(250e-6, vitals["quantiles"][0]["upper"].get<double>());
+  EXPECT_LT(vitals["quantiles"][2]["lower"].get<double>(), 3e-3);    // p99: the 3 ms one
+  EXPECT_EQ(b["compression_ratio_percent_by_type"]["deflate"]["count"], 1);
+  ASSERT_EQ(b["queue_size"].size(), 1u);
+  EXPECT_EQ(b["queue_size"][0]["value"], 12);
+  EXPECT_EQ(b["queue_size"][0]["labels"], (nlohmann::json{{"queue_type", "send"}, {"role", "nurse"}}));
+  ASSERT_EQ(b["subscriptions_active"].size(), 1u);
+  EXPECT_EQ(b["subscriptions_active"][0]["value"], 4);
+  EXPECT_TRUE(b["buffer_utilization_percent"].empty());
 }
 
 }  // namespace

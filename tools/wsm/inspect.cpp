@@ -91,7 +91,7 @@ json writers(const shm::Snapshot& snap) {
     out.push_back({{"slot", w.slot},
                    {"pid", w.pid},
                    {"tid", w.tid},
-                   {"state", slot_state_name(w.state)},
+                   {"state", shm::slot_state_name(w.state)},
                    {"alive", w.alive},
                    {"heartbeat_age_seconds",
                     beat ? json(static_cast<double>(snap.taken_mono_ns - w.heartbeat_ns) / 1e9) : json()},

@@ -45,17 +45,6 @@ std::vector<AttachedWriter> attached_writers(const shm::Segment& segment) {
   return out;
 }
 
-const char* slot_state_name(shm::SlotState state) noexcept {
-  switch (state) {
-    case shm::SlotState::free: return "free";
-    case shm::SlotState::claiming: return "claiming";
-    case shm::SlotState::active: return "active";
-    case shm::SlotState::detached: return "detached";
-    case shm::SlotState::retiring: return "retiring";
-  }
-  return "invalid";
-}
-
 const char* gauge_mode_name(shm::GaugeMode mode) noexcept {
   switch (mode) {
     case shm::GaugeMode::sum: return "sum";

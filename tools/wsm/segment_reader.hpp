@@ -47,8 +47,7 @@ struct AttachedWriter {
 };
 [[nodiscard]] std::vector<AttachedWriter> attached_writers(const shm::Segment& segment);
 
-// "active", "sum", ... for tables and JSON.
-[[nodiscard]] const char* slot_state_name(shm::SlotState state) noexcept;
+// "sum", "max", ... for tables and JSON (slot states: shm::slot_state_name).
 [[nodiscard]] const char* gauge_mode_name(shm::GaugeMode mode) noexcept;
 
 }  // namespace wsm::cli

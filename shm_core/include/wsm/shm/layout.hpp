@@ -156,6 +156,17 @@ static_assert(sizeof(SegmentHeader) == 512);
 // The pid sits in the state word so that claiming (FREE -> CLAIMING|pid) names its owner in the
 // same CAS: a claimant killed half-way is recognised by its dead pid.
 enum class SlotState : std::uint8_t { free = 0, claiming = 1, active = 2, detached = 3, retiring = 4 };
+// The word every output uses for a slot state (`wsm inspect`, the exporter's /api/v1/writers).
+[[nodiscard]] constexpr const char* slot_state_name(SlotState s) noexcept {
+  switch (s) {
+    case SlotState::free: return "free";
+    case SlotState::claiming: return "claiming";
+    case SlotState::active: return "active";
+    case SlotState::detached: return "detached";
+    case SlotState::retiring: return "retiring";
+  }
+  return "invalid";
+}
 [[nodiscard]] constexpr std::uint64_t slot_word(SlotState s, std::uint32_t pid) noexcept {
   return static_cast<std::uint64_t>(s) | (std::uint64_t{pid} << 32);
 }
