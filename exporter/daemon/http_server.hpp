@@ -21,7 +21,7 @@ struct HttpOptions {
   int timeout_seconds = 10;  // a request's headers must arrive whole within this time
 };
 
-// Requests whose headers (request line included) pass this are answered 413 and closed.
+// Requests whose headers (request line included) pass this are answered 400 and closed.
 inline constexpr int kMaxRequestHeaderBytes = 8192;
 // Longer paths + query strings are answered 414: no route takes more.
 inline constexpr std::size_t kMaxUriBytes = 2048;
