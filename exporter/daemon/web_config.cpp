@@ -139,13 +139,18 @@ Result<WebConfig> load_web_config(const std::string& path) {
 }
 
 bool BasicAuth::allows(std::string_view authorization) {
+  if (users_.empty()) return false;
   const auto credentials = basic_credentials(authorization);
   if (!credentials) return false;
   const std::size_t colon = credentials->find(':');
   if (colon == std::string::npos) return false;
   const std::string user = credentials->substr(0, colon), password = credentials->substr(colon + 1);
   const auto it = users_.find(user);
-  if (it == users_.end()) return false;
+  if (it == users_.end()) {
+    // As slow as a wrong password, so the time of a 401 does not tell which user names exist.
+    (void)crypt_with(password, users_.begin()->second);
+    return false;
+  }
   const std::string d = digest(user, password, it->second);
   {
     std::lock_guard lock(mutex_);

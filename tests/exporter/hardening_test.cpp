@@ -17,6 +17,7 @@
 
 #include "exporter_test_support.hpp"
 #include "wsm/shm/segment.hpp"
+#include "wsm/writer.hpp"
 
 namespace {
 
@@ -222,6 +223,15 @@ TEST(SegmentGroup, AGroupSegmentIs0640AndReadableByAnExporterOfThatGroup) {
   const auto refused = denied.healthz(503);
   EXPECT_NE(refused["error"].get<std::string>().find("ermission"), std::string::npos) << refused;
   EXPECT_EQ(denied.stop(), 0);
+}
+
+TEST(SegmentGroup, AnUnknownGroupIsAClearErrorAndCreatesNothing) {
+  const std::string seg = unique_segment_name("nogroup");
+  SegmentGuard guard(seg);
+  auto reg = wsm::Registry::open(seg, {.group = "wsm-no-such-group", .enabled = true});
+  ASSERT_FALSE(reg);
+  EXPECT_NE(reg.error().message().find("segment group 'wsm-no-such-group'"), std::string::npos) << reg.error().message();
+  EXPECT_FALSE(fs::exists("/dev/shm/wsm." + seg));
 }
 
 // curl's HTTP status for a request (0 when no HTTP answer came) and its exit code.
