@@ -1,7 +1,6 @@
 #include "wsm/shm/capacity.hpp"
 
 #include <algorithm>
-#include <map>
 
 namespace wsm::shm {
 
@@ -35,14 +34,16 @@ SegmentFill segment_fill(const Segment& segment, const CatalogView& catalog, con
       {"writer_arena_bytes", fullest_arena, l.arena_bytes},
       {"connections", connections_in_use(segment), l.max_connections},
   };
-  std::map<std::uint32_t, std::uint64_t> series;  // family id -> series, overflow not counted
+  // By family id, overflow series not counted. Every interval of the exporter runs this over the
+  // whole catalog: a flat array, not a map.
+  std::vector<std::uint64_t> series(l.max_families, 0);
   for (std::uint32_t id : catalog.ordered_series()) {
     const SeriesInfo& s = *catalog.series(id);
-    if (!s.overflow) ++series[s.family_id];
+    if (!s.overflow && s.family_id < series.size()) ++series[s.family_id];
   }
   for (std::uint32_t id : catalog.family_ids()) {
     const FamilyInfo& f = *catalog.family(id);
-    fill.families.push_back({f.name, series[id], f.series_cap});
+    fill.families.push_back({f.name, id < series.size() ? series[id] : 0, f.series_cap});
   }
   return fill;
 }
