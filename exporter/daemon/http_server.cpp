@@ -1,15 +1,16 @@
 #include "http_server.hpp"
 
 #include <civetweb.h>
-#include <dlfcn.h>
-#include <filesystem>
 #include <cstdio>
 #include <cstring>
+#include <dlfcn.h>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <vector>
 
 #include "routes.hpp"
 
