@@ -203,6 +203,10 @@ TEST(SegmentGroup, AGroupSegmentIs0640AndReadableByAnExporterOfThatGroup) {
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   EXPECT_EQ(st.st_gid, kNogroup);
   EXPECT_EQ(st.st_uid, 0u);
+  const auto inspect = nlohmann::json::parse(run({bin("wsm"), "inspect", seg, "--json"}).out);
+  EXPECT_EQ(inspect["file"]["mode"], "0640");
+  EXPECT_EQ(inspect["file"]["gid"], kNogroup);
+  EXPECT_EQ(inspect["warnings"].dump().find("file mode"), std::string::npos) << inspect["warnings"];
 
   // An exporter running as nobody:nogroup reads it (read-only: it cannot fold dead writers).
   const std::vector<std::string> as_nobody = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
@@ -223,6 +227,12 @@ TEST(SegmentGroup, AGroupSegmentIs0640AndReadableByAnExporterOfThatGroup) {
   const auto refused = denied.healthz(503);
   EXPECT_NE(refused["error"].get<std::string>().find("ermission"), std::string::npos) << refused;
   EXPECT_EQ(denied.stop(), 0);
+
+  // A segment every user may read is a finding of wsm inspect.
+  ASSERT_EQ(::chmod(("/dev/shm/wsm." + private_seg).c_str(), 0644), 0);
+  const auto open_to_all = run({bin("wsm"), "inspect", private_seg});
+  EXPECT_NE(open_to_all.out.find("! segment file mode 0644 lets every user of the host access it"), std::string::npos)
+      << open_to_all.out;
 }
 
 TEST(SegmentGroup, AnUnknownGroupIsAClearErrorAndCreatesNothing) {

@@ -135,6 +135,11 @@ json warnings(const json& doc) {
       out.push_back("family " + name + ": its overflow series holds data: some label sets were merged");
     }
   }
+  if (const json& f = doc["file"]; f.is_object() && (std::stoul(f["mode"].get<std::string>(), nullptr, 8) & 0007) != 0) {
+    out.push_back("segment file mode " + f["mode"].get<std::string>() +
+                  " lets every user of the host access it (labels may name users and patients): "
+                  "create it 0600, or 0640 with a group (RegistryOptions::group, WSM_SEGMENT_GROUP)");
+  }
   for (const json& p : doc["problems"]) out.push_back(p.get<std::string>());
   return out;
 }
@@ -150,6 +155,15 @@ json connections(const shm::Segment& segment) {
                    {"bytes_out", c.bytes_out}, {"health_score", c.health_score}});
   }
   return out;
+}
+
+// Who may read the segment: its file's owner, group and mode.
+json file_json(const shm::Segment& segment) {
+  auto owner = segment.file_owner();
+  if (!owner) return json();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", owner->mode);
+  return {{"mode", mode}, {"uid", owner->uid}, {"gid", owner->gid}};
 }
 
 json describe(const shm::Segment& segment, const shm::CatalogView& catalog, const shm::Snapshot& snap) {
@@ -172,6 +186,7 @@ json describe(const shm::Segment& segment, const shm::CatalogView& catalog, cons
       {"created_unix_ns", st.created_unix_ns},
       {"created", local_time(st.created_unix_ns)},
       {"creator_pid", h.creator_pid},
+      {"file", file_json(segment)},
       {"total_bytes", st.total_bytes},
       {"limits",
        {{"max_writers", l.max_writers}, {"max_families", l.max_families}, {"max_series", l.max_series},
@@ -202,7 +217,12 @@ void print_text(const json& doc) {
               human_bytes(doc["total_bytes"].get<double>()).c_str());
   std::printf("  layout version %s, layout hash %s, generation %s\n", str(doc["layout_version"]).c_str(),
               str(doc["layout_hash"]).c_str(), str(doc["generation"]).c_str());
-  std::printf("  created %s by pid %s\n\n", str(doc["created"]).c_str(), str(doc["creator_pid"]).c_str());
+  std::printf("  created %s by pid %s\n", str(doc["created"]).c_str(), str(doc["creator_pid"]).c_str());
+  if (const json& f = doc["file"]; f.is_object()) {
+    std::printf("  file mode %s, uid %s, gid %s\n", str(f["mode"]).c_str(), str(f["uid"]).c_str(),
+                str(f["gid"]).c_str());
+  }
+  std::printf("\n");
 
   std::printf("%-18s %12s %12s %7s\n", "USAGE", "USED", "CAPACITY", "%");
   for (const auto& [what, u] : doc["usage"].items()) {
