@@ -58,15 +58,26 @@ int main(int argc, char** argv) {
     policy = wsm::exposition::IdLabelPolicy(settings.id_labels, *key);
   }
 
+  HttpOptions http{settings.listen, {}, settings.http_timeout_seconds};
+  if (!settings.web_config.empty()) {
+    auto web = load_web_config(settings.web_config);
+    if (!web) {
+      std::fprintf(stderr, "wsm-exporter: %s\n", web.error().message().c_str());
+      return 2;
+    }
+    http.web = std::move(*web);
+  }
+
   Monitor monitor(settings, std::move(policy));
   monitor.tick();
-  auto server = HttpServer::start(settings.listen, monitor);
+  auto server = HttpServer::start(http, monitor);
   if (!server) {
     std::fprintf(stderr, "wsm-exporter: %s\n", server.error().message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "wsm-exporter: serving segment '%s' on http://%s/metrics every %d s\n",
-               settings.segment.c_str(), settings.listen.c_str(), settings.interval_seconds);
+  std::fprintf(stderr, "wsm-exporter: serving segment '%s' on %s://%s/metrics every %d s%s\n",
+               settings.segment.c_str(), http.web.tls() ? "https" : "http", settings.listen.c_str(),
+               settings.interval_seconds, http.web.users.empty() ? "" : " (basic authentication)");
 
   const std::uint64_t interval_ns = static_cast<std::uint64_t>(settings.interval_seconds) * 1'000'000'000;
   std::uint64_t next = wsm::shm::monotonic_ns() + interval_ns;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "health_scores.hpp"
@@ -20,7 +21,31 @@ double seconds_since(std::uint64_t start_ns) {
 
 void log_line(const std::string& line) { std::fprintf(stderr, "wsm-exporter: %s\n", line.c_str()); }
 
+std::string user_name(uid_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
+    return std::string(found->pw_name) + ", uid " + std::to_string(uid);
+  }
+  return "uid " + std::to_string(uid);
+}
+
 }  // namespace
+
+// /dev/shm is writable by everyone: anyone can create wsm.<name> before the real writers do and
+// feed the exporter forged counts. A segment file this user does not own is served only when the
+// operator said so (the group setup of RegistryOptions::group is the usual reason).
+std::optional<std::string> Monitor::foreign_owner(const shm::Segment& segment) const {
+  if (settings_.allow_foreign_segment) return std::nullopt;
+  auto owner = segment.file_owner();
+  if (!owner) return owner.error().message();
+  if (owner->uid == ::geteuid()) return std::nullopt;
+  return "segment '" + settings_.segment + "' (/dev/shm/wsm." + settings_.segment + ") is owned by " +
+         user_name(owner->uid) + ", not by this exporter's user (" + user_name(::geteuid()) +
+         "); refusing it, since another user's segment may carry forged counts. Run the exporter as "
+         "that user, or pass --allow-foreign-segment (WSM_ALLOW_FOREIGN_SEGMENT=on) if you trust it";
+}
 
 Monitor::Monitor(Settings settings, exposition::IdLabelPolicy policy)
     : settings_(std::move(settings)), policy_(std::move(policy)) {
@@ -41,6 +66,7 @@ void Monitor::detach(std::string reason) {
   if (segment_) log_line("detached from segment '" + settings_.segment + "': " + reason);
   segment_.reset();
   catalog_ = shm::CatalogView{};
+  capacity_.reset();
   status_.attached = false;
   status_.reaping = false;
   status_.reason = std::move(reason);
@@ -63,6 +89,12 @@ void Monitor::attach() {
                          ? "segment '" + settings_.segment + "' does not exist (/dev/shm/wsm." +
                                settings_.segment + "); waiting for a writer to create it"
                          : e.message();
+    if (status_.reason != reported_) log_line(status_.reason);
+    reported_ = status_.reason;
+    return;
+  }
+  if (auto refused = foreign_owner(*segment)) {
+    status_.reason = *refused;
     if (status_.reason != reported_) log_line(status_.reason);
     reported_ = status_.reason;
     return;
@@ -115,6 +147,9 @@ void Monitor::tick() {
     if (!snapshot) {
       log_line(snapshot.error().message());
       return;
+    }
+    for (const std::string& line : capacity_.update(shm::segment_fill(*segment_, catalog_, *snapshot))) {
+      log_line(line);
     }
     const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
     last_snapshot_seconds_ = seconds_since(start);

@@ -3,7 +3,8 @@
 // tick(), called every --interval by one thread: attach to the segment (or notice it is missing,
 // incompatible, or re-created with a new generation and re-attach), fold dead writers (Reaper),
 // take a Snapshot, aggregate, derive rates and ratios, read /proc for the live writer processes
-// and the exporter, and append a record to a bounded ring of interval snapshots.
+// and the exporter, append a record to a bounded ring of interval snapshots, and log a warning
+// when a family or region of the segment nears its cap (CapacityWatch).
 //
 // scrape(), called by HTTP threads: a fresh Snapshot + Aggregation + identifier-label policy,
 // serialised with the interval's derived families and the self metrics into the calling thread's
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "capacity_watch.hpp"
 #include "derive.hpp"
 #include "resources.hpp"
 #include "settings.hpp"
@@ -105,6 +107,8 @@ class Monitor {
 
  private:
   void attach();                // caller holds mutex_
+  // Why a segment is refused for its file's owner; nullopt when it may be served.
+  [[nodiscard]] std::optional<std::string> foreign_owner(const shm::Segment& segment) const;
   void check_generation();      // caller holds mutex_
   void detach(std::string reason);
 
@@ -116,6 +120,7 @@ class Monitor {
   shm::CatalogView catalog_;
   MonitorStatus status_;
   Deriver deriver_;
+  CapacityWatch capacity_;  // used by tick() only
   ResourceMonitor resources_;  // used by tick() only
   std::vector<exposition::ComputedFamily> computed_;  // derived + resource families of the interval
   std::vector<ProcessFigures> processes_;

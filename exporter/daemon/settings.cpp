@@ -23,7 +23,19 @@ struct Key {
   const char* value;  // value name in --help
   const char* help;
   Apply apply;
+  bool is_switch = false;  // also a bare flag meaning "on" (--allow-foreign-segment)
 };
+
+std::optional<std::string> set_switch(bool& field, const std::string& v) {
+  if (v == "on" || v == "true" || v == "1") {
+    field = true;
+  } else if (v == "off" || v == "false" || v == "0") {
+    field = false;
+  } else {
+    return "on or off";
+  }
+  return std::nullopt;
+}
 
 std::optional<double> number(const std::string& text) {
   double v = 0;
@@ -73,16 +85,7 @@ const Key kKeys[] = {
      }},
     {"resource_monitoring", "--resource-monitoring", "WEBSOCKET_RESOURCE_MONITORING", "on|off",
      "CPU, memory, fds and threads of writers and exporter from /proc (default on)",
-     [](Settings& s, const std::string& v) -> std::optional<std::string> {
-       if (v == "on" || v == "true" || v == "1") {
-         s.resource_monitoring = true;
-       } else if (v == "off" || v == "false" || v == "0") {
-         s.resource_monitoring = false;
-       } else {
-         return "on or off";
-       }
-       return std::nullopt;
-     }},
+     [](Settings& s, const std::string& v) { return set_switch(s.resource_monitoring, v); }},
     {"id_labels", "--id-labels", "WSM_ID_LABELS", "drop|hash|raw",
      "user_id, patient_id, connection_id: sum them away, keyed hash, or as is (default drop)",
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
@@ -97,6 +100,26 @@ const Key kKeys[] = {
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
        if (v.empty()) return "a file path";
        s.id_hash_key = v;
+       return std::nullopt;
+     }},
+    {"allow_foreign_segment", "--allow-foreign-segment", "WSM_ALLOW_FOREIGN_SEGMENT", "[on|off]",
+     "serve a segment file owned by another user (default off: such a segment could carry forged "
+     "counts, so it is refused until you say you trust its owner)",
+     [](Settings& s, const std::string& v) { return set_switch(s.allow_foreign_segment, v); }, true},
+    {"web_config", "--web-config", "WSM_WEB_CONFIG", "FILE",
+     "YAML file with tls_server_config (cert_file, key_file) and basic_auth_users (user: crypt(3) "
+     "hash); see exporter/README.md (default: plain HTTP, no authentication)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v.empty()) return "a file path";
+       s.web_config = v;
+       return std::nullopt;
+     }},
+    {"http_timeout", "--http-timeout", "WSM_HTTP_TIMEOUT", "SECONDS",
+     "a request's headers must arrive within SECONDS, 1-300, else the connection is closed (default 10)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       double d = 0;
+       if (set_number(d, v, 1, 300, false, "x") || d != std::floor(d)) return "an integer 1-300 (seconds)";
+       s.http_timeout_seconds = static_cast<int>(d);
        return std::nullopt;
      }},
     {"latency_threshold", "--latency-threshold", "WEBSOCKET_LATENCY_THRESHOLD", "SECONDS",
@@ -194,14 +217,17 @@ ParseOutcome parse_settings(const std::vector<std::string>& args, const Environm
   std::string config_path;
   auto* config = app.add_option("--config", config_path,
                                 "JSON file with any of the keys below (segment, listen, interval, "
-                                "resource_monitoring, id_labels, id_hash_key, *_threshold) [env: WSM_CONFIG]")
+                                "resource_monitoring, id_labels, id_hash_key, allow_foreign_segment, web_config, "
+                                "http_timeout, *_threshold) [env: WSM_CONFIG]")
                      ->type_name("FILE");
   std::vector<std::string> values(std::size(kKeys));
   std::vector<CLI::Option*> options;
   for (std::size_t i = 0; i < std::size(kKeys); ++i) {
     const Key& k = kKeys[i];
-    options.push_back(app.add_option(k.flag, values[i], std::string(k.help) + " [env: " + k.env + "]")
-                          ->type_name(k.value));
+    auto* option = app.add_option(k.flag, values[i], std::string(k.help) + " [env: " + k.env + "]")
+                       ->type_name(k.value);
+    if (k.is_switch) option->expected(0, 1);  // bare: "on"
+    options.push_back(option);
   }
 
   std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
@@ -227,6 +253,7 @@ ParseOutcome parse_settings(const std::vector<std::string>& args, const Environm
   }
   for (std::size_t i = 0; i < std::size(kKeys); ++i) {
     if (options[i]->count() == 0) continue;
+    if (kKeys[i].is_switch && values[i].empty()) values[i] = "on";
     if (auto err = set_key(s, kKeys[i].json, values[i], kKeys[i].flag)) return {std::nullopt, 2, *err};
   }
   return {std::move(s), 0, {}};

@@ -29,6 +29,9 @@ struct Settings {
   bool resource_monitoring = true;
   exposition::IdLabelMode id_labels = exposition::IdLabelMode::drop;
   std::string id_hash_key;  // empty: exposition::default_hash_key_path()
+  bool allow_foreign_segment = false;  // serve a segment file another user owns
+  std::string web_config;   // TLS and basic-auth file (web_config.hpp); empty: plain HTTP, no auth
+  int http_timeout_seconds = 10;  // a request must arrive whole within this time
   Thresholds thresholds;
 };
 

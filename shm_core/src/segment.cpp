@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <random>
 #include <thread>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace bip = boost::interprocess;
@@ -110,15 +112,23 @@ Result<Segment> Segment::create(std::string_view name, const CreateOptions& opti
                                           bip::permissions(options.mode));
     const int fd = m->object.get_mapping_handle().handle;
     // The umask may have narrowed the mode; the mode asked for is the mode wanted.
-    int rc = ::fchmod(fd, options.mode);
-    if (rc == 0 && options.group != static_cast<gid_t>(-1)) rc = ::fchown(fd, -1, options.group);
+    if (::fchmod(fd, options.mode) != 0 ||
+        (options.group != static_cast<gid_t>(-1) && ::fchown(fd, -1, options.group) != 0)) {
+      const int err = errno;
+      bip::shared_memory_object::remove(object->c_str());
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", options.mode);
+      const bool grouped = options.group != static_cast<gid_t>(-1);
+      return fail(err == EPERM ? Errc::permission : Errc::system,
+                  what + ": cannot set mode " + mode + (grouped ? " and group " + std::to_string(options.group) : "") +
+                      ": " + std::strerror(err) +
+                      (err == EPERM && grouped ? " (the creating user must be a member of the group)" : ""));
+    }
     // Reserve every page now: on a full /dev/shm, fail here rather than SIGBUS in a writer later.
-    if (rc == 0) rc = ::posix_fallocate(fd, 0, static_cast<off_t>(layout.total_bytes));
-    if (rc != 0) {
-      const int err = rc > 0 ? rc : errno;
+    if (const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(layout.total_bytes)); rc != 0) {
       bip::shared_memory_object::remove(object->c_str());
       return fail(Errc::system, what + ": cannot reserve " + std::to_string(layout.total_bytes) +
-                                    " bytes: " + std::strerror(err) +
+                                    " bytes: " + std::strerror(rc) +
                                     " (free space in /dev/shm or lower the limits)");
     }
     m->region = bip::mapped_region(m->object, bip::read_write);
@@ -235,6 +245,15 @@ Result<void> Segment::validate() {
   }
   bytes_ = bytes_.first(layout_.total_bytes);
   return {};
+}
+
+Result<FileOwner> Segment::file_owner() const {
+  if (!mapping_) return fail(Errc::invalid_argument, "segment '" + name_ + "' is a view of bytes, not a file");
+  struct stat st{};
+  if (::fstat(mapping_->object.get_mapping_handle().handle, &st) != 0) {
+    return fail(Errc::system, "segment '" + name_ + "': fstat: " + std::strerror(errno));
+  }
+  return FileOwner{st.st_uid, st.st_gid, static_cast<unsigned>(st.st_mode & 07777)};
 }
 
 bool Segment::string_at(std::uint32_t off, std::uint32_t len, std::string_view& out) const {

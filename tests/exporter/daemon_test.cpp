@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api.hpp"
+#include "capacity_watch.hpp"
 #include "derive.hpp"
 #include "exporter_test_support.hpp"
 #include "monitor.hpp"
@@ -48,6 +49,16 @@ TEST(Settings, DefaultsAndPrecedenceFlagOverEnvironmentOverConfig) {
   EXPECT_EQ(d.settings->interval_seconds, 5);
   EXPECT_TRUE(d.settings->resource_monitoring);
   EXPECT_EQ(d.settings->id_labels, exposition::IdLabelMode::drop);
+  EXPECT_FALSE(d.settings->allow_foreign_segment);
+  EXPECT_EQ(d.settings->web_config, "");
+  EXPECT_EQ(d.settings->http_timeout_seconds, 10);
+  // A bare switch means on; the variable and an explicit value say either.
+  EXPECT_TRUE(parse({"--allow-foreign-segment", "--interval", "3"}).settings->allow_foreign_segment);
+  EXPECT_TRUE(parse({}, {{"WSM_ALLOW_FOREIGN_SEGMENT", "on"}}).settings->allow_foreign_segment);
+  EXPECT_FALSE(parse({"--allow-foreign-segment", "off"}, {{"WSM_ALLOW_FOREIGN_SEGMENT", "on"}})
+                   .settings->allow_foreign_segment);
+  EXPECT_EQ(parse({}, {{"WSM_WEB_CONFIG", "/etc/wsm/web.yml"}}).settings->web_config, "/etc/wsm/web.yml");
+  EXPECT_EQ(parse({"--http-timeout", "3"}).settings->http_timeout_seconds, 3);
 
   const std::string config = write_file(R"({"interval": 7, "segment": "from-config", "cpu_threshold": 55,
                                             "resource_monitoring": false, "id_labels": "hash"})");
@@ -89,6 +100,8 @@ TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {
       {{}, {{"WEBSOCKET_MEMORY_THRESHOLD", "1.5"}}, "WEBSOCKET_MEMORY_THRESHOLD", "integer"},
       {{"--failed-rate-threshold", "nan"}, {}, "--failed-rate-threshold", "0-1000000000"},
       {{"--health-score-threshold", "101"}, {}, "--health-score-threshold", "0-100"},
+      {{"--http-timeout", "0"}, {}, "--http-timeout", "1-300"},
+      {{}, {{"WSM_ALLOW_FOREIGN_SEGMENT", "sure"}}, "WSM_ALLOW_FOREIGN_SEGMENT", "on or off"},
       {{"--unknown-flag"}, {}, "--unknown-flag", "--help"},
       {{"--interval"}, {}, "--interval", "--help"},
   };
@@ -115,9 +128,40 @@ TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {
   for (const char* listed : {"--segment", "WSM_SEGMENT", "--listen", "--interval", "WEBSOCKET_METRICS_INTERVAL",
                              "--resource-monitoring", "WEBSOCKET_RESOURCE_MONITORING", "--id-labels", "--config",
                              "WEBSOCKET_LATENCY_THRESHOLD", "WEBSOCKET_CPU_THRESHOLD", "WEBSOCKET_MEMORY_THRESHOLD",
-                             "WEBSOCKET_FAILED_RATE_THRESHOLD", "WEBSOCKET_HEALTH_SCORE_THRESHOLD"}) {
+                             "WEBSOCKET_FAILED_RATE_THRESHOLD", "WEBSOCKET_HEALTH_SCORE_THRESHOLD",
+                             "--allow-foreign-segment", "WSM_ALLOW_FOREIGN_SEGMENT", "--web-config",
+                             "WSM_WEB_CONFIG", "--http-timeout", "WSM_HTTP_TIMEOUT"}) {
     EXPECT_NE(help.message.find(listed), std::string::npos) << listed;
   }
+}
+
+TEST(CapacityWatch, OneLineAtEightyOneAtTheCapAndAgainOnlyAfterFallingBelowSeventy) {
+  CapacityWatch watch;
+  const auto lines = [&](std::uint64_t family_used, std::uint64_t connections_used) {
+    shm::SegmentFill fill;
+    fill.families = {{"t_total", family_used, 10}};
+    fill.regions = {{"connections", connections_used, 100}};
+    return watch.update(fill);
+  };
+  EXPECT_TRUE(lines(7, 10).empty());
+  auto near = lines(8, 10);
+  ASSERT_EQ(near.size(), 1u);
+  EXPECT_NE(near[0].find("family t_total nears its series cap: 8 of 10 (80.0%)"), std::string::npos) << near[0];
+  EXPECT_TRUE(lines(9, 10).empty());
+  auto full = lines(10, 100);
+  ASSERT_EQ(full.size(), 2u);
+  EXPECT_NE(full[0].find("family t_total reached its series cap: 10 of 10"), std::string::npos) << full[0];
+  EXPECT_NE(full[1].find("segment connections is full: 100 of 100 (100.0%) used; when full, new connections"),
+            std::string::npos) << full[1];
+  EXPECT_NE(full[1].find("raise Limits::max_connections"), std::string::npos);
+  EXPECT_TRUE(lines(10, 75).empty()) << "fell, but not below 70%";
+  EXPECT_TRUE(lines(10, 100).empty());
+  EXPECT_TRUE(lines(10, 69).empty());
+  auto again = lines(10, 85);
+  ASSERT_EQ(again.size(), 1u) << "forgotten below 70%, so reported again";
+  EXPECT_NE(again[0].find("segment connections nears full: 85 of 100"), std::string::npos) << again[0];
+  watch.reset();
+  EXPECT_EQ(lines(10, 85).size(), 2u) << "a new segment: everything reported again";
 }
 
 TEST(Negotiation, PrometheusGetsOpenMetricsAndEveryoneElseText) {

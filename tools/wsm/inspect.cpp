@@ -14,6 +14,7 @@
 #include "format.hpp"
 #include "segment_reader.hpp"
 #include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/capacity.hpp"
 #include "wsm/shm/connection_table.hpp"
 #include "wsm/shm/labels.hpp"
 
@@ -23,7 +24,7 @@ namespace {
 
 using json = nlohmann::ordered_json;  // keys in the order written: the text form follows it
 
-constexpr double kWarnPercent = 80;  // a cap this full gets a warning
+constexpr double kWarnPercent = shm::kNearFullPercent;
 constexpr std::size_t kTopLabels = 3;
 
 json usage(std::uint64_t used, std::uint64_t capacity) {
@@ -50,15 +51,14 @@ json label_cardinality(const LabelValues& names) {
   return out;
 }
 
-json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregation) {
-  std::map<std::uint32_t, std::uint32_t> series;  // family id -> series (overflow not counted)
+json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregation,
+              const std::vector<shm::Fill>& fill) {
   std::map<std::uint32_t, LabelValues> labels;
   std::map<std::uint32_t, bool> overflowed;
   std::vector<std::pair<std::string, std::string>> parsed;
   for (std::uint32_t id : catalog.ordered_series()) {
     const shm::SeriesInfo& s = *catalog.series(id);
     if (s.overflow) continue;
-    ++series[s.family_id];
     if (!shm::parse_canonical_labels(s.labels, parsed)) continue;
     for (const auto& [k, v] : parsed) ++labels[s.family_id][k][v];
   }
@@ -67,9 +67,10 @@ json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregati
     if (p.series->overflow) overflowed[p.family->id] = true;
   }
   json out = json::array();
-  for (std::uint32_t id : catalog.family_ids()) {
+  for (std::size_t i = 0; i < catalog.family_ids().size(); ++i) {
+    const std::uint32_t id = catalog.family_ids()[i];
     const shm::FamilyInfo& f = *catalog.family(id);
-    const std::uint32_t n = series[id];
+    const std::uint64_t n = fill[i].used;  // segment_fill lists families in catalog order
     out.push_back({{"name", f.name},
                    {"type", shm::metric_type_name(f.type)},
                    {"mode", f.type == shm::MetricType::gauge ? json(gauge_mode_name(f.gauge_mode)) : json()},
@@ -107,8 +108,8 @@ json warnings(const json& doc) {
     if (u["percent"].get<double>() >= kWarnPercent) {
       out.push_back("segment " + what + " " + percent(u["used"], u["capacity"]) + " used (" +
                     std::to_string(u["used"].get<std::uint64_t>()) + " of " +
-                    std::to_string(u["capacity"].get<std::uint64_t>()) +
-                    "): create the segment with larger Limits");
+                    std::to_string(u["capacity"].get<std::uint64_t>()) + "): " +
+                    std::string(shm::region_remedy(what)));
     }
   }
   const json& d = doc["drops"];
@@ -125,7 +126,7 @@ json warnings(const json& doc) {
   for (const json& f : doc["families"]) {
     const std::string name = f["name"];
     if (f["cap_percent"].get<double>() >= kWarnPercent) {
-      out.push_back("family " + name + ": " + std::to_string(f["series"].get<std::uint32_t>()) +
+      out.push_back("family " + name + ": " + std::to_string(f["series"].get<std::uint64_t>()) +
                     " series of its cap " + std::to_string(f["cap"].get<std::uint32_t>()) + " (" +
                     percent(f["series"], f["cap"]) +
                     "); new label sets go to its overflow series {wsm_overflow=\"true\"}");
@@ -133,6 +134,11 @@ json warnings(const json& doc) {
     if (f["overflowed"].get<bool>()) {
       out.push_back("family " + name + ": its overflow series holds data: some label sets were merged");
     }
+  }
+  if (const json& f = doc["file"]; f.is_object() && (std::stoul(f["mode"].get<std::string>(), nullptr, 8) & 0007) != 0) {
+    out.push_back("segment file mode " + f["mode"].get<std::string>() +
+                  " lets every user of the host access it (labels may name users and patients): "
+                  "create it 0600, or 0640 with a group (RegistryOptions::group, WSM_SEGMENT_GROUP)");
   }
   for (const json& p : doc["problems"]) out.push_back(p.get<std::string>());
   return out;
@@ -151,11 +157,23 @@ json connections(const shm::Segment& segment) {
   return out;
 }
 
+// Who may read the segment: its file's owner, group and mode.
+json file_json(const shm::Segment& segment) {
+  auto owner = segment.file_owner();
+  if (!owner) return json();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", owner->mode);
+  return {{"mode", mode}, {"uid", owner->uid}, {"gid", owner->gid}};
+}
+
 json describe(const shm::Segment& segment, const shm::CatalogView& catalog, const shm::Snapshot& snap) {
   const shm::SegmentHeader& h = segment.header();
   const shm::Limits& l = segment.limits();
   const shm::HeaderStats& st = snap.stats;
   const auto aggregation = shm::Aggregation::of(catalog, snap);
+  const shm::SegmentFill fill = shm::segment_fill(segment, catalog, snap);
+  json usage_doc = json::object();
+  for (const shm::Fill& f : fill.regions) usage_doc[f.name] = usage(f.used, f.capacity);
   json problems = json::array();
   for (const auto& p : catalog.problems()) problems.push_back(p);
   for (const auto& p : snap.problems) problems.push_back(p);
@@ -168,24 +186,21 @@ json describe(const shm::Segment& segment, const shm::CatalogView& catalog, cons
       {"created_unix_ns", st.created_unix_ns},
       {"created", local_time(st.created_unix_ns)},
       {"creator_pid", h.creator_pid},
+      {"file", file_json(segment)},
       {"total_bytes", st.total_bytes},
       {"limits",
        {{"max_writers", l.max_writers}, {"max_families", l.max_families}, {"max_series", l.max_series},
         {"series_cap_per_family", l.series_cap_per_family}, {"arena_bytes", l.arena_bytes},
-        {"string_bytes", l.string_bytes}, {"retired_bytes", l.retired_bytes}}},
-      // strings_used may pass the arena's end: a registration that did not fit still reserved.
-      {"usage",
-       {{"writers", usage(snap.writers.size(), l.max_writers)},
-        {"families", usage(st.families_used, l.max_families)},
-        {"series", usage(st.series_used, l.max_series)},
-        {"string_bytes", usage(std::min(st.strings_used, st.string_bytes), st.string_bytes)},
-        {"retired_bytes", usage(st.retired_used, st.retired_bytes)}}},
+        {"string_bytes", l.string_bytes}, {"retired_bytes", l.retired_bytes},
+        {"max_connections", l.max_connections}}},
+      // writer_arena_bytes: the fullest writer's arena.
+      {"usage", std::move(usage_doc)},
       {"drops",
        {{"series_dropped", st.series_dropped}, {"cells_dropped", st.cells_dropped},
         {"writers_dropped", st.writers_dropped}, {"retired_dropped", st.retired_dropped},
         {"writers_reaped", st.writers_reaped}}},
       {"writers", writers(snap)},
-      {"families", families(catalog, aggregation)},
+      {"families", families(catalog, aggregation, fill.families)},
       {"problems", std::move(problems)}};
   doc["warnings"] = warnings(doc);
   return doc;
@@ -202,15 +217,20 @@ void print_text(const json& doc) {
               human_bytes(doc["total_bytes"].get<double>()).c_str());
   std::printf("  layout version %s, layout hash %s, generation %s\n", str(doc["layout_version"]).c_str(),
               str(doc["layout_hash"]).c_str(), str(doc["generation"]).c_str());
-  std::printf("  created %s by pid %s\n\n", str(doc["created"]).c_str(), str(doc["creator_pid"]).c_str());
+  std::printf("  created %s by pid %s\n", str(doc["created"]).c_str(), str(doc["creator_pid"]).c_str());
+  if (const json& f = doc["file"]; f.is_object()) {
+    std::printf("  file mode %s, uid %s, gid %s\n", str(f["mode"]).c_str(), str(f["uid"]).c_str(),
+                str(f["gid"]).c_str());
+  }
+  std::printf("\n");
 
-  std::printf("%-14s %12s %12s %7s\n", "USAGE", "USED", "CAPACITY", "%");
+  std::printf("%-18s %12s %12s %7s\n", "USAGE", "USED", "CAPACITY", "%");
   for (const auto& [what, u] : doc["usage"].items()) {
     const bool bytes = what.ends_with("bytes");
     const auto show = [&](const json& v) {
       return bytes ? human_bytes(v.get<double>()) : std::to_string(v.get<std::uint64_t>());
     };
-    std::printf("%-14s %12s %12s %7s%s\n", what.c_str(), show(u["used"]).c_str(),
+    std::printf("%-18s %12s %12s %7s%s\n", what.c_str(), show(u["used"]).c_str(),
                 show(u["capacity"]).c_str(), percent(u["used"], u["capacity"]).c_str(),
                 u["percent"].get<double>() >= kWarnPercent ? "  !" : "");
   }

@@ -1,6 +1,9 @@
+#include <charconv>
 #include <cstdlib>
+#include <grp.h>
 #include <map>
 #include <strings.h>
+#include <vector>
 
 #include "segment_state.hpp"
 #include "wsm/writer.hpp"
@@ -16,6 +19,22 @@ bool enabled_by_environment() {
     if (::strcasecmp(v, off) == 0) return false;
   }
   return true;
+}
+
+// The group to create a segment with: a name or a number; unset when empty.
+Result<gid_t> group_id(const std::string& group) {
+  if (group.empty()) return static_cast<gid_t>(-1);
+  gid_t gid = 0;
+  const auto r = std::from_chars(group.data(), group.data() + group.size(), gid);
+  if (r.ec == std::errc() && r.ptr == group.data() + group.size()) return gid;
+  struct group entry{};
+  struct group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return fail(Errc::invalid_argument, "segment group '" + group +
+                                            "' (RegistryOptions::group or WSM_SEGMENT_GROUP): no such group");
+  }
+  return found->gr_gid;
 }
 
 // Opened segments by name; never destroyed (see SegmentState).
@@ -34,7 +53,13 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
     return fail(Errc::full, "a process may open at most " + std::to_string(detail::kMaxSegments) +
                                 " segments");
   }
-  auto segment = shm::Segment::open_or_create(name, {options.limits, options.mode});
+  const char* env_group = std::getenv("WSM_SEGMENT_GROUP");
+  const std::string group = !options.group.empty() ? options.group : env_group != nullptr ? env_group : "";
+  const auto gid = group_id(group);
+  if (!gid) return std::unexpected(gid.error());
+  const bool grouped = *gid != static_cast<gid_t>(-1);
+  const unsigned mode = grouped && options.mode == 0600 ? 0640 : options.mode;
+  auto segment = shm::Segment::open_or_create(name, {options.limits, mode, *gid});
   if (!segment) return std::unexpected(segment.error());
   const auto index = static_cast<std::uint32_t>(opened().size());
   auto* state = new detail::SegmentState(std::move(*segment), options.role, index);

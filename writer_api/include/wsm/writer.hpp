@@ -227,6 +227,10 @@ struct SegmentState;
 struct RegistryOptions {
   shm::Limits limits{};  // used only when this process creates the segment
   unsigned mode = 0600;  // file mode of a segment this process creates
+  // Group (name or number) given to a segment this process creates, so that an exporter running
+  // as another user of the group can read it; the mode 0600 then widens to 0640 (0660 lets that
+  // exporter also fold dead writers). Default: WSM_SEGMENT_GROUP, else none.
+  std::string group{};
   std::string role{};    // tag shown for this process's writers (e.g. "worker-1")
   // Default: WEBSOCKET_MONITORING_ENABLED (false/0/off/no disables).
   std::optional<bool> enabled{};

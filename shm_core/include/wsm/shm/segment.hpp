@@ -24,7 +24,15 @@ enum class Access { read_only, read_write };
 struct CreateOptions {
   Limits limits{};
   unsigned mode = 0600;  // file mode of /dev/shm/wsm.<name>
-  gid_t group = static_cast<gid_t>(-1);  // chown to this group when set (with mode 0660)
+  gid_t group = static_cast<gid_t>(-1);  // chown to this group when set (with a mode like 0640)
+};
+
+// Owner and mode of the file behind a mapped segment (fstat of the open descriptor, so it is
+// the file that was mapped, not whatever the name points to now).
+struct FileOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  unsigned mode = 0;  // permission bits
 };
 
 struct OpenOptions {
@@ -56,6 +64,8 @@ class Segment {
   [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
   [[nodiscard]] bool writable() const noexcept { return writable_; }
   [[nodiscard]] std::byte* base() const noexcept { return bytes_.data(); }
+  // Fails for a view() (no file behind it).
+  [[nodiscard]] Result<FileOwner> file_owner() const;
 
   [[nodiscard]] SegmentHeader& header() const noexcept { return at<SegmentHeader>(0); }
   [[nodiscard]] std::uint32_t max_writers() const noexcept { return limits_.max_writers; }
