@@ -7,10 +7,12 @@ namespace wsm::exporter {
 
 namespace {
 
+// Strings in a body may quote what a client sent (a parameter name, a path) or a label value:
+// invalid UTF-8 becomes U+FFFD, where the default dump() would throw and end the exporter.
 Response json_response(ApiResult r) {
   Response out;
   out.status = r.status;
-  out.owned = r.body.dump();
+  out.owned = r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   out.owned += '\n';
   out.body = out.owned;
   return out;
