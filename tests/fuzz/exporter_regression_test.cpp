@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "monitor.hpp"
+#include "wsm/exposition/format.hpp"
 #include "routes.hpp"
 #include "test_support.hpp"
 
@@ -46,6 +47,17 @@ TEST(FuzzRegression, InvalidUtf8InQueryKeepsTheExporterUp) {
   EXPECT_TRUE(test::wait_for_http(port, "/healthz", 503)) << "the exporter went away";
   exporter.signal(SIGTERM);
   EXPECT_EQ(exporter.wait(), 0);
+}
+
+// fuzz_exposition found it: OpenMetrics names a counter family without its _total, so a counter
+// registered as "_total" (a valid name) got an empty family name ("# HELP  ..."), and Prometheus
+// refuses the whole scrape. Such a family keeps its name now.
+TEST(FuzzRegression, CounterNamedOnlyTotalHadAnEmptyOpenMetricsFamilyName) {
+  exposition::ComputedFamily family{"_total", "help", shm::MetricType::counter, {{"", 3}}};
+  std::string text;
+  exposition::Writer().write(exposition::Format::openmetrics, nullptr, {&family, 1}, 0, text);
+  EXPECT_NE(text.find("# HELP _total help\n# TYPE _total counter\n_total_total 3\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("# HELP  "), std::string::npos) << text;
 }
 
 }  // namespace
