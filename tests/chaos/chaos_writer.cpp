@@ -1,8 +1,9 @@
 // A writer of the chaos test, started by it with fork+exec and killed by it at random moments.
 //
-//   chaos_writer count SEGMENT SLOT SEED BATCHES
-//     Records the batches of chaos_plan.hpp into chaos_ops_total{slot}, chaos_ops_all_total and
-//     chaos_value_bytes{slot}; after each whole batch writes "R <batch> <counter> <count> <sum>"
+//   chaos_writer count SEGMENT SLOT WRITER SEED BATCHES
+//     Records the batches of chaos_plan.hpp into chaos_ops_total{writer} (its own series),
+//     chaos_ops_all_total and chaos_value_bytes{slot} (shared with the other writers that ran in
+//     the slot); after each whole batch writes "R <batch> <counter> <count> <sum>"
 //     (running totals) to stdout, then exits 0 after BATCHES batches.
 //   chaos_writer register SEGMENT ID COUNT
 //     Writes "ready", then registers COUNT new series chaos_registered_total{writer=ID,n=...},
@@ -42,8 +43,9 @@ std::uint64_t number(const char* s) {
   return v;
 }
 
-int count(wsm::Registry& reg, const std::string& slot, std::uint64_t seed, std::uint64_t batches) {
-  const wsm::Counter ops = reg.counter("chaos_ops_total", {{"slot", slot}}, "Chaos test: ops of one slot");
+int count(wsm::Registry& reg, const std::string& slot, const std::string& writer, std::uint64_t seed,
+          std::uint64_t batches) {
+  const wsm::Counter ops = reg.counter("chaos_ops_total", {{"writer", writer}}, "Chaos test: ops of one writer");
   const wsm::Counter all = reg.counter("chaos_ops_all_total", {}, "Chaos test: ops of every writer");
   const wsm::Histogram values = reg.histogram("chaos_value_bytes", {{"slot", slot}}, "Chaos test: values");
   std::uint64_t counted = 0, recorded = 0, sum = 0;
@@ -104,8 +106,8 @@ int flat(wsm::Registry& reg, const std::string& id, std::uint64_t seconds) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (!((mode == "count" && argc == 6) || ((mode == "register" || mode == "flat") && argc == 5))) {
-    std::fprintf(stderr, "usage: chaos_writer count SEGMENT SLOT SEED BATCHES | register SEGMENT ID COUNT | "
+  if (!((mode == "count" && argc == 7) || ((mode == "register" || mode == "flat") && argc == 5))) {
+    std::fprintf(stderr, "usage: chaos_writer count SEGMENT SLOT WRITER SEED BATCHES | register SEGMENT ID COUNT | "
                          "flat SEGMENT ID SECONDS\n");
     return 2;
   }
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chaos_writer: %s\n", reg.error().message().c_str());
     return 1;
   }
-  if (mode == "count") return count(*reg, argv[3], number(argv[4]), number(argv[5]));
+  if (mode == "count") return count(*reg, argv[3], argv[4], number(argv[5]), number(argv[6]));
   if (mode == "flat") return flat(*reg, argv[3], number(argv[4]));
   return register_series(*reg, argv[3], number(argv[4]));
 }
