@@ -162,7 +162,7 @@ struct Chaos {
     (void)exporter->wait(10s);
     ++exporter_kills;
     if (below(3) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(below(1500)));
-    start_exporter(below(2) == 0);
+    start_exporter(exporter_kills % 2 == 1);  // every other one is set to die mid-fold
   }
 
   void start_writer(int slot) {
