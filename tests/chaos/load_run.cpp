@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "load_run: wsm-exporter did not start\n");
     return 1;
   }
-  std::printf("load_run: %d writer processes, %d s per round, %u cores\n", o.writers, o.seconds,
-              std::thread::hardware_concurrency());
+  std::printf("load_run: %d writer processes, %d s per round, %u cores; an op is a counter inc and a "
+              "histogram record\n", o.writers, o.seconds, std::thread::hardware_concurrency());
   std::fflush(stdout);
 
   const std::uint64_t quiet = run_writers(guard.name(), o, 1);
