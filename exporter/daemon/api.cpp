@@ -221,7 +221,8 @@ ApiResult api_percentiles(Monitor& monitor, std::string_view query) {
     json filter_json = json::object();
     for (const auto& [k, v] : filters) filter_json[k] = v;
     if (matched == 0) {
-      result = api_error(404, "no series of '" + metric + "' has the labels " + filter_json.dump());
+      result = api_error(404, "no series of '" + metric + "' has the labels " +
+                                  filter_json.dump(-1, ' ', false, json::error_handler_t::replace));
       return;
     }
     std::uint64_t count = 0;

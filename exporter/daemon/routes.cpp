@@ -9,6 +9,8 @@ namespace wsm::exporter {
 
 namespace {
 
+// Strings in a body may quote what a client sent (a parameter name, a path) or a label value:
+// invalid UTF-8 becomes U+FFFD, where the default dump() would throw and end the exporter.
 Response json_response(ApiResult r) {
   Response out;
   out.status = r.status;

@@ -47,9 +47,12 @@ void append_series(std::string& out, std::string_view name, std::string_view suf
   out += ' ';
 }
 
-// OpenMetrics names a counter family without its _total; the samples carry it.
+// OpenMetrics names a counter family without its _total; the samples carry it. A counter named
+// just "_total" (a valid metric name) keeps it: an empty family name would make the whole
+// exposition unparsable.
 std::string_view family_name(std::string_view name, shm::MetricType type, Format format) {
-  if (format == Format::openmetrics && type == shm::MetricType::counter && name.ends_with("_total")) {
+  if (format == Format::openmetrics && type == shm::MetricType::counter && name.ends_with("_total") &&
+      name.size() > 6) {
     name.remove_suffix(6);
   }
   return name;

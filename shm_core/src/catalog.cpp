@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <sched.h>
+#include <thread>
 #include <unistd.h>
 
 #include "wsm/shm/histogram_scheme.hpp"
@@ -10,6 +11,8 @@
 namespace wsm::shm {
 
 namespace {
+
+std::atomic<std::int64_t> g_pause_after_claim_us{0};
 
 enum class Outcome { found, claimed, absent, full };
 struct ProbeResult {
@@ -243,6 +246,9 @@ Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view 
   if (r->outcome != Outcome::claimed) return is_overflow ? fail(Errc::full, "series catalog is full") : overflow();
 
   SeriesEntry& e = segment_.series(r->index);
+  if (const auto us = g_pause_after_claim_us.load(std::memory_order_relaxed); us > 0) {
+    std::this_thread::sleep_for(std::chrono::microseconds(us));
+  }
   // Relaxed: the cap is a bound on growth, not a synchronisation point.
   if (!is_overflow && f.series_count.fetch_add(1, std::memory_order_relaxed) >= f.series_cap) {
     f.series_count.fetch_sub(1, std::memory_order_relaxed);
@@ -261,6 +267,10 @@ Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view 
   publish(e);
   segment_.header().series_used.fetch_add(1, std::memory_order_relaxed);
   return r->index;
+}
+
+void Catalog::pause_after_claim_for_testing(std::chrono::microseconds pause) noexcept {
+  g_pause_after_claim_us.store(pause.count(), std::memory_order_relaxed);
 }
 
 std::uint32_t Catalog::recover_abandoned() const {

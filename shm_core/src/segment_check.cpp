@@ -135,7 +135,7 @@ class Checker {
       return false;
     }
     const Limits limits{h.max_writers, h.max_families, h.max_series, h.series_cap_default,
-                        h.arena_bytes, h.string_bytes, h.retired_bytes};
+                        h.arena_bytes, h.string_bytes, h.retired_bytes, h.max_connections};
     if (auto ok = limits.validate(); !ok) {
       add(Severity::error, FindingKind::bad_limits, "header limits: " + ok.error().message());
       return false;

@@ -100,7 +100,7 @@ class Check : public ::testing::Test {
     ASSERT_GE(image_.bytes.size(), sizeof(shm::SegmentHeader));
     const auto& h = *reinterpret_cast<const shm::SegmentHeader*>(image_.bytes.data());
     image_.limits = {h.max_writers, h.max_families, h.max_series, h.series_cap_default,
-                     h.arena_bytes, h.string_bytes, h.retired_bytes};
+                     h.arena_bytes, h.string_bytes, h.retired_bytes, h.max_connections};
     image_.layout = shm::compute_layout(image_.limits);
   }
 
@@ -131,6 +131,19 @@ TEST(CheckLive, SegmentWithAStreamingWriterHasNoFindings) {
   auto r = wsm({"check", w->segment.name()});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("no findings"), std::string::npos) << r.out;
+}
+
+// The chaos test found it: the check recomputed the layout without the header's max_connections,
+// so a segment created with a connection table of any other size had two bad_offsets errors.
+TEST(CheckLimits, SegmentWithAnotherConnectionTableSizeHasNoFindings) {
+  for (std::uint32_t connections : {0u, 16u}) {
+    SegmentGuard g(unique_segment_name("check-connections"));
+    shm::Limits limits;
+    limits.max_connections = connections;
+    ASSERT_TRUE(shm::Segment::create(g.name(), {limits}).has_value());
+    auto r = wsm({"check", g.name()});
+    EXPECT_EQ(r.exit_code, 0) << connections << " connections: " << r.out << r.err;
+  }
 }
 
 TEST(CheckUsage, BadNameIsAUsageErrorAndAMissingSegmentAProblem) {

@@ -41,6 +41,8 @@ class Child {
   std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // With capture_stdout: everything the child wrote to stdout (call after wait()).
   std::string read_stdout();
+  // With capture_stdout: the read end of the child's stdout, to poll while it runs (else -1).
+  [[nodiscard]] int stdout_fd() const { return stdout_fd_; }
 
  private:
   Child() = default;

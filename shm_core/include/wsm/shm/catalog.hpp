@@ -52,6 +52,10 @@ class Catalog {
   // Resets BUSY entries whose registrant died; returns how many it recovered.
   std::uint32_t recover_abandoned() const;
 
+  // Test hook: hold every claimed series entry BUSY this long before filling and publishing it,
+  // so that a SIGKILL at a random moment lands in the claim (the chaos test). 0: off.
+  static void pause_after_claim_for_testing(std::chrono::microseconds pause) noexcept;
+
  private:
   [[nodiscard]] Result<std::uint32_t> overflow_series(std::uint32_t family_id) const;
   [[nodiscard]] Result<std::uint32_t> store_string(std::string_view s) const;
