@@ -12,9 +12,10 @@
 //                                       RSS after scrapes, CPU % of one core over a minute
 //                                       (WSM_BENCH_CPU_SECONDS, default 60)
 //
-// The segment: <series> series across <writers> writer threads (8 where not given; every thread
-// records every series, as pre-forked workers of one server do), 90% counters, 9% gauges, 1% histograms (*_seconds, 345
-// HDR buckets each), labels role + id, 50/5/1 families. Targets: 10k series 20 ms, 100k 200 ms,
+// The segment: <series> series across <writers> writer threads of a child process (8 where not
+// given; every thread records every series, as pre-forked workers of one server do), 90%
+// counters, 9% gauges, 1% histograms (*_seconds, 345 HDR buckets each), labels role + id, 50/5/1
+// families. Targets: 10k series 20 ms, 100k 200 ms,
 // RSS 50 MB at 100k, CPU under 1% at a 5 s interval.
 #include <benchmark/benchmark.h>
 #include <wsm/writer.hpp>
@@ -24,6 +25,8 @@
 #include <civetweb.h>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <fcntl.h>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -33,6 +36,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -50,15 +54,11 @@ namespace {
 using namespace wsm;
 constexpr int kWriters = 8;  // where a case does not vary them
 
-// A segment of `series` series written by `writers` threads that stay alive (parked) until exit,
-// so the snapshot sees that many live writers.
-class BenchSegment {
+// Fills segment `name` with `series` series written by `writers` threads, which then stay alive
+// (parked) so the snapshot sees that many live writers. Runs in a child process (BenchSegment).
+class Writers {
  public:
-  BenchSegment(std::size_t series, int writers)
-      : name_("bench-scrape-" + std::to_string(::getpid()) + "-" + std::to_string(series) + "-" +
-              std::to_string(writers)),
-        writers_(writers) {
-    (void)shm::Segment::remove(name_);
+  Writers(const std::string& name, std::size_t series, int writers) : writers_(writers) {
     const std::size_t hist = series / 100, gauges = series * 9 / 100, counters = series - hist - gauges;
     shm::Limits limits;
     limits.max_writers = static_cast<std::uint32_t>(2 * writers);
@@ -67,7 +67,7 @@ class BenchSegment {
     limits.string_bytes = 64 * series + (1 << 20);
     // Per thread: a 16-byte cell per counter, 8 + 346 * 8 bytes per histogram; 30% slack.
     limits.arena_bytes = ((counters * 16 + hist * 2776) * 13 / 10 / 64 + 1) * 64 + (1 << 16);
-    auto reg = Registry::open(name_, {.limits = limits, .role = "bench", .enabled = true});
+    auto reg = Registry::open(name, {.limits = limits, .role = "bench", .enabled = true});
     if (!reg) throw std::runtime_error(reg.error().message());
     static const char* roles[] = {"doctor", "nurse", "patient_monitor", "admin"};
     for (std::size_t i = 0; i < series; ++i) {
@@ -98,18 +98,54 @@ class BenchSegment {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return recorded_ == writers_; });
   }
-  // Never destroyed (see segment_of): its threads stay parked on its condition variable until the
-  // process exits; the segment file is removed at exit.
-  [[nodiscard]] const std::string& name() const { return name_; }
 
  private:
-  std::string name_;
   int writers_;
   std::vector<Counter> counters_;
   std::vector<Histogram> histograms_;
   std::mutex mutex_;
   std::condition_variable changed_;
   int recorded_ = 0;
+};
+
+// A segment written by a child process of its own, as pre-forked workers write a server's segment,
+// and because one process may open at most 8 segments through the writer API (this benchmark uses
+// 9). The child lives until this process exits (it waits for EOF on a pipe only this process holds,
+// and PR_SET_PDEATHSIG covers a crash); the segment file is removed at exit (segment_of).
+class BenchSegment {
+ public:
+  BenchSegment(std::size_t series, int writers)
+      : name_("bench-scrape-" + std::to_string(::getpid()) + "-" + std::to_string(series) + "-" +
+              std::to_string(writers)) {
+    (void)shm::Segment::remove(name_);
+    int ready[2], hold[2];  // CLOEXEC: the wsm-exporter this benchmark spawns must not hold them
+    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(hold, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    const pid_t pid = ::fork();  // no other thread runs here: the writers live in the children
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::close(ready[0]);
+      ::close(hold[1]);
+      try {
+        Writers w(name_, series, writers);
+        char c = 'k';
+        if (::write(ready[1], &c, 1) == 1) (void)!::read(hold[0], &c, 1);  // until the parent exits
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_scrape: cannot fill %s: %s\n", name_.c_str(), e.what());
+      }
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(hold[0]);  // hold[1] stays open for the life of this process
+    char c = 0;
+    const bool filled = ::read(ready[0], &c, 1) == 1;
+    ::close(ready[0]);
+    if (!filled) throw std::runtime_error("the writer process of " + name_ + " failed");
+  }
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
 };
 
 std::vector<std::string>& segment_names() {
