@@ -36,10 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
-CALLGRIND_MESSAGES = (1000, 4000)
+CALLGRIND_MESSAGES = (500, 2500)
 CALLGRIND_REPETITIONS = 3  # per mode, interleaved; the median is reported
-THROUGHPUT_MESSAGES = 40000
-PAIRS = 5
+THROUGHPUT_MESSAGES = 30000
+PAIRS = 7
 CLIENTS = 8
 
 
