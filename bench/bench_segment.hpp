@@ -39,14 +39,23 @@ class BenchSegment {
     static std::atomic<int> n{0};
     return n++;
   }
-  // One segment at a time is alive in these benchmarks, so one path is enough.
-  static void unlink_on_signal(const std::string& name) {
-    static char path[256];
-    const std::string p = name.empty() ? std::string() : "/dev/shm/wsm." + name;
-    std::strncpy(path, p.c_str(), sizeof path - 1);
+  // A few segments are alive at once at most (registration keeps two), so a small fixed table of
+  // paths the handler can read without allocating. An empty name clears this segment's entry.
+  static constexpr int kPaths = 4;
+  static inline char paths[kPaths][256];
+  void unlink_on_signal(const std::string& name) {
+    const std::string mine = "/dev/shm/wsm." + name_;
+    for (auto& path : paths) {
+      if (name.empty() ? mine == path : path[0] == '\0') {
+        std::strncpy(path, name.empty() ? "" : mine.c_str(), sizeof path - 1);
+        break;
+      }
+    }
     struct sigaction action {};
     action.sa_handler = [](int sig) {
-      if (path[0] != '\0') ::unlink(path);  // async-signal-safe
+      for (const auto& path : paths) {
+        if (path[0] != '\0') ::unlink(path);  // async-signal-safe
+      }
       std::signal(sig, SIG_DFL);
       std::raise(sig);
     };

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """End-to-end cost of monitoring: the demo server under a fixed load, monitoring on vs off.
 
-(a) Instructions per message from valgrind --tool=callgrind (noise-free; this machine has no
-    hardware counters). Each mode runs twice, with M1 and M2 messages, and the per-message figure
-    is (Ir(M2) - Ir(M1)) / (M2 - M1): start-up and shutdown cancel out, only messages remain.
+(a) Instructions per message from valgrind --tool=callgrind (this machine has no hardware
+    counters). Each mode runs twice, with M1 and M2 messages, and the per-message figure is
+    (Ir(M2) - Ir(M1)) / (M2 - M1): start-up and shutdown cancel out, only messages remain. Not
+    quite noise-free: how much work one read or one deflate call does varies a little with
+    timing, so each mode is measured CALLGRIND_REPETITIONS times, interleaved, and the medians
+    are compared.
 (b) Messages per CPU-second of the server's processes (all threads of the parent and its pre-forked
     workers, from /proc/<pid>/task/*/schedstat, nanosecond resolution) over interleaved on/off runs;
     the overhead is the median over the pairs.
@@ -14,7 +17,11 @@ when build/bin/wsm-demo-server or wsm-loadgen is missing. Processes are started 
 
 The server and load generator follow issue 5's command lines:
   wsm-demo-server --port P --workers N --segment S
-  wsm-loadgen --url ws://127.0.0.1:P/ --clients C --messages M   (prints a JSON summary with "sent")
+  wsm-loadgen --url ws://127.0.0.1:P/ws --clients C --messages M  (prints a JSON summary with "sent")
+
+Under callgrind the server runs one worker: valgrind follows fork() by itself (--trace-children is
+only about exec), so the parent and its worker each write a callgrind.out.<pid> and both are
+summed.
 """
 import argparse
 import glob
@@ -29,9 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
-CALLGRIND_MESSAGES = (1000, 3000)
-THROUGHPUT_MESSAGES = 20000
-PAIRS = 5
+CALLGRIND_MESSAGES = (500, 2500)
+CALLGRIND_REPETITIONS = 3  # per mode, interleaved; the median is reported
+THROUGHPUT_MESSAGES = 30000
+PAIRS = 7
 CLIENTS = 8
 
 
@@ -84,14 +92,19 @@ class Server:
 
     def __init__(self, bin_dir, monitoring, workers, segment, callgrind_out=None):
         self.port = free_port()
+        # No pings during a run: their number would follow the run's wall time, not its messages.
         argv = [str(bin_dir / "wsm-demo-server"), "--port", str(self.port), "--workers", str(workers),
-                "--segment", segment]
+                "--segment", segment, "--heartbeat-ms", "3600000"]
         if callgrind_out:
             argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind_out}.%p", *argv]
         env = dict(os.environ, WEBSOCKET_MONITORING_ENABLED="true" if monitoring else "false")
         self.segment = segment
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for_port(self.port, 120 if callgrind_out else 20):
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        # The "listening" line comes after the workers are forked (the port accepts before that), so
+        # process_tree() sees them all from here on.
+        line = self.proc.stdout.readline()
+        if "listening" not in line or not wait_for_port(self.port, 120 if callgrind_out else 20):
             self.stop()
             raise RuntimeError("wsm-demo-server did not listen on 127.0.0.1:%d" % self.port)
 
@@ -106,10 +119,11 @@ class Server:
         Path(f"/dev/shm/wsm.{self.segment}").unlink(missing_ok=True)
 
 
-def load(bin_dir, port, messages):
+def load(bin_dir, port, messages, window):
     """Runs the load generator to completion; returns the messages it sent."""
-    out = subprocess.run([str(bin_dir / "wsm-loadgen"), "--url", f"ws://127.0.0.1:{port}/",
-                          "--clients", str(CLIENTS), "--messages", str(messages)],
+    out = subprocess.run([str(bin_dir / "wsm-loadgen"), "--url", f"ws://127.0.0.1:{port}/ws",
+                          "--clients", str(CLIENTS), "--messages", str(messages), "--window", str(window),
+                          "--timeout", "500"],
                          capture_output=True, text=True, timeout=600, check=True).stdout
     summary = json.loads(out[out.index("{"):])
     return int(summary["sent"])
@@ -131,7 +145,9 @@ def instructions_per_message(bin_dir, monitoring, work):
         prefix = str(work / f"callgrind-{'on' if monitoring else 'off'}-{m}")
         server = Server(bin_dir, monitoring, 1, f"bench-overhead-{os.getpid()}-cg", prefix)
         try:
-            sent.append(load(bin_dir, server.port, m))
+            # Window 1: one publish in flight per monitor, so how many frames one read returns (and
+            # the instructions per message with it) does not depend on how fast the server runs.
+            sent.append(load(bin_dir, server.port, m, 1))
         finally:
             server.stop()
         irs.append(callgrind_instructions(prefix))
@@ -143,7 +159,7 @@ def messages_per_cpu_second(bin_dir, monitoring):
     try:
         tree = process_tree(server.proc.pid)
         before = cpu_ns(tree)
-        sent = load(bin_dir, server.port, THROUGHPUT_MESSAGES)
+        sent = load(bin_dir, server.port, THROUGHPUT_MESSAGES, 16)
         used = cpu_ns(process_tree(server.proc.pid)) - before
     finally:
         server.stop()
@@ -151,10 +167,12 @@ def messages_per_cpu_second(bin_dir, monitoring):
 
 
 def measure(bin_dir):
-    with tempfile.TemporaryDirectory(prefix="wsm-overhead-") as tmp:
-        work = Path(tmp)
-        ins_on = instructions_per_message(bin_dir, True, work)
-        ins_off = instructions_per_message(bin_dir, False, work)
+    per_message = {True: [], False: []}
+    for i in range(CALLGRIND_REPETITIONS):
+        for mode in ((True, False) if i % 2 == 0 else (False, True)):
+            with tempfile.TemporaryDirectory(prefix="wsm-overhead-") as tmp:
+                per_message[mode].append(instructions_per_message(bin_dir, mode, Path(tmp)))
+    ins_on, ins_off = statistics.median(per_message[True]), statistics.median(per_message[False])
     pairs = []
     for i in range(PAIRS):
         # Alternate which mode goes first so drift in the machine's load hits both alike.
@@ -164,9 +182,12 @@ def measure(bin_dir):
                       "overhead_percent": (rates[False] / rates[True] - 1) * 100})
     return {
         "status": "measured",
-        "load": f"{CLIENTS} clients; callgrind: 1 worker, {CALLGRIND_MESSAGES[1]} - {CALLGRIND_MESSAGES[0]} "
-                f"messages; throughput: 2 workers, {THROUGHPUT_MESSAGES} messages per run",
-        "instructions": {"on": ins_on, "off": ins_off, "overhead_percent": (ins_on / ins_off - 1) * 100},
+        "load": f"{CLIENTS} clients (wsm-loadgen's default role mix, permessage-deflate on); callgrind: "
+                f"1 worker, window 1, {CALLGRIND_MESSAGES[1]} - {CALLGRIND_MESSAGES[0]} messages, "
+                f"{CALLGRIND_REPETITIONS} repetitions per mode; throughput: 2 workers, window 16, "
+                f"{THROUGHPUT_MESSAGES} messages per run",
+        "instructions": {"on": ins_on, "off": ins_off, "overhead_percent": (ins_on / ins_off - 1) * 100,
+                         "on_runs": per_message[True], "off_runs": per_message[False]},
         "throughput": {"pairs": pairs,
                        "on_median": statistics.median(p["on"] for p in pairs),
                        "off_median": statistics.median(p["off"] for p in pairs),

@@ -1,5 +1,6 @@
-// Record-path cost: wsm's handles beside the floor and beside what users would pick instead, all
-// in one run so the ratios compare like with like. Threads 1, 2 and 4: the reported CPU time is per
+// Record-path cost: wsm's handles (the default ones, their `local()` thread-bound forms and one
+// wsm::ws::Metrics call) beside the floor and beside what users would pick instead, all in one run
+// so the ratios compare like with like. Threads 1, 2 and 4: the reported CPU time is per
 // operation per thread, so a per-writer cell shows no slowdown from 1 to 2 threads while a shared
 // cell does.
 //
@@ -24,9 +25,10 @@
 
 #include "bench_segment.hpp"
 #include "exponential_scheme.hpp"
-#include "hdr_via_double.hpp"
+#include "hdr_via_bit_width.hpp"
 #include "samples.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
+#include "wsm/websocket_metrics.hpp"
 
 namespace {
 
@@ -113,6 +115,41 @@ void wsm_histogram_record_local(benchmark::State& state) {
     h.record(std::chrono::nanoseconds(ring[i++]));
     benchmark::ClobberMemory();
   }
+}
+
+void wsm_histogram_record_size_local(benchmark::State& state) {
+  const wsm::LocalHistogram h = wsm_handles().size.local();
+  const auto& ring = size_ring();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    h.record(ring[i++]);
+    benchmark::ClobberMemory();
+  }
+}
+
+// One facade call per sent message (wsm::ws::Metrics::message_sent): messages_sent_total by
+// (type, priority, role, target), message_size_bytes by (type, direction, compression) and the
+// connection's messages_out in the connection table. Each thread sends on a connection of its own,
+// as each connection belongs to one thread of a server.
+wsm::ws::Metrics& facade() {
+  static wsm::ws::Metrics m(wsm_handles().segment.registry(), {.process_role = "bench"});
+  return m;
+}
+
+void wsm_facade_message_sent(benchmark::State& state) {
+  using namespace wsm::ws;
+  Metrics& m = facade();
+  // The thread index as user id (GCC 12 warns falsely, -Wrestrict, on "u" + std::to_string(...)).
+  const std::string user = std::to_string(state.thread_index());
+  Connection c = m.connection_opened(Role::doctor, user, "p7", Compression::deflate);
+  const auto& ring = size_ring();
+  std::size_t i = 0;
+  m.message_sent(c, MessageType::vitals, Priority::high, TargetType::subscribers, ring[i]);
+  for (auto _ : state) {
+    m.message_sent(c, MessageType::vitals, Priority::high, TargetType::subscribers, ring[i++]);
+    benchmark::ClobberMemory();
+  }
+  m.connection_closed(c, DisconnectReason::client_close);
 }
 
 void wsm_gauge_set(benchmark::State& state) {
@@ -254,7 +291,7 @@ struct ExponentialViaDouble {
   [[nodiscard]] std::uint32_t index_of(std::uint64_t v) const noexcept { return scheme.index_of_via_double(v); }
 };
 ExponentialViaDouble g_via_double;
-wsm::bench::HdrViaDouble g_hdr_via_double;
+wsm::bench::HdrViaBitWidth g_hdr_bit_width;
 
 template <class Scheme>
 void index_of(benchmark::State& state, const Scheme& scheme) {
@@ -287,120 +324,9 @@ void record_with(benchmark::State& state, const Scheme& scheme) {
   }
 }
 
-// ---- what-ifs: candidate changes to the record path, emulated here (writer_api is untouched) ----
-//
-// Each emulates one change to Counter::inc / Histogram::record with the same instruction shape
-// (local-exec TLS load, handle reloaded from memory), so the lead can see what a change would buy
-// before making it. `current_shape` reproduces today's Counter::inc and should match it.
-
-struct EmulatedCells {
-  const void* owner;
-  std::atomic<std::uint64_t>* const* cells;
-  std::uint32_t size;
-};
-thread_local constinit EmulatedCells* t_emulated = nullptr;
-
-struct EmulatedHandle {
-  const void* state;
-  std::uint32_t id;
-};
-EmulatedHandle g_emulated{&g_emulated, 3};
-// A bound handle: the cell pointer of one thread, taken once on that thread.
-std::atomic<std::uint64_t>* g_bound[kMaxThreads];
-
-// Per-thread cell table for the emulations: 8 series, cells on private lines.
-struct alignas(64) EmulatedTable {
-  std::atomic<std::uint64_t> cell[8][8]{};  // [series][0] is the value; 64-byte stride
-  std::atomic<std::uint64_t>* pointers[8]{};
-  EmulatedCells cells{};
-};
-EmulatedTable g_tables[kMaxThreads];
-
-void install_emulated(benchmark::State& state) {
-  EmulatedTable& t = g_tables[state.thread_index()];
-  for (int i = 0; i < 8; ++i) t.pointers[i] = &t.cell[i][0];
-  t.cells = {&g_emulated, t.pointers, 8};
-  t_emulated = &t.cells;
-  g_bound[state.thread_index()] = t.pointers[3];
-}
-
-[[gnu::noinline]] void emulated_slow() { std::abort(); }
-
-void whatif_current_shape(benchmark::State& state) {
-  install_emulated(state);
-  for (auto _ : state) {
-    const EmulatedCells* t = t_emulated;
-    const EmulatedHandle h = g_emulated;
-    if (t != nullptr && t->owner == h.state && h.id < t->size) [[likely]] {
-      if (auto* c = t->cells[h.id]) [[likely]] {
-        wsm::detail::add_own(*c, 1);
-        benchmark::ClobberMemory();
-        continue;
-      }
-    }
-    emulated_slow();
-  }
-}
-
-// Cells table sized to the segment's max_series on a thread's first use (virtual memory, touched
-// lazily) and one table per segment: no owner or size compare, only the null test.
-void whatif_no_owner_size_checks(benchmark::State& state) {
-  install_emulated(state);
-  for (auto _ : state) {
-    if (auto* c = t_emulated->cells[g_emulated.id]) [[likely]] {
-      wsm::detail::add_own(*c, 1);
-    } else {
-      emulated_slow();
-    }
-    benchmark::ClobberMemory();
-  }
-}
-
-// A thread-bound handle (counter.bind() on the recording thread): the cell pointer itself.
-void whatif_bound_handle(benchmark::State& state) {
-  install_emulated(state);
-  std::atomic<std::uint64_t>* const* bound = &g_bound[state.thread_index()];
-  for (auto _ : state) {
-    wsm::detail::add_own(**bound, 1);
-    benchmark::ClobberMemory();
-  }
-}
-
-// Today's inc shape, but 8 different counters in turn: the cost when incs of one counter are not
-// back to back (a server does other work between two incs of the same counter).
-void whatif_current_shape_8_counters(benchmark::State& state) {
-  install_emulated(state);
-  std::uint32_t i = 0;
-  for (auto _ : state) {
-    const EmulatedCells* t = t_emulated;
-    const std::uint32_t id = i++ & 7;
-    if (t != nullptr && t->owner == g_emulated.state && id < t->size) [[likely]] {
-      if (auto* c = t->cells[id]) [[likely]] {
-        wsm::detail::add_own(*c, 1);
-        benchmark::ClobberMemory();
-        continue;
-      }
-    }
-    emulated_slow();
-  }
-}
-
-// Histogram: the handle keeps the top bucket index instead of max_octave (today index_of
-// recomputes top_index() - a second bit_width and shifts - on every record).
-struct PrecomputedTop {
-  std::uint32_t top = wsm::shm::HistogramScheme{wsm::shm::kMaxOctaveNanoseconds}.top_index();
-  [[nodiscard]] std::uint32_t index_of(std::uint64_t v) const noexcept {
-    return std::min(wsm::shm::raw_bucket_index(v - (v != 0)), top);
-  }
-};
-PrecomputedTop g_precomputed_top;
-
-// ... and lzcnt instead of bsr (GCC emits bsr+xor for bit_width without -mlzcnt / -march).
-[[gnu::target("lzcnt")]] void record_precomputed_top_lzcnt(benchmark::State& state) {
-  record_with(state, g_precomputed_top);
-}
-[[gnu::target("lzcnt")]] void record_hdr_lzcnt(benchmark::State& state) {
-  record_with(state, g_schemes.hdr);
+// bit_width compiles to bsr (+ xor) without -mlzcnt / -march; this is the same index with lzcnt.
+[[gnu::target("lzcnt")]] void record_hdr_bit_width_lzcnt(benchmark::State& state) {
+  record_with(state, g_hdr_bit_width);
 }
 
 void register_all() {
@@ -415,29 +341,28 @@ void register_all() {
       {"shared/fetch_add_relaxed", shared_fetch_add},
       {"wsm/counter_inc", wsm_counter_inc},
       {"wsm/counter_inc_local", wsm_counter_inc_local},
-      {"wsm/histogram_record_duration_local", wsm_histogram_record_local},
       {"wsm/gauge_set", wsm_gauge_set},
       {"wsm/gauge_add", wsm_gauge_add},
       {"wsm/histogram_record_duration", wsm_histogram_record_duration},
+      {"wsm/histogram_record_duration_local", wsm_histogram_record_local},
       {"wsm/histogram_record_size", wsm_histogram_record_size},
+      {"wsm/histogram_record_size_local", wsm_histogram_record_size_local},
+      {"wsm/facade_message_sent", wsm_facade_message_sent},
       {"prometheus_cpp/counter_increment", prometheus_counter_increment},
       {"prometheus_cpp/histogram_observe_12_buckets", prometheus_histogram_observe},
       {"statsd/udp_datagram_per_event", statsd_udp_counter},
   };
+  // The bucket index alone and the record minus the cell lookup, per scheme: the shipped HDR index
+  // (int->double), the same buckets by their bit_width definition (bsr, and lzcnt), and the
+  // exponential schema-3 alternative.
   const Case single[] = {
-      {"whatif/counter_inc_current_shape", whatif_current_shape},
-      {"whatif/counter_inc_no_owner_size_checks", whatif_no_owner_size_checks},
-      {"whatif/counter_inc_bound_handle", whatif_bound_handle},
-      {"whatif/counter_inc_current_shape_8_counters", whatif_current_shape_8_counters},
-      {"whatif/histogram_record_precomputed_top", [](benchmark::State& s) { record_with(s, g_precomputed_top); }},
-      {"whatif/histogram_record_lzcnt", record_hdr_lzcnt},
-      {"whatif/histogram_record_precomputed_top_lzcnt", record_precomputed_top_lzcnt},
       {"scheme/index_hdr_log_linear", [](benchmark::State& s) { index_of(s, g_schemes.hdr); }},
-      {"scheme/index_hdr_log_linear_via_double", [](benchmark::State& s) { index_of(s, g_hdr_via_double); }},
+      {"scheme/index_hdr_log_linear_bit_width", [](benchmark::State& s) { index_of(s, g_hdr_bit_width); }},
       {"scheme/index_exponential_aligned", [](benchmark::State& s) { index_of(s, g_schemes.exponential); }},
       {"scheme/index_exponential_aligned_via_double", [](benchmark::State& s) { index_of(s, g_via_double); }},
       {"scheme/record_hdr_log_linear", [](benchmark::State& s) { record_with(s, g_schemes.hdr); }},
-      {"scheme/record_hdr_log_linear_via_double", [](benchmark::State& s) { record_with(s, g_hdr_via_double); }},
+      {"scheme/record_hdr_log_linear_bit_width", [](benchmark::State& s) { record_with(s, g_hdr_bit_width); }},
+      {"scheme/record_hdr_log_linear_bit_width_lzcnt", record_hdr_bit_width_lzcnt},
       {"scheme/record_exponential_aligned", [](benchmark::State& s) { record_with(s, g_schemes.exponential); }},
       {"scheme/record_exponential_aligned_via_double", [](benchmark::State& s) { record_with(s, g_via_double); }},
   };
@@ -458,6 +383,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   register_all();
   (void)wsm_handles();  // the segment exists before any benchmark thread starts
+  (void)facade();
   (void)prometheus_handles();
   (void)statsd_receiver();
   benchmark::RunSpecifiedBenchmarks();
