@@ -123,7 +123,7 @@ const Key kKeys[] = {
        return std::nullopt;
      }},
     {"latency_threshold", "--latency-threshold", "WEBSOCKET_LATENCY_THRESHOLD", "SECONDS",
-     "breached when the interval's p95 message latency is above, >0-3600 (default 1)",
+     "breached when the interval's p95 message latency is above, >0-3600 (default 0.5)",
      [](Settings& s, const std::string& v) {
        return set_number(s.thresholds.latency_seconds, v, 0, 3600, true, "a number of seconds >0-3600");
      }},
@@ -148,7 +148,7 @@ const Key kKeys[] = {
        return set_number(s.thresholds.failed_per_second, v, 0, 1e9, false, "a rate 0-1000000000 per second");
      }},
     {"health_score_threshold", "--health-score-threshold", "WEBSOCKET_HEALTH_SCORE_THRESHOLD",
-     "SCORE", "breached when a connection's health score is below, 0-100 (default 50)",
+     "SCORE", "breached when a connection's health score is below, 0-100 (default 70)",
      [](Settings& s, const std::string& v) {
        return set_number(s.thresholds.health_score, v, 0, 100, false, "a score 0-100");
      }},

@@ -13,13 +13,15 @@
 
 namespace wsm::exporter {
 
-// Limits the summary's "breached" list compares against (each interval).
+// Limits the summary's "breached" list compares against (each interval). The defaults are those of
+// the alert rules (wsm::alerts::Thresholds, read from the same WEBSOCKET_*_THRESHOLD variables; a
+// test checks), so the live page and Prometheus agree on what is breached.
 struct Thresholds {
-  double latency_seconds = 1.0;        // p95 message latency over the last interval
+  double latency_seconds = 0.5;        // p95 message latency over the last interval
   double cpu_percent = 80;             // CPU of any one worker process (100 = one core)
   double memory_bytes = 1024.0 * 1024 * 1024;  // resident memory of any one worker process
   double failed_per_second = 1;        // failed messages per second over the last interval
-  double health_score = 50;            // the lowest websocket_health_score of any connection
+  double health_score = 70;            // the lowest websocket_health_score of any connection
 };
 
 struct Settings {

@@ -18,6 +18,7 @@
 #include "quantile.hpp"
 #include "routes.hpp"
 #include "settings.hpp"
+#include "wsm/alerts/thresholds.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/limits.hpp"
 
@@ -75,6 +76,17 @@ TEST(Settings, DefaultsAndPrecedenceFlagOverEnvironmentOverConfig) {
   ASSERT_TRUE(via_env.settings);
   EXPECT_EQ(via_env.settings->interval_seconds, 7);
   std::filesystem::remove(config);
+}
+
+// One WEBSOCKET_LATENCY_THRESHOLD etc. for both: unset, the exporter's summary and the rendered
+// alert rules breach at the same values.
+TEST(Settings, DefaultThresholdsAreTheAlertRules) {
+  const Thresholds exporter;
+  const wsm::alerts::Thresholds rules;
+  EXPECT_EQ(exporter.latency_seconds, rules.latency_seconds);
+  EXPECT_EQ(exporter.cpu_percent, rules.cpu_percent);
+  EXPECT_EQ(exporter.memory_bytes, static_cast<double>(rules.memory_bytes));
+  EXPECT_EQ(exporter.health_score, rules.health_score);
 }
 
 TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {

@@ -336,7 +336,7 @@ TEST_F(LivePage, ShowsWhatTheApiSaysWithoutErrors) {
   expect_shown(number_at(dom, id("messages-received")), s["messages"]["received"], "received");
   expect_shown(number_at(dom, id("messages-failed")), s["messages"]["failed"], "failed");
 
-  // Breached thresholds are the alerts at the top: health 42 < 50 and ~10 failed/s > 1 here.
+  // Breached thresholds are the alerts at the top: health 42 < 70 and ~10 failed/s > 1 here.
   const std::string alerts = element(dom, id("alerts"));
   std::set<std::string> breached;
   for (const json& b : s["breached"]) {
