@@ -98,6 +98,16 @@ void wsm_counter_inc(benchmark::State& state) {
   }
 }
 
+// A sink handle: what every handle of a registry opened with WEBSOCKET_MONITORING_ENABLED=false is.
+void wsm_counter_inc_disabled(benchmark::State& state) {
+  const wsm::Counter c;
+  c.inc();
+  for (auto _ : state) {
+    c.inc();
+    benchmark::ClobberMemory();
+  }
+}
+
 // The same counter bound to the benchmark thread's cell (Counter::local()).
 void wsm_counter_inc_local(benchmark::State& state) {
   const wsm::LocalCounter c = wsm_handles().counter.local();
@@ -341,6 +351,7 @@ void register_all() {
       {"shared/fetch_add_relaxed", shared_fetch_add},
       {"wsm/counter_inc", wsm_counter_inc},
       {"wsm/counter_inc_local", wsm_counter_inc_local},
+      {"wsm/counter_inc_disabled", wsm_counter_inc_disabled},
       {"wsm/gauge_set", wsm_gauge_set},
       {"wsm/gauge_add", wsm_gauge_add},
       {"wsm/histogram_record_duration", wsm_histogram_record_duration},

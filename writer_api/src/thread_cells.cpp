@@ -135,6 +135,15 @@ void heartbeat(SegmentState& state) noexcept {
 }
 
 std::atomic<std::uint64_t>* cell_slow(std::uint32_t segment, std::uint32_t series) noexcept {
+  if (segment == kSinkSegment && series == 0) {
+    // Every sink handle (default, disabled registry, failed registration) is series 0 of
+    // kSinkSegment: a one-entry table sends its later records down the inline path, so
+    // WEBSOCKET_MONITORING_ENABLED=false costs a TLS load and a store, not a call.
+    thread_local std::atomic<std::uint64_t>* sink_table[1] = {nullptr};
+    sink_table[0] = tls_sink.data();
+    tls_tables[kSinkSegment] = sink_table;
+    return sink_table[0];
+  }
   SegmentState* state = segment_at(segment);
   if (state == nullptr || series >= state->segment.max_series()) {
     return tls_sink.data();  // disabled registry or default handle

@@ -50,7 +50,8 @@ using CellTable = std::atomic<std::uint64_t>* const*;
 
 // tls_tables[k]: the calling thread's cells in the process's k-th segment, indexed by series id and
 // sized to the segment's max_series; null until the thread first records there. The entry at
-// kSinkSegment stays null, so sink handles always take the slow path. Trivially constructed, so
+// kSinkSegment becomes a one-entry table (series 0 -> the thread's sink) at the thread's first sink
+// record, so sink handles take the inline path too. Trivially constructed, so
 // reading it is one %fs-relative load with no TLS guard call.
 extern thread_local constinit CellTable tls_tables[kMaxSegments + 1];
 // Bumped in the child of every fork(): local handles bound before it must not write the parent's cells.
