@@ -41,6 +41,17 @@ json quantile_json(const Quantile& q) {
 
 ApiResult api_error(int status, std::string message) { return {status, {{"error", std::move(message)}}}; }
 
+std::expected<std::size_t, ApiResult> count_parameter(std::string_view name, const std::string& value,
+                                                      std::size_t max) {
+  unsigned long v = 0;
+  const auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (r.ec != std::errc() || r.ptr != value.data() + value.size() || v < 1 || v > max) {
+    return std::unexpected(api_error(400, std::string(name) + ": '" + value +
+                                              "' is not allowed; expected an integer 1-" + std::to_string(max)));
+  }
+  return v;
+}
+
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> out;
   auto decode = [](std::string_view s) -> std::optional<std::string> {
@@ -253,13 +264,9 @@ ApiResult api_snapshots(Monitor& monitor, std::string_view query) {
   std::size_t n = 10;
   for (const auto& [name, value] : *params) {
     if (name != "n") return api_error(400, "unknown parameter '" + name + "'; expected n");
-    unsigned long v = 0;
-    const auto r = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (r.ec != std::errc() || r.ptr != value.data() + value.size() || v < 1 || v > kHistoryCapacity) {
-      return api_error(400, "n: '" + value + "' is not allowed; expected an integer 1-" +
-                                std::to_string(kHistoryCapacity));
-    }
-    n = v;
+    const auto v = count_parameter(name, value, kHistoryCapacity);
+    if (!v) return v.error();
+    n = *v;
   }
   json list = json::array();
   for (const IntervalRecord& r : monitor.history(n)) {

@@ -15,6 +15,7 @@
 // Errors: {"error": "..."} with 400 (bad parameter) or 404 (unknown metric or series).
 #pragma once
 
+#include <expected>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -39,6 +40,10 @@ struct ApiResult {
 
 // {"q", "value", "lower", "upper"} of a quantile; an unbounded edge is null.
 [[nodiscard]] nlohmann::json quantile_json(const Quantile& q);
+
+// A count parameter NAME=VALUE: VALUE is a whole integer in 1..max, or the 400 that names both.
+[[nodiscard]] std::expected<std::size_t, ApiResult> count_parameter(std::string_view name, const std::string& value,
+                                                                    std::size_t max);
 
 // Decoded name=value pairs of a query string (application/x-www-form-urlencoded); nullopt when
 // an escape is malformed.

@@ -1,7 +1,6 @@
 #include "connections_api.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 
 #include "health_scores.hpp"
@@ -71,13 +70,9 @@ ApiResult api_connections(Monitor& monitor, std::string_view query) {
       else return api_error(400, "sort: '" + value + "' is not an order; expected health, id or opened");
       order_name = value;
     } else if (name == "limit") {
-      unsigned long v = 0;
-      const auto r = std::from_chars(value.data(), value.data() + value.size(), v);
-      if (r.ec != std::errc() || r.ptr != value.data() + value.size() || v < 1 || v > kConnectionsMaxLimit) {
-        return api_error(400, "limit: '" + value + "' is not allowed; expected an integer 1-" +
-                                  std::to_string(kConnectionsMaxLimit));
-      }
-      limit = v;
+      const auto v = count_parameter(name, value, kConnectionsMaxLimit);
+      if (!v) return v.error();
+      limit = *v;
     } else {
       return api_error(400, "unknown parameter '" + name + "'; expected role, sort or limit");
     }
