@@ -88,21 +88,6 @@ std::string gunzip(const std::string& data) {
   return rc == Z_STREAM_END ? out : std::string("<gunzip failed>");
 }
 
-std::string url_encode(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 CommandResult promtool_check(const std::string& text) {
   const std::string path = temp_path("metrics.txt");
   std::ofstream(path) << text;

@@ -1,5 +1,5 @@
 // Helpers of the exporter tests: the exporter and test writers as child processes, reading an
-// exposition back, promtool, gunzip, URL encoding.
+// exposition back, promtool, gunzip (URL encoding: url_encode.hpp).
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "test_support.hpp"
+#include "url_encode.hpp"
 
 namespace wsm::test {
 
@@ -25,7 +26,6 @@ struct ParsedExposition {
 [[nodiscard]] double sample(const ParsedExposition& e, const std::string& series);
 
 [[nodiscard]] std::string gunzip(const std::string& data);
-[[nodiscard]] std::string url_encode(const std::string& s);
 // `promtool check metrics` on text; exit code and output.
 [[nodiscard]] CommandResult promtool_check(const std::string& text);
 // promtool's lint findings, minus the ones about names the WebSocket catalogue (issue 5) fixes:

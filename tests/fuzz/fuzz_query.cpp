@@ -20,6 +20,7 @@
 #include "api.hpp"
 #include "monitor.hpp"
 #include "routes.hpp"
+#include "url_encode.hpp"
 #include "wsm/shm/segment.hpp"
 
 namespace {
@@ -28,22 +29,6 @@ namespace {
   std::fprintf(stderr, "fuzz_query: %s (query '%.*s')\n", what.c_str(), static_cast<int>(query.size()),
                query.data());
   std::abort();
-}
-
-std::string encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 // A segment with a labelled histogram, made once per fuzzing process and removed at exit.
@@ -98,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string again;
     for (const auto& [name, value] : *parsed) {
       if (!again.empty()) again += '&';
-      again += encode(name) + "=" + encode(value);
+      again += wsm::test::url_encode(name) + "=" + wsm::test::url_encode(value);
     }
     const auto reparsed = wsm::exporter::parse_query(again);
     if (!reparsed || *reparsed != *parsed) fail("decoded pairs do not survive a round trip", query);
