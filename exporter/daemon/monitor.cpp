@@ -8,6 +8,7 @@
 
 #include "health_scores.hpp"
 #include "self_metrics.hpp"
+#include "wsm/shm/process_table.hpp"
 #include "wsm/shm/reaper.hpp"
 #include "wsm/shm/snapshot.hpp"
 
@@ -158,16 +159,11 @@ void Monitor::tick() {
                     connections);
     mono_ns = snapshot->taken_mono_ns;
     if (settings_.resource_monitoring) {
-      for (const shm::WriterInfo& w : snapshot->writers) {
-        if (!w.alive || w.state != shm::SlotState::active) continue;
-        auto it = std::find_if(watched.begin(), watched.end(), [&](const WatchedProcess& p) { return p.pid == w.pid; });
-        if (it == watched.end()) {
-          watched.push_back({w.pid, w.role, false});
-        } else if (it->role.empty()) {
-          it->role = w.role;
-        }
-      }
-      watched.push_back({::getpid(), "exporter", true});
+      for (shm::ProcessInfo& p : shm::list_processes(*segment_)) watched.push_back({std::move(p), false});
+      shm::ProcessInfo self;
+      self.pid = ::getpid();
+      self.role = "exporter";
+      watched.push_back({std::move(self), true});
     }
   }
 

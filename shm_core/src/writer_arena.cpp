@@ -4,6 +4,7 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "test_point_pass.hpp"
 #include "wsm/shm/reaper.hpp"
 
 namespace wsm::shm {
@@ -18,30 +19,36 @@ std::atomic<std::uint64_t>* word_at(std::byte* p) {
 
 Result<WriterArena> WriterArena::claim(const Segment& segment, std::uint32_t tid,
                                        std::string_view role) {
-  const auto pid = static_cast<std::uint32_t>(::getpid());
-  const std::uint64_t start_ticks = process_start_ticks(static_cast<pid_t>(pid));
+  const auto me = segment.owner(role);
+  if (!me) {
+    segment.header().writers_dropped.fetch_add(1, std::memory_order_relaxed);
+    return std::unexpected(me.error());
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
       WriterSlot& s = segment.slot(i);
       std::uint64_t w = s.state_word.load(std::memory_order_relaxed);
       if (slot_state(w) != SlotState::free) continue;
-      // Acquire: the reaper's release of FREE made its zeroing of this arena visible to us.
-      if (!s.state_word.compare_exchange_strong(w, slot_word(SlotState::claiming, pid),
+      // Acquire: the reaper's release of FREE made its last stores to this slot visible to us.
+      if (!s.state_word.compare_exchange_strong(w, slot_word(SlotState::claiming, *me),
                                                 std::memory_order_acquire)) {
         continue;
       }
-      SlotIdentity id{start_ticks, tid};
+      SlotIdentity id{static_cast<std::uint32_t>(::getpid()), tid};
       std::memcpy(id.role, role.data(), std::min(role.size(), sizeof id.role));
       store_identity(s, id);
       s.cells_bytes.store(0, std::memory_order_relaxed);
       s.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
       s.tenant.fetch_add(1, std::memory_order_relaxed);
+      test_points::pass(test_points::Point::slot_after_claim);
       // Release: readers that acquire ACTIVE see the fields above and an empty arena.
-      s.state_word.store(slot_word(SlotState::active, pid), std::memory_order_release);
+      s.state_word.store(slot_word(SlotState::active, *me), std::memory_order_release);
       return WriterArena(segment, i);
     }
+    // No free slot: fold dead writers once, if no other process is folding right now. Never wait
+    // for the reap lock: its holder may be stopped, and a first record must not block.
     if (attempt == 0 && segment.writable()) {
-      if (auto folded = Reaper(segment).reap(); !folded || folded->slots_freed == 0) break;
+      if (auto folded = Reaper(segment, std::chrono::milliseconds(0)).reap(); !folded || folded->slots_freed == 0) break;
     }
   }
   segment.header().writers_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -77,8 +84,20 @@ void WriterArena::detach() noexcept {
   std::uint64_t w = s.state_word.load(std::memory_order_relaxed);
   if (slot_state(w) != SlotState::active) return;
   // Release: every cell update of this thread happens-before the reaper folds it.
-  s.state_word.compare_exchange_strong(w, slot_word(SlotState::detached, slot_pid(w)),
+  s.state_word.compare_exchange_strong(w, slot_word(SlotState::detached, word_owner(w)),
                                        std::memory_order_release, std::memory_order_relaxed);
+}
+
+void WriterArena::mark_exited(const Segment& segment, Owner owner) noexcept {
+  for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
+    std::atomic<std::uint64_t>& word = segment.slot(i).state_word;
+    std::uint64_t w = word.load(std::memory_order_relaxed);
+    if (slot_state(w) != SlotState::active || word_owner(w) != owner) continue;
+    // Release: every count this process made so far happens-before the reaper's fold; later ones
+    // (threads still running during exit) land before the process dies, which the fold waits for.
+    word.compare_exchange_strong(w, slot_word(SlotState::exited, owner), std::memory_order_release,
+                                 std::memory_order_relaxed);
+  }
 }
 
 void WriterArena::heartbeat() noexcept {

@@ -63,6 +63,7 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
   if (!segment) return std::unexpected(segment.error());
   const auto index = static_cast<std::uint32_t>(opened().size());
   auto* state = new detail::SegmentState(std::move(*segment), options.role, index);
+  detail::attach_process(*state);
   detail::publish_segment(index, state);
   opened().emplace(std::string(name), state);
   return Registry(state);
