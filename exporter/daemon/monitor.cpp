@@ -137,7 +137,10 @@ void Monitor::tick() {
     if (!segment_) attach();
     if (!segment_) return;
     if (status_.reaping) {
-      if (auto reaped = shm::Reaper(*segment_).reap(); !reaped) log_line(reaped.error().message());
+      // No wait for the reap lock: a holder that is stopped must not stall the interval. Busy is
+      // not worth a log line every interval; the next interval tries again.
+      auto reaped = shm::Reaper(*segment_, std::chrono::milliseconds(0)).reap();
+      if (!reaped && reaped.error().code() != Errc::busy) log_line(reaped.error().message());
     }
     const std::uint64_t start = shm::monotonic_ns();
     // Only the families the derivation reads: with 100k series this is most of the interval's
