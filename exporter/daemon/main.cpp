@@ -23,7 +23,7 @@ timespec to_timespec(std::uint64_t ns) {
 int main(int argc, char** argv) {
   using namespace wsm::exporter;
   // Signals are taken synchronously by the main loop (sigtimedwait), so every thread started
-  // from here on (civetweb's) inherits them blocked. SIGPIPE: a client that hung up.
+  // from here on (the HTTP server's) inherits them blocked. SIGPIPE: a client that hung up.
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
