@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <optional>
 #include <unistd.h>
 
 #include "forked.hpp"
@@ -35,24 +36,35 @@ Forked idle_writer(const std::string& segment, Pipe& owner) {
   });
 }
 
-TEST(Liveness, AliveWhileRunningOrStoppedDeadOnceKilled) {
-  SegmentGuard g(wsm::test::unique_segment_name("alive"));
-  auto segment = shm::Segment::create(g.name(), {});
-  ASSERT_TRUE(segment);
-  Pipe owner_pipe;
-  Forked writer = idle_writer(g.name(), owner_pipe);
-  owner_pipe.close_write();
-  const auto sent = owner_pipe.receive();
-  ASSERT_TRUE(sent);
-  const shm::Owner owner = unpack(*sent);
+// A segment and one idle writer process in it, with the writer's owner.
+class IdleWriter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto created = shm::Segment::create(guard_.name(), {});
+    ASSERT_TRUE(created);
+    segment.emplace(std::move(*created));
+    Pipe owner_pipe;
+    writer.emplace(idle_writer(guard_.name(), owner_pipe));
+    owner_pipe.close_write();
+    const auto sent = owner_pipe.receive();
+    ASSERT_TRUE(sent);
+    owner = unpack(*sent);
+  }
+  SegmentGuard guard_{wsm::test::unique_segment_name("liveness")};
+  std::optional<shm::Segment> segment;
+  std::optional<Forked> writer;
+  shm::Owner owner{};
+};
+
+TEST_F(IdleWriter, AliveWhileRunningOrStoppedDeadOnceKilled) {
   EXPECT_EQ(shm::liveness(*segment, owner), shm::Liveness::alive);
-  writer.kill(SIGSTOP);
+  writer->kill(SIGSTOP);
   EXPECT_EQ(shm::liveness(*segment, owner), shm::Liveness::alive) << "a stopped process is alive";
   // Its pid means nothing to liveness: scribble over it.
   segment->process(owner.process - 1).pid.store(0x7ffffff0);
   EXPECT_EQ(shm::liveness(*segment, owner), shm::Liveness::alive);
-  writer.kill(SIGKILL);
-  (void)writer.wait();
+  writer->kill(SIGKILL);
+  (void)writer->wait();
   EXPECT_EQ(shm::liveness(*segment, owner), shm::Liveness::dead);
   // A reap folds it and frees its record; a new claimant's tenant differs, so the old owner stays dead.
   auto reaped = shm::Reaper(*segment).reap();
@@ -106,25 +118,17 @@ TEST(Liveness, ForkedChildOwnsItsOwnRecord) {
 }
 
 // A copy of the bytes has no locks to test: every owner is "unknown", and the reaper folds nothing.
-TEST(Liveness, BytesWithoutAFileAreUnknownAndNeverFolded) {
-  SegmentGuard g(wsm::test::unique_segment_name("view"));
-  auto segment = shm::Segment::create(g.name(), {});
-  ASSERT_TRUE(segment);
-  Pipe owner_pipe;
-  Forked writer = idle_writer(g.name(), owner_pipe);
-  owner_pipe.close_write();
-  const auto sent = owner_pipe.receive();
-  ASSERT_TRUE(sent);
-  writer.kill(SIGKILL);
-  (void)writer.wait();
+TEST_F(IdleWriter, BytesWithoutAFileAreUnknownAndNeverFolded) {
+  writer->kill(SIGKILL);
+  (void)writer->wait();
   std::vector<std::byte> copy(segment->base(), segment->base() + segment->size());
   auto view = shm::Segment::view(copy);
   ASSERT_TRUE(view);
-  EXPECT_EQ(shm::liveness(*view, unpack(*sent)), shm::Liveness::unknown);
+  EXPECT_EQ(shm::liveness(*view, owner), shm::Liveness::unknown);
   auto reaped = shm::Reaper(*view).reap();
   ASSERT_TRUE(reaped);
   EXPECT_EQ(reaped->slots_freed, 0u);
-  EXPECT_EQ(shm::liveness(*segment, unpack(*sent)), shm::Liveness::dead);
+  EXPECT_EQ(shm::liveness(*segment, owner), shm::Liveness::dead);
 }
 
 }  // namespace
