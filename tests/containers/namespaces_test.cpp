@@ -50,7 +50,7 @@ struct Writer {
   std::optional<Child> child;
   std::string out;  // everything it reported
   // Running totals of its last whole batch: "R <batch> <counter> <count> <sum>".
-  std::uint64_t batches = 0, counted = 0;
+  std::uint64_t batches = 0, counted = 0, recorded = 0;
   void read_reports() {
     char buf[4096];
     for (ssize_t n; (n = ::read(child->stdout_fd(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
@@ -59,6 +59,7 @@ struct Writer {
       if (std::sscanf(out.c_str() + at, "R %llu %llu %llu %llu", &b, &c, &r, &s) == 4) {
         batches = b;
         counted = c;
+        recorded = r;
       }
     }
   }
@@ -123,10 +124,18 @@ TEST(Namespaces, SidecarExporterLosesNoCountOfWritersItCannotSee) {
     const auto it = last.find(series);
     ASSERT_NE(it, last.end()) << series << " missing from /metrics";
     const auto got = static_cast<std::uint64_t>(it->second);
+    // Its histogram (its own slot label): one record per op, so _count is its ops.
+    const std::string count_series = "chaos_value_bytes_count{slot=\"" + std::to_string(i) + "\"}";
+    const auto count_it = last.find(count_series);
+    ASSERT_NE(count_it, last.end()) << count_series << " missing from /metrics";
+    const auto count = static_cast<std::uint64_t>(count_it->second);
     if (i < kFinishing) {
       EXPECT_EQ(got, w.counted) << series << " ran to its end";
+      EXPECT_EQ(count, w.recorded) << count_series << " ran to its end";
       continue;
     }
+    EXPECT_GE(count, w.recorded) << count_series << " (killed): records were lost";
+    EXPECT_LE(count, w.recorded + wsm::chaos::Batch::ops()) << count_series << " (killed): records were invented";
     const wsm::chaos::Batch cut = wsm::chaos::batch(w.seed, w.batches + 1);
     EXPECT_GE(got, w.counted) << series << " (killed): counts were lost";
     EXPECT_LE(got, w.counted + cut.amount * cut.ops()) << series << " (killed): counts were invented";
