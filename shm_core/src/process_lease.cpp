@@ -5,7 +5,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
-#include <new>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,13 +18,11 @@ namespace wsm::shm {
 namespace {
 
 // Guards the list of this process's leases and every Segment's lease pointer. Held across fork()
-// (pthread_atfork) so the child never inherits it half-way; the child makes it anew, since a
-// recursive mutex remembers its owner's thread id, which the child's thread does not have.
-std::recursive_mutex*& lease_mutex_storage() {
-  static auto* m = new std::recursive_mutex;  // never destroyed: leases may be used during exit
-  return m;
+// (pthread_atfork) so the child never inherits it half-way.
+std::mutex& lease_mutex() {
+  static auto* m = new std::mutex;  // never destroyed: leases may be used during exit
+  return *m;
 }
-std::recursive_mutex& lease_mutex() { return *lease_mutex_storage(); }
 ProcessLease* g_leases = nullptr;  // GUARDED_BY(lease_mutex())
 
 
@@ -57,7 +54,7 @@ const bool g_fork_handlers = [] {
   ::pthread_atfork([] { lease_mutex().lock(); }, [] { lease_mutex().unlock(); },
                    [] {
                      forget_inherited_leases();
-                     new (lease_mutex_storage()) std::recursive_mutex;  // over the old one, unlocked
+                     lease_mutex().unlock();
                    });
   return true;
 }();
@@ -106,11 +103,7 @@ Result<std::unique_ptr<ProcessLease>> ProcessLease::claim(const Segment& segment
                                                  std::memory_order_release, std::memory_order_relaxed) &&
              (fd >= 0 || process_state(w) == ProcessState::free));
     if (process_tenant(r.state_word.load(std::memory_order_relaxed)) != tenant) continue;  // view: lost a race
-    std::unique_ptr<ProcessLease> lease(new ProcessLease(r, fd, Owner{i + 1, tenant}, pid));
-    std::lock_guard lock(lease_mutex());
-    lease->next_ = g_leases;
-    g_leases = lease.get();
-    return lease;
+    return std::unique_ptr<ProcessLease>(new ProcessLease(r, fd, Owner{i + 1, tenant}, pid));
   }
   if (fd >= 0) ::close(fd);
   return fail(Errc::full, "segment '" + segment.name() + "': all " + std::to_string(segment.max_writers()) +
@@ -179,12 +172,15 @@ PublishedFigures read_figures(const ProcessRecord& r) noexcept {
 
 // Segment's lease accessors live here, beside the mutex that guards Segment::lease_.
 Result<Owner> Segment::owner(std::string_view role) const {
-  std::lock_guard lock(lease_mutex());  // recursive: claim() and ~ProcessLease take it too
+  std::unique_ptr<ProcessLease> inherited;  // destroyed after the lock is let go (it takes it)
+  std::lock_guard lock(lease_mutex());
   if (lease_ && lease_->held_by_this_process()) return lease_->owner();
-  lease_.reset();  // inherited through fork(): the parent's, its descriptor already closed
+  inherited = std::move(lease_);  // from our parent through fork(): its descriptor is closed
   auto claimed = ProcessLease::claim(*this, role);
   if (!claimed) return std::unexpected(claimed.error());
   lease_ = std::move(*claimed);
+  lease_->next_ = g_leases;  // listed for the fork handler
+  g_leases = lease_.get();
   return lease_->owner();
 }
 

@@ -37,9 +37,6 @@ struct PublishedFigures {
 
 class ProcessLease {
  public:
-  // Claims a record for the calling process; Errc::full when every record belongs to a live one.
-  [[nodiscard]] static Result<std::unique_ptr<ProcessLease>> claim(const Segment& segment,
-                                                                   std::string_view role);
   ProcessLease(const ProcessLease&) = delete;
   ProcessLease& operator=(const ProcessLease&) = delete;
   ~ProcessLease();  // closes the descriptor (in the claimant only): the record's owner is dead
@@ -52,6 +49,10 @@ class ProcessLease {
   void publish(const PublishedFigures& figures) const noexcept;
 
  private:
+  friend class Segment;  // Segment::owner() claims one per process and segment
+  // Claims a record for the calling process; Errc::full when every record belongs to a live one.
+  [[nodiscard]] static Result<std::unique_ptr<ProcessLease>> claim(const Segment& segment,
+                                                                   std::string_view role);
   ProcessLease(ProcessRecord& record, int fd, Owner owner, pid_t pid);
   friend void forget_inherited_leases() noexcept;
 
