@@ -93,6 +93,8 @@ class Checker {
     severity_of_[static_cast<std::size_t>(kind)] = severity;
   }
 
+  static MetricType segment_family_type(const Segment& s, std::uint32_t family) { return s.family(family).type; }
+
   // Whether the owner of a claim is known dead, asked of the live segment (none: nobody is).
   bool owner_dead(Owner owner) {
     if (options_.live == nullptr) return false;
@@ -303,8 +305,11 @@ class Checker {
                 ", so writers register the name again");
       }
       if (auto [it, fresh] = by_name.try_emplace(name, i); !fresh) {
-        add(Severity::error, FindingKind::family_duplicate,
-            named + ": the name is READY in family entry " + std::to_string(it->second) + " too");
+        // Legal for one type (a registrant stepped over a BUSY entry; readers merge); not for two.
+        const bool same_type = segment_family_type(s, it->second) == e.type;
+        add(same_type ? Severity::warning : Severity::error, FindingKind::family_duplicate,
+            named + ": the name is READY in family entry " + std::to_string(it->second) + " too" +
+                (same_type ? " (readers merge the two)" : ", with another type (readers keep the first)"));
         continue;
       }
       FamilyInfo info;
@@ -380,9 +385,11 @@ class Checker {
       std::string key(reinterpret_cast<const char*>(&e.family_id), 4);
       key += labels;
       if (auto [it, fresh] = by_key.try_emplace(std::move(key), i); !fresh) {
-        add(Severity::error, FindingKind::series_duplicate,
+        // Legal since registrants step over each other's BUSY entries (catalog.hpp); readers merge.
+        add(Severity::warning, FindingKind::series_duplicate,
             what + " {" + std::string(labels.substr(0, 200)) + "}: READY in series entry " +
-                std::to_string(it->second) + " too; readers count it twice");
+                std::to_string(it->second) + " too (registered beside a registrant that was stopped or "
+                "slow); readers merge the two into one series");
         continue;
       }
       series_family_[i] = e.family_id;

@@ -41,13 +41,13 @@ enum class FindingKind : std::uint8_t {
   entry_stuck_busy,     // a family or series entry left BUSY by a registrant that died
   string_out_of_range,  // a name, help or label set outside the used string arena
   family_malformed,     // bad name, type, unit, mode, histogram shape or series cap
-  family_duplicate,     // two READY families with one name
+  family_duplicate,     // two READY families with one name (a warning when of one type: merged)
   family_unreachable,   // a READY family whose lookup (by name hash) can never find it
   family_overflow_bad,  // the cached overflow series is not this family's overflow series
   family_count_mismatch,  // more READY series than the family's series_count says
   series_bad_family,    // a READY series of a family that is not a valid READY family
   series_bad_labels,    // a label set that is not canonical `k="v",...`
-  series_duplicate,     // two READY series with one family and label set
+  series_duplicate,     // two READY series with one family and label set (a warning: merged)
   series_unreachable,   // a READY series whose lookup can never find it
   slot_bad_state,       // a writer slot state word that is no known state (or ACTIVE with no owner)
   slot_dead_writer,     // an ACTIVE slot whose process is gone: not reaped yet
