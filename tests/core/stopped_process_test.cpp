@@ -17,6 +17,9 @@
 #include "wsm/shm/snapshot.hpp"
 #include "wsm/shm/test_points.hpp"
 #include "wsm/writer.hpp"
+#ifdef WSM_TEST_WITH_CLI
+#include <nlohmann/json.hpp>
+#endif
 
 namespace {
 
@@ -98,6 +101,20 @@ TEST(StoppedReaper, MidMoveCostsWritersAndReadersNothing) {
   EXPECT_EQ(busy.error().code(), Errc::busy);
   EXPECT_NE(busy.error().message().find("pid " + std::to_string(reaper.pid())), std::string::npos)
       << busy.error().message();
+
+#ifdef WSM_TEST_WITH_CLI
+  // The CLI: `wsm dump` reads on, `wsm reap` gives up at once naming the holder, `wsm inspect` shows it.
+  const auto dump = wsm::test::run({wsm::test::bin("wsm"), "dump", "--json", g.name()});
+  EXPECT_EQ(dump.exit_code, 0) << dump.err;
+  const auto reap = wsm::test::run({wsm::test::bin("wsm"), "reap", g.name()});
+  EXPECT_EQ(reap.exit_code, 1);
+  EXPECT_NE(reap.err.find("pid " + std::to_string(reaper.pid())), std::string::npos) << reap.err;
+  const auto inspect = wsm::test::run({wsm::test::bin("wsm"), "inspect", "--json", g.name()});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto lock = nlohmann::json::parse(inspect.out).at("reap_lock");
+  EXPECT_TRUE(lock.at("held").get<bool>());
+  EXPECT_EQ(lock.at("holder_pid").get<pid_t>(), reaper.pid());
+#endif
 
   reaper.kill(SIGCONT);
   EXPECT_EQ(reaper.wait(), 0);

@@ -17,6 +17,7 @@
 #include "wsm/shm/capacity.hpp"
 #include "wsm/shm/connection_table.hpp"
 #include "wsm/shm/labels.hpp"
+#include "wsm/shm/reaper.hpp"
 
 namespace wsm::cli {
 
@@ -83,6 +84,16 @@ json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregati
                    {"labels", label_cardinality(labels[id])}});
   }
   return out;
+}
+
+// Who holds the reap lock: the kernel says whether a running process does; the pid it wrote is the
+// holder's own view of itself (another pid namespace may number it differently).
+json reap_lock(const shm::Segment& segment) {
+  const shm::SegmentHeader& h = segment.header();
+  const shm::Liveness held = shm::reap_lock_holder(segment);
+  return {{"held", held == shm::Liveness::alive},
+          {"holder_pid", held == shm::Liveness::alive ? json(h.reaper.load(std::memory_order_relaxed)) : json()},
+          {"fold_under_way", h.reap_seq.load(std::memory_order_relaxed) % 2 == 1}};
 }
 
 json writers(const shm::Snapshot& snap) {
@@ -201,6 +212,7 @@ json describe(const shm::Segment& segment, const shm::CatalogView& catalog, cons
        {{"series_dropped", st.series_dropped}, {"cells_dropped", st.cells_dropped},
         {"writers_dropped", st.writers_dropped}, {"retired_dropped", st.retired_dropped},
         {"writers_reaped", st.writers_reaped}}},
+      {"reap_lock", reap_lock(segment)},
       {"writers", writers(snap)},
       {"families", families(catalog, aggregation, fill.families)},
       {"problems", std::move(problems)}};
@@ -237,6 +249,12 @@ void print_text(const json& doc) {
                 u["percent"].get<double>() >= kWarnPercent ? "  !" : "");
   }
   const json& d = doc["drops"];
+  if (const json& r = doc["reap_lock"]; r["held"].get<bool>()) {
+    std::printf("reap lock: held by a running process (pid %s in its own namespace)%s\n",
+                str(r["holder_pid"]).c_str(), r["fold_under_way"].get<bool>() ? ", folding" : "");
+  } else if (r["fold_under_way"].get<bool>()) {
+    std::printf("reap lock: free, but a fold was left half done (its reaper died); the next reap finishes it\n");
+  }
   std::printf("drops: series %s (to overflow), cells %s, writers %s, retired cells %s; writers reaped %s\n\n",
               str(d["series_dropped"]).c_str(), str(d["cells_dropped"]).c_str(),
               str(d["writers_dropped"]).c_str(), str(d["retired_dropped"]).c_str(),
