@@ -73,11 +73,6 @@ Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType ty
                                        const shm::FamilyEntry*& entry) {
   auto canonical = shm::canonical_labels(std::span<const Label>(labels.begin(), labels.size()));
   if (!canonical) return std::unexpected(canonical.error());
-  if (type == shm::MetricType::histogram) {
-    for (const Label& l : labels) {
-      if (l.first == "le") return fail(Errc::invalid_argument, "label 'le' is reserved for histogram buckets");
-    }
-  }
   auto family = state_->catalog.family({name, type, help, mode, 0});
   if (!family) return std::unexpected(family.error());
   auto id = state_->catalog.series(*family, *canonical);
