@@ -319,8 +319,17 @@ void add_inspect(CLI::App& app, int& exit_code) {
       exit_code = kProblem;
       return;
     }
-    json doc = describe(reader.segment(), reader.catalog(), *snap);
-    if (opts->connections) doc["connections"] = connections(reader.segment());
+    json doc;
+    {
+      const auto guard = reader.guard();
+      doc = describe(reader.segment(), reader.catalog(), *snap);
+      if (opts->connections) doc["connections"] = connections(reader.segment());
+    }
+    if (auto damaged = reader.damaged()) {
+      std::fprintf(stderr, "wsm inspect: %s\n", damaged->message().c_str());
+      exit_code = kProblem;
+      return;
+    }
     if (opts->json) {
       std::cout << doc.dump(2) << '\n';
     } else {
