@@ -25,7 +25,10 @@ Result<WriterArena> WriterArena::claim(const Segment& segment, std::uint32_t tid
       WriterSlot& s = segment.slot(i);
       std::uint64_t w = s.state_word.load(std::memory_order_relaxed);
       if (slot_state(w) != SlotState::free) continue;
-      // Acquire: the reaper's release of FREE made its zeroing of this arena visible to us.
+      // Acquire: pairs with the reaper's release of FREE, so its fold's stores into this arena
+      // (`source = 0` of each moved word) happen before our appends write the same bytes. Nobody
+      // zeroes the arena for us (gauge cells and cell headers stay as they were): cells_bytes = 0
+      // below makes it empty, and append() zeroes each payload it hands out.
       if (!s.state_word.compare_exchange_strong(w, slot_word(SlotState::claiming, pid),
                                                 std::memory_order_acquire)) {
         continue;
