@@ -45,26 +45,24 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return 0;
 }
 
-}  // namespace
-
-Result<void> validate_metric_name(std::string_view name) {
-  if (auto ok = validate_name(name, true, "metric name"); !ok) return ok;
+// A valid name that does not start with __ (Prometheus reserves those for itself).
+Result<void> validate_unreserved_name(std::string_view name, bool colon_ok, const char* what) {
+  if (auto ok = validate_name(name, colon_ok, what); !ok) return ok;
   if (name.starts_with("__")) {
-    return fail(Errc::invalid_argument,
-                "metric name '" + std::string(name) + "' is reserved: names starting with __ are "
-                                                      "Prometheus-internal");
+    return fail(Errc::invalid_argument, std::string(what) + " '" + std::string(name) +
+                                            "' is reserved: names starting with __ are Prometheus-internal");
   }
   return {};
 }
 
+}  // namespace
+
+Result<void> validate_metric_name(std::string_view name) {
+  return validate_unreserved_name(name, true, "metric name");
+}
+
 Result<void> validate_label_name(std::string_view name) {
-  if (auto ok = validate_name(name, false, "label name"); !ok) return ok;
-  if (name.starts_with("__")) {
-    return fail(Errc::invalid_argument,
-                "label name '" + std::string(name) + "' is reserved: names starting with __ are "
-                                                     "Prometheus-internal");
-  }
-  return {};
+  return validate_unreserved_name(name, false, "label name");
 }
 
 Result<void> validate_user_label_name(std::string_view name) {

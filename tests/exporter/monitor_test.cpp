@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <unistd.h>
 
@@ -18,12 +19,26 @@ namespace {
 using namespace wsm;
 using namespace wsm::exporter;
 
-Settings settings_for(const std::string& segment) {
+// A Monitor of `segment` (resource monitoring off: /proc is not what these tests are about).
+std::unique_ptr<Monitor> monitor_of(const std::string& segment) {
   Settings s;
   s.segment = segment;
-  s.resource_monitoring = false;  // /proc is not what these tests are about
-  return s;
+  s.resource_monitoring = false;
+  return std::make_unique<Monitor>(s, exposition::IdLabelPolicy(exposition::IdLabelMode::drop));
 }
+
+// A segment a test writer recorded t_monitored_total 3 into, and a Monitor attached to it.
+class WrittenSegment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::run_writer(name_, {"counter", "t_monitored_total", "-", "3"});
+    monitor_->tick();
+    ASSERT_TRUE(monitor_->attached()) << monitor_->status().reason;
+  }
+  const std::string name_ = test::unique_segment_name("monitor");
+  test::SegmentGuard guard_{name_};
+  std::unique_ptr<Monitor> monitor_ = monitor_of(name_);
+};
 
 std::string scrape(Monitor& monitor) {
   ScrapeBuffers buffers;
@@ -33,13 +48,9 @@ std::string scrape(Monitor& monitor) {
 // Another process holds the reap lock (the header's reaper word names a live pid, the sequence is
 // even: no fold runs, so snapshots need not wait). The interval's reap waits for that lock; a
 // scrape meanwhile must answer at once, not after the reap gave up.
-TEST(MonitorLocking, AScrapeDoesNotWaitForTheIntervalsReap) {
-  const std::string name = test::unique_segment_name("reaplock");
-  test::SegmentGuard guard(name);
-  test::run_writer(name, {"counter", "t_reaplock_total", "-", "3"});
-  Monitor monitor(settings_for(name), exposition::IdLabelPolicy(exposition::IdLabelMode::drop));
-  monitor.tick();
-  ASSERT_TRUE(monitor.attached()) << monitor.status().reason;
+TEST_F(WrittenSegment, AScrapeDoesNotWaitForTheIntervalsReap) {
+  const std::string& name = name_;
+  Monitor& monitor = *monitor_;
 
   auto segment = shm::Segment::open(name);
   ASSERT_TRUE(segment) << segment.error().message();
@@ -57,7 +68,7 @@ TEST(MonitorLocking, AScrapeDoesNotWaitForTheIntervalsReap) {
   // The tick has begun (status() answers with its count): it now waits for the reap lock.
   ASSERT_TRUE(test::wait_until([&] { return monitor.status().ticks == 2; }));
   const std::string body = scrape(monitor);
-  EXPECT_NE(body.find("t_reaplock_total 3"), std::string::npos) << body;
+  EXPECT_NE(body.find("t_monitored_total 3"), std::string::npos) << body;
   // Let the lock go: a reap still waiting for it takes it now and folds (the sequence moves on).
   // Had the scrape waited for the tick, that reap would have given up before the scrape ran.
   h.reaper.store(0);
@@ -66,19 +77,15 @@ TEST(MonitorLocking, AScrapeDoesNotWaitForTheIntervalsReap) {
   EXPECT_EQ(h.reap_seq.load(), seq + 2) << "the scrape answered only after the interval's reap gave up";
 }
 
-TEST(MonitorDamage, ASegmentThatShrinksIsReportedDamagedAndFollowedWhenRecreated) {
-  const std::string name = test::unique_segment_name("shrink");
-  test::SegmentGuard guard(name);
-  test::run_writer(name, {"counter", "t_shrink_total", "-", "3"});
-  Monitor monitor(settings_for(name), exposition::IdLabelPolicy(exposition::IdLabelMode::drop));
-  monitor.tick();
-  ASSERT_TRUE(monitor.attached()) << monitor.status().reason;
-  ASSERT_NE(scrape(monitor).find("t_shrink_total 3"), std::string::npos);
+TEST_F(WrittenSegment, AFileThatShrinksIsReportedDamagedAndFollowedWhenRecreated) {
+  const std::string& name = name_;
+  Monitor& monitor = *monitor_;
+  ASSERT_NE(scrape(monitor).find("t_monitored_total 3"), std::string::npos);
 
   // What `truncate -s 64K` does to a 27 MiB segment the exporter has mapped.
   ASSERT_EQ(::truncate(("/dev/shm/wsm." + name).c_str(), 64 * 1024), 0);
   const std::string damaged = scrape(monitor);  // used to die of SIGBUS here
-  EXPECT_EQ(damaged.find("t_shrink_total"), std::string::npos) << damaged;
+  EXPECT_EQ(damaged.find("t_monitored_total"), std::string::npos) << damaged;
   EXPECT_NE(damaged.find("wsm_segment_attached 0"), std::string::npos) << damaged;
   EXPECT_FALSE(monitor.attached());
   EXPECT_NE(monitor.status().reason.find("is damaged"), std::string::npos) << monitor.status().reason;
@@ -90,10 +97,10 @@ TEST(MonitorDamage, ASegmentThatShrinksIsReportedDamagedAndFollowedWhenRecreated
   EXPECT_NE(std::string(health.body).find("damaged"), std::string::npos) << health.body;
 
   ASSERT_TRUE(shm::Segment::remove(name));
-  test::run_writer(name, {"counter", "t_shrink_total", "-", "5"});
+  test::run_writer(name, {"counter", "t_monitored_total", "-", "5"});
   monitor.tick();
   ASSERT_TRUE(monitor.attached()) << monitor.status().reason;
-  EXPECT_NE(scrape(monitor).find("t_shrink_total 5"), std::string::npos);
+  EXPECT_NE(scrape(monitor).find("t_monitored_total 5"), std::string::npos);
 }
 
 }  // namespace

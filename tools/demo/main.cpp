@@ -30,8 +30,8 @@ namespace {
 
 using wsm::demo::ServerOptions;
 
-// A listening socket on host:port with SO_REUSEPORT; port 0 picks one (then reuse it).
-int listen_on(const std::string& host, int port, std::string& error) {
+// The address to bind for host:port (freeaddrinfo it), or nullptr and why.
+addrinfo* resolve(const std::string& host, int port, std::string& error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -39,8 +39,15 @@ int listen_on(const std::string& host, int port, std::string& error) {
   addrinfo* found = nullptr;
   if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
     error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
-    return -1;
+    return nullptr;
   }
+  return found;
+}
+
+// A listening socket on host:port with SO_REUSEPORT; port 0 picks one (then reuse it).
+int listen_on(const std::string& host, int port, std::string& error) {
+  addrinfo* found = resolve(host, port, error);
+  if (found == nullptr) return -1;
   int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int on = 1;
   if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
@@ -58,15 +65,8 @@ int listen_on(const std::string& host, int port, std::string& error) {
 // on a busy port would start "fine" and take half the connections into its own segment. So a
 // named port must be free first: a plain bind (no SO_REUSEPORT) fails while anyone listens on it.
 bool port_free(const std::string& host, int port, std::string& error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
-    error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
-    return false;
-  }
+  addrinfo* found = resolve(host, port, error);
+  if (found == nullptr) return false;
   const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int on = 1;
   bool free = fd >= 0 && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
