@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #include "monitor.hpp"
-#include "proc_stats.hpp"
+#include "wsm/shm/proc_stats.hpp"
 #include "wsm/exposition/classic_buckets.hpp"
 #include "wsm/shm/labels.hpp"
 
@@ -345,13 +345,13 @@ void BM_ExporterFootprint(benchmark::State& state) {
     }
     std::size_t body = 0;
     for (int i = 0; i < 3; ++i) http_get(port, "/metrics", &body);  // the scrape working set
-    const auto start = exporter::read_process(pid, false);
+    const auto start = shm::read_process(pid, false);
     const auto t0 = std::chrono::steady_clock::now();
     for (int s = 1; s <= seconds; ++s) {
       std::this_thread::sleep_until(t0 + std::chrono::seconds(s));
       if (scrape_every > 0 && s % scrape_every == 0) http_get(port, "/metrics");
     }
-    const auto end = exporter::read_process(pid, false);
+    const auto end = shm::read_process(pid, false);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.counters["rss_MB"] = static_cast<double>(status_kb(pid, "VmRSS")) / 1024;
     state.counters["rss_anon_MB"] = static_cast<double>(status_kb(pid, "RssAnon")) / 1024;
@@ -360,7 +360,7 @@ void BM_ExporterFootprint(benchmark::State& state) {
     state.counters["metrics_MB"] = static_cast<double>(body) / 1e6;
     if (start && end) {
       state.counters["cpu_pct"] = 100.0 * static_cast<double>(end->cpu_ticks - start->cpu_ticks) /
-                                  static_cast<double>(exporter::clock_ticks_per_second()) / wall;
+                                  static_cast<double>(shm::clock_ticks_per_second()) / wall;
     }
     state.counters["ok"] = up ? 1 : 0;
     ::kill(pid, SIGTERM);

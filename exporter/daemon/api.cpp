@@ -100,6 +100,7 @@ ApiResult api_summary(Monitor& monitor) {
   std::uint64_t rss = 0, virt = 0, max_worker_rss = 0;
   for (const ProcessFigures& p : processes) {
     procs.push_back({{"pid", p.pid}, {"role", p.role}, {"process_type", p.exporter ? "exporter" : "worker"},
+                     {"source", p.source},
                      {"cpu_percent", optional_number(p.cpu_percent)}, {"rss_bytes", p.rss_bytes},
                      {"virtual_bytes", p.virtual_bytes}, {"threads", p.threads},
                      {"open_fds", p.fds ? json(p.fds->total()) : json(nullptr)}});

@@ -31,6 +31,8 @@ ApiResult api_writers(Monitor& monitor) {
                          {"role", w.role},
                          {"state", shm::slot_state_name(w.state)},
                          {"alive", w.alive},
+                         {"liveness", shm::liveness_name(w.liveness)},  // from the kernel, see liveness.hpp
+                         {"process_record", w.owner.process},
                          {"heartbeat_age_seconds", beat ? json(static_cast<double>(age_ns) / 1e9) : json(nullptr)},
                          {"cells_bytes", w.cells_bytes}});
     }

@@ -1,175 +1,136 @@
 #include "http_server.hpp"
 
-#include <civetweb.h>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
-#include <cstring>
-#include <dlfcn.h>
-#include <filesystem>
-#include <fstream>
-#include <mutex>
-#include <sstream>
-#include <sys/mman.h>
-#include <unistd.h>
-#include <vector>
+#include <optional>
+#include <sys/resource.h>
+#include <thread>
 
-#include "routes.hpp"
+#include "http_session.hpp"
 
 namespace wsm::exporter {
 
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
 namespace {
 
-std::string& startup_error() {
-  static std::string e;
-  return e;
+// Each connection is a descriptor: the usual soft limit (1024) would be reached before the
+// connection cap, and accept() would fail for everyone. Raised to the hard limit, as Go's runtime
+// does for node_exporter.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  (void)::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
-void send_plain(mg_connection* conn, int status, const char* body, const char* extra_name = nullptr,
-                const char* extra_value = nullptr) {
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", "text/plain; charset=utf-8", -1);
-  mg_response_header_add(conn, "Content-Length", std::to_string(std::strlen(body)).c_str(), -1);
-  if (extra_name != nullptr) mg_response_header_add(conn, extra_name, extra_value, -1);
-  mg_response_header_send(conn);
-  mg_write(conn, body, std::strlen(body));
+Result<tcp::endpoint> endpoint_of(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address_v4(listen.substr(0, colon == std::string::npos ? 0 : colon), ec);
+  if (colon == std::string::npos || ec) return fail(Errc::invalid_argument, "cannot listen on " + listen + ": not IPV4:PORT");
+  return tcp::endpoint(address, static_cast<unsigned short>(std::stoi(listen.substr(colon + 1))));
 }
 
-// civetweb reads the certificate and the key from one PEM file. The two files of the web config
-// are joined in an anonymous memory file (memfd), so the key is never copied to a disk; civetweb
-// opens it by its /proc/self/fd path. Returns the descriptor, -1 with `error` set on failure.
-int joined_pem(const WebConfig& web, std::string& error) {
-  std::ostringstream pem;
-  for (const std::string& file : {web.cert_file, web.key_file}) {
-    std::ifstream in(file);
-    if (!in) {
-      error = "cannot read '" + file + "'";
-      return -1;
-    }
-    pem << in.rdbuf() << '\n';
-  }
-  const std::string bytes = pem.str();
-  const int fd = ::memfd_create("wsm-exporter-tls", MFD_CLOEXEC);
-  if (fd < 0 || ::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
-    error = std::string("memfd: ") + std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Loads the OpenSSL 3 shim for civetweb (exporter/openssl3_compat) from beside the executable.
-// Where libssl still has the 1.1 names the shim fails to load and is not needed.
-void load_openssl3_compat() {
-#ifdef WSM_OPENSSL3_COMPAT
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return;
-  const auto shim = (exe.parent_path() / WSM_OPENSSL3_COMPAT).lexically_normal();
-  (void)::dlopen(shim.c_str(), RTLD_NOW | RTLD_GLOBAL);  // kept for the process's life
-#endif
+Result<std::unique_ptr<asio::ssl::context>> tls_context(const WebConfig& web) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);  // TLS 1.2 and newer
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(web.cert_file, ec);  // the leaf, then any chain
+  if (ec) return fail(Errc::invalid_argument, "--web-config: cannot use cert_file '" + web.cert_file + "': " + ec.message());
+  ctx->use_private_key_file(web.key_file, asio::ssl::context::pem, ec);
+  if (ec) return fail(Errc::invalid_argument, "--web-config: cannot use key_file '" + web.key_file + "': " + ec.message());
+  return ctx;
 }
 
 }  // namespace
 
-int HttpServer::on_log(const struct mg_connection*, const char* message) {
-  static std::mutex m;
-  std::lock_guard lock(m);
-  if (startup_error().empty()) startup_error() = message;
-  std::fprintf(stderr, "wsm-exporter: http: %s\n", message);
-  return 1;
-}
+// Declaration order is destruction order backwards: the I/O context (whose queued handlers own
+// the last sessions) goes before what sessions point to (context, auth, counter, TLS context).
+struct HttpServer::State {
+  State(Monitor& monitor, const WebConfig& web, int timeout_seconds)
+      : auth(web.users), context{monitor, auth, workers, std::chrono::seconds(timeout_seconds), open} {}
 
-int HttpServer::on_request(struct mg_connection* conn, void* self) {
-  auto& server = *static_cast<HttpServer*>(self);
-  const mg_request_info* info = mg_get_request_info(conn);
-  if (server.auth_.enabled()) {
-    const char* authorization = mg_get_header(conn, "Authorization");
-    if (!server.auth_.allows(authorization != nullptr ? authorization : "")) {
-      send_plain(conn, 401, "401 Unauthorized\n", "WWW-Authenticate", "Basic realm=\"wsm-exporter\", charset=\"UTF-8\"");
-      return 401;
-    }
+  void accept() {
+    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        // Out of descriptors (EMFILE) or memory: say so once, try again shortly (the pending
+        // connection stays in the listen queue until then).
+        if (!accept_error_logged) std::fprintf(stderr, "wsm-exporter: http: accept: %s\n", ec.message().c_str());
+        accept_error_logged = true;
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](boost::system::error_code wait) {
+          if (!wait) accept();
+        });
+        return;
+      }
+      accept_error_logged = false;
+      if (open.load() >= kMaxConnections) {
+        if (!cap_logged) std::fprintf(stderr, "wsm-exporter: http: %d connections open, closing new ones\n", kMaxConnections);
+        cap_logged = true;
+        socket.close(ec);
+      } else {
+        cap_logged = false;
+        socket.set_option(tcp::no_delay(true), ec);
+        if (tls) {
+          std::make_shared<Session<boost::beast::ssl_stream<boost::beast::tcp_stream>>>(context, std::move(socket), *tls)
+              ->start();
+        } else {
+          std::make_shared<Session<boost::beast::tcp_stream>>(context, std::move(socket))->start();
+        }
+      }
+      accept();
+    });
   }
-  const std::size_t uri_bytes = (info->local_uri != nullptr ? std::strlen(info->local_uri) : 0) +
-                                (info->query_string != nullptr ? std::strlen(info->query_string) : 0);
-  if (uri_bytes > kMaxUriBytes) {
-    send_plain(conn, 414, "414 URI Too Long\n");
-    return 414;
-  }
-  const char* accept = mg_get_header(conn, "Accept");
-  const char* encoding = mg_get_header(conn, "Accept-Encoding");
-  const Request request{info->request_method != nullptr ? info->request_method : "",
-                        info->local_uri != nullptr ? info->local_uri : "",
-                        info->query_string != nullptr ? info->query_string : "",
-                        accept != nullptr ? accept : "", encoding != nullptr ? encoding : ""};
-  // civetweb runs a fixed pool of threads: each keeps its buffers, reused scrape after scrape.
-  thread_local ScrapeBuffers buffers;
-  const Response r = handle(server.monitor_, request, buffers);
 
-  mg_response_header_start(conn, r.status);
-  mg_response_header_add(conn, "Content-Type", r.content_type.c_str(), -1);
-  mg_response_header_add(conn, "Content-Length", std::to_string(r.body.size()).c_str(), -1);
-  mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-  if (r.gzipped) mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
-  if (r.negotiated) mg_response_header_add(conn, "Vary", "Accept, Accept-Encoding", -1);
-  if (r.status == 405) mg_response_header_add(conn, "Allow", "GET, HEAD", -1);
-  mg_response_header_send(conn);
-  if (request.method != "HEAD") mg_write(conn, r.body.data(), r.body.size());
-  return r.status;
-}
+  std::unique_ptr<asio::ssl::context> tls;
+  BasicAuth auth;
+  std::atomic<int> open{0};
+  asio::thread_pool workers{kWorkerThreads};
+  SessionContext context;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  asio::steady_timer retry{io};
+  bool cap_logged = false, accept_error_logged = false;  // log a state once, not per connection
+  std::thread io_thread;
+};
+
+HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& options, Monitor& monitor) {
-  std::unique_ptr<HttpServer> server(new HttpServer(monitor, options.web));
-  const bool tls = options.web.tls();
-  // With TLS, civetweb loads libssl now (dlopen); 0 keeps a plain server free of it.
-  if (tls) load_openssl3_compat();
-  if (tls && mg_init_library(MG_FEATURES_TLS) == 0) {
-    return fail(Errc::system, "--web-config: TLS is not available (civetweb could not load libssl.so; "
-                              "install libssl-dev)");
+  auto endpoint = endpoint_of(options.listen);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  auto state = std::make_unique<State>(monitor, options.web, options.timeout_seconds);
+  if (options.web.tls()) {
+    auto ctx = tls_context(options.web);
+    if (!ctx) return std::unexpected(ctx.error());
+    state->tls = std::move(*ctx);
   }
-  if (!tls) mg_init_library(0);
-  std::string pem_path;
-  int pem_fd = -1;
-  if (tls) {
-    std::string error;
-    pem_fd = joined_pem(options.web, error);
-    if (pem_fd < 0) return fail(Errc::system, "--web-config: " + error);
-    pem_path = "/proc/self/fd/" + std::to_string(pem_fd);
+  raise_open_file_limit();
+  boost::system::error_code ec;
+  auto& acceptor = state->acceptor;
+  if (!acceptor.open(endpoint->protocol(), ec) && !acceptor.set_option(tcp::acceptor::reuse_address(true), ec) &&
+      !acceptor.bind(*endpoint, ec) && !acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
+    state->accept();
+    state->io_thread = std::thread([&io = state->io] { io.run(); });
+    return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
   }
-  // An "s" after the port: that port speaks only TLS.
-  const std::string ports = options.listen + (tls ? "s" : "");
-  const std::string timeout_ms = std::to_string(options.timeout_seconds * 1000);
-  const std::string max_request = std::to_string(kMaxRequestHeaderBytes);
-  // Eight request threads: a keep-alive connection holds its thread, and a browser on the live page
-  // keeps several open, so two threads made Prometheus wait behind it. Scrape buffers (see
-  // on_request) grow only in threads that served /metrics, which Prometheus's one keep-alive
-  // connection mostly keeps to one thread. request_timeout_ms bounds how long one client (a
-  // stalled or slowloris one) holds a thread.
-  std::vector<const char*> opts = {"listening_ports", ports.c_str(),
-                                   "num_threads", "8",
-                                   "request_timeout_ms", timeout_ms.c_str(),
-                                   "max_request_size", max_request.c_str(),
-                                   "enable_keep_alive", "yes"};
-  if (tls) {
-    opts.insert(opts.end(), {"ssl_certificate", pem_path.c_str(),
-                             // the certificate file may carry the chain after the leaf
-                             "ssl_certificate_chain", options.web.cert_file.c_str(),
-                             "ssl_protocol_version", "4"});  // TLS 1.2 and newer
-  }
-  opts.push_back(nullptr);
-  mg_callbacks callbacks{};
-  callbacks.log_message = &HttpServer::on_log;
-  startup_error().clear();
-  server->context_ = mg_start(&callbacks, nullptr, opts.data());
-  if (pem_fd >= 0) ::close(pem_fd);  // read by mg_start
-  if (server->context_ == nullptr) {
-    return fail(Errc::system, "cannot listen on " + options.listen + (tls ? " with TLS" : "") + ": " +
-                                  (startup_error().empty() ? "civetweb failed to start" : startup_error()));
-  }
-  mg_set_request_handler(server->context_, "/", &HttpServer::on_request, server.get());
-  return server;
+  return fail(Errc::system, "cannot listen on " + options.listen + (options.web.tls() ? " with TLS" : "") + ": " +
+                                ec.message());
 }
 
 HttpServer::~HttpServer() {
-  if (context_ != nullptr) mg_stop(context_);
+  // Stop the sockets first, then let the workers finish the answers they compute (the monitor
+  // they read outlives the server); their replies land in the stopped context and are dropped.
+  state_->io.stop();
+  state_->io_thread.join();
+  state_->workers.join();
 }
 
 }  // namespace wsm::exporter

@@ -1,6 +1,7 @@
-// The HTTP layer: civetweb on --listen, every request handed to routes.cpp's handle(), behind
-// the limits every request meets (headers within max size and time, URI length) and the
-// optional TLS and basic authentication of --web-config.
+// The HTTP layer: an asynchronous Boost.Beast server on --listen (plain, or TLS with --web-config).
+// One I/O thread holds every connection (http_session.hpp); a few worker threads answer requests
+// (http_exchange.cpp -> routes.cpp), so a slow scrape never stalls the sockets and an idle or slow
+// client costs a socket, not a thread. Connections are capped at kMaxConnections.
 #pragma once
 
 #include <memory>
@@ -10,9 +11,6 @@
 #include "web_config.hpp"
 #include "wsm/shm/error.hpp"
 
-struct mg_connection;
-struct mg_context;
-
 namespace wsm::exporter {
 
 struct HttpOptions {
@@ -21,27 +19,25 @@ struct HttpOptions {
   int timeout_seconds = 10;  // a request's headers must arrive whole within this time
 };
 
-// Requests whose headers (request line included) pass this are answered 400 and closed.
-inline constexpr int kMaxRequestHeaderBytes = 8192;
-// Longer paths + query strings are answered 414: no route takes more.
-inline constexpr std::size_t kMaxUriBytes = 2048;
+// Open connections beyond this are closed as soon as they are accepted (the process's open-file
+// limit is raised to fit them): enough for every collector and browser, and a flood of idle
+// connections reaches it without taking a thread or starving the ones already served.
+inline constexpr int kMaxConnections = 4096;
+// Threads that answer requests: scrapes run here, in parallel up to this count.
+inline constexpr int kWorkerThreads = 4;
 
 class HttpServer {
  public:
   // Starts listening; fails with a message naming the address (e.g. port in use) or the file.
   [[nodiscard]] static Result<std::unique_ptr<HttpServer>> start(const HttpOptions& options, Monitor& monitor);
-  ~HttpServer();  // stops: waits for requests in flight
+  ~HttpServer();  // stops: closes every connection, waits for answers being computed
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
  private:
-  HttpServer(Monitor& monitor, const WebConfig& web) : monitor_(monitor), auth_(web.users) {}
-  static int on_request(mg_connection* conn, void* self);
-  static int on_log(const mg_connection* conn, const char* message);
-
-  Monitor& monitor_;
-  BasicAuth auth_;
-  mg_context* context_ = nullptr;
+  struct State;
+  explicit HttpServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace wsm::exporter

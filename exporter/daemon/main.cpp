@@ -9,7 +9,6 @@
 #include "http_server.hpp"
 #include "monitor.hpp"
 #include "settings.hpp"
-#include "wsm/shm/reaper.hpp"
 
 namespace {
 
@@ -24,7 +23,7 @@ timespec to_timespec(std::uint64_t ns) {
 int main(int argc, char** argv) {
   using namespace wsm::exporter;
   // Signals are taken synchronously by the main loop (sigtimedwait), so every thread started
-  // from here on (civetweb's) inherits them blocked. SIGPIPE: a client that hung up.
+  // from here on (the HTTP server's) inherits them blocked. SIGPIPE: a client that hung up.
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
@@ -46,11 +45,6 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const Settings settings = std::move(*parsed.settings);
-  // The chaos test (tests/chaos) starts some exporters with this set, so that one dies in the
-  // middle of a fold after N word moves, where a SIGKILL would leave the fold journal.
-  if (const char* moves = std::getenv("WSM_TEST_REAPER_CRASH_AFTER_MOVES"); moves != nullptr) {
-    wsm::shm::Reaper::crash_after_moves_for_testing(std::strtoull(moves, nullptr, 10));
-  }
 
   wsm::exposition::IdLabelPolicy policy(settings.id_labels);
   if (settings.id_labels == wsm::exposition::IdLabelMode::hash) {

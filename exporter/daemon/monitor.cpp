@@ -8,6 +8,7 @@
 
 #include "health_scores.hpp"
 #include "self_metrics.hpp"
+#include "wsm/shm/process_table.hpp"
 #include "wsm/shm/reaper.hpp"
 #include "wsm/shm/snapshot.hpp"
 
@@ -127,7 +128,10 @@ bool Monitor::sound() {
 
 void Monitor::reap(Attached& attached) const {
   shm::MappingGuard guard(attached.segment, attached.damage);
-  if (auto reaped = shm::Reaper(attached.segment).reap(); !reaped) log_line(reaped.error().message());
+  // No wait for the reap lock: a holder that is stopped must not stall the interval. Busy is not
+  // worth a log line every interval; the next interval tries again.
+  auto reaped = shm::Reaper(attached.segment, std::chrono::milliseconds(0)).reap();
+  if (!reaped && reaped.error().code() != Errc::busy) log_line(reaped.error().message());
 }
 
 void Monitor::check_generation() {
@@ -159,8 +163,8 @@ void Monitor::tick() {
     if (!attached_) return;
     if (status_.reaping) reaping = attached_;
   }
-  // Without mutex_: a reap may wait for another process's reap lock (up to Reaper's lock_wait),
-  // and scrapes must not wait for that. `reaping` keeps the mapping alive if a scrape drops it.
+  // Without mutex_: a fold of many dead writers takes a while, and scrapes must not wait for it.
+  // `reaping` keeps the mapping alive if a scrape drops the segment meanwhile.
   if (reaping) reap(*reaping);
   {
     std::lock_guard lock(mutex_);
@@ -174,6 +178,8 @@ void Monitor::tick() {
     auto snapshot = shm::Snapshot::take(attached_->segment, catalog_, options);
     const auto fill = snapshot ? shm::segment_fill(attached_->segment, catalog_, *snapshot) : shm::SegmentFill{};
     const auto connections = shm::list_connections(attached_->segment);
+    auto processes = settings_.resource_monitoring ? shm::list_processes(attached_->segment)
+                                                   : std::vector<shm::ProcessInfo>{};
     if (!sound()) return;  // read (in part) from zero pages: nothing of it is used
     if (!snapshot) {
       log_line(snapshot.error().message());
@@ -189,16 +195,11 @@ void Monitor::tick() {
                     connections);
     mono_ns = snapshot->taken_mono_ns;
     if (settings_.resource_monitoring) {
-      for (const shm::WriterInfo& w : snapshot->writers) {
-        if (!w.alive || w.state != shm::SlotState::active) continue;
-        auto it = std::find_if(watched.begin(), watched.end(), [&](const WatchedProcess& p) { return p.pid == w.pid; });
-        if (it == watched.end()) {
-          watched.push_back({w.pid, w.role, false});
-        } else if (it->role.empty()) {
-          it->role = w.role;
-        }
-      }
-      watched.push_back({::getpid(), "exporter", true});
+      for (shm::ProcessInfo& p : processes) watched.push_back({std::move(p), false});
+      shm::ProcessInfo self;
+      self.pid = ::getpid();
+      self.role = "exporter";
+      watched.push_back({std::move(self), true});
     }
   }
 

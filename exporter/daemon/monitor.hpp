@@ -10,8 +10,9 @@
 // under the mapping is reported damaged (/healthz, the log) and dropped, not a SIGBUS; the next
 // tick attaches again once the segment is re-created.
 //
-// A scrape never waits for a reap: the reap (which may wait seconds for another process's reap
-// lock) runs outside mutex_, on its own reference to the segment.
+// The interval's reap runs outside mutex_, on its own reference to the segment, and never waits
+// for another process's reap lock: scrapes and API requests wait for neither. (A scrape's snapshot
+// still retries while a fold is running, so that no count is seen twice; folds are short.)
 //
 // scrape(), called by HTTP threads: a fresh Snapshot + Aggregation + identifier-label policy,
 // serialised with the interval's derived families and the self metrics into the calling thread's

@@ -23,22 +23,72 @@ void add_sums(exposition::ComputedFamily& f, const std::map<std::string, double>
 
 }  // namespace
 
+namespace {
+
+// One reading of a process, with the CPU time it had used by `at_ns` (CLOCK_MONOTONIC).
+struct Reading {
+  ProcessFigures figures;
+  std::uint64_t cpu_ns = 0, at_ns = 0;
+};
+
+std::optional<Reading> from_proc(std::optional<shm::ProcessStat> stat, std::uint64_t now_ns) {
+  if (!stat) return std::nullopt;  // exited since it was listed
+  Reading r;
+  r.figures.source = "proc";
+  r.figures.rss_bytes = stat->rss_bytes;
+  r.figures.virtual_bytes = stat->virtual_bytes;
+  r.figures.threads = stat->threads;
+  r.figures.fds = stat->fds;
+  r.cpu_ns = stat->cpu_ticks * (1'000'000'000ull / static_cast<std::uint64_t>(shm::clock_ticks_per_second()));
+  r.at_ns = now_ns;
+  return r;
+}
+
+std::optional<Reading> from_record(const shm::PublishedFigures& f) {
+  if (f.sampled_ns == 0) return std::nullopt;  // never published (no heartbeat() yet)
+  Reading r;
+  r.figures.source = "published";
+  r.figures.rss_bytes = f.rss_bytes;
+  r.figures.virtual_bytes = f.virtual_bytes;
+  r.figures.threads = static_cast<std::uint32_t>(f.threads);
+  r.figures.fds = shm::FdCounts{f.fd_sockets, f.fd_pipes, f.fd_files, f.fd_other};
+  r.cpu_ns = f.cpu_ns;
+  r.at_ns = f.sampled_ns;
+  return r;
+}
+
+// The one place that decides where a process's figures come from.
+std::optional<Reading> read(const WatchedProcess& w, std::uint64_t now_ns) {
+  if (w.exporter) return from_proc(shm::read_own_process(true), now_ns);
+  if (shm::visible_in_own_proc(w.process)) return from_proc(shm::read_process(w.process.pid, true), now_ns);
+  return from_record(w.process.figures);
+}
+
+}  // namespace
+
 void ResourceMonitor::update(std::span<const WatchedProcess> processes, std::uint64_t mono_ns) {
-  std::unordered_map<pid_t, Previous> seen;
+  std::unordered_map<std::uint64_t, Previous> seen;
   processes_.clear();
   for (const WatchedProcess& w : processes) {
-    const auto stat = read_process(w.pid, true);
-    if (!stat) continue;  // exited since the snapshot
-    ProcessFigures f{w.pid, w.role, w.exporter, std::nullopt, stat->rss_bytes, stat->virtual_bytes,
-                     stat->threads, stat->fds};
-    if (const auto it = previous_.find(w.pid);
-        it != previous_.end() && it->second.start_ticks == stat->start_ticks && mono_ns > it->second.mono_ns &&
-        stat->cpu_ticks >= it->second.cpu_ticks) {
-      const double cpu_s = static_cast<double>(stat->cpu_ticks - it->second.cpu_ticks) /
-                           static_cast<double>(clock_ticks_per_second());
-      f.cpu_percent = 100.0 * cpu_s / (static_cast<double>(mono_ns - it->second.mono_ns) / 1e9);
+    auto reading = read(w, mono_ns);
+    if (!reading) continue;
+    ProcessFigures f = std::move(reading->figures);
+    f.pid = w.process.pid;
+    f.role = w.process.role;
+    f.exporter = w.exporter;
+    const std::uint64_t key =
+        w.exporter ? kSelf : (std::uint64_t{w.process.owner.process} << 32 | w.process.owner.tenant);
+    Previous now{reading->cpu_ns, reading->at_ns, std::nullopt};
+    if (const auto it = previous_.find(key); it != previous_.end()) {
+      if (reading->at_ns == it->second.at_ns) {
+        now = it->second;  // not sampled again since (published once a second): the last figure
+      } else if (reading->at_ns > it->second.at_ns && reading->cpu_ns >= it->second.cpu_ns) {
+        now.cpu_percent = 100.0 * static_cast<double>(reading->cpu_ns - it->second.cpu_ns) /
+                          static_cast<double>(reading->at_ns - it->second.at_ns);
+      }
     }
-    seen[w.pid] = {stat->start_ticks, stat->cpu_ticks, mono_ns};
+    f.cpu_percent = now.cpu_percent;
+    seen[key] = now;
     processes_.push_back(std::move(f));
   }
   previous_ = std::move(seen);

@@ -1,7 +1,9 @@
-// CPU, memory, threads and file descriptors of the live writer processes and of the exporter,
-// read from /proc each interval (zero cost in the workers). CPU % is the CPU time used between
-// two intervals per wall time (100 = one core), so a process appears with CPU from its second
-// interval on; a pid whose start time changed is a new process.
+// CPU, memory, threads and file descriptors of the live writer processes and of the exporter, each
+// interval. A writer the exporter can see in its own /proc (same pid namespace, same start time) is
+// read there; any other (a sidecar exporter, hidepid=2, ProtectProc=invisible) by the figures it
+// publishes in its process record at most once a second (Registry::heartbeat); ProcessFigures
+// says which. CPU % is CPU time used between two samples per wall time (100 = one core), so a
+// process appears with CPU from its second sample on; a new tenant of a record is a new process.
 #pragma once
 
 #include <cstdint>
@@ -13,25 +15,26 @@
 #include <vector>
 
 #include "derived_rules.hpp"
-#include "proc_stats.hpp"
+#include "wsm/shm/proc_stats.hpp"
+#include "wsm/shm/process_table.hpp"
 #include "wsm/exposition/format.hpp"
 
 namespace wsm::exporter {
 
 struct WatchedProcess {
-  pid_t pid = 0;
-  std::string role;
-  bool exporter = false;  // the exporter itself (else a writer process)
+  shm::ProcessInfo process;  // a writer's record; for the exporter itself only pid and role
+  bool exporter = false;     // the exporter itself (else a writer process)
 };
 
 struct ProcessFigures {
   pid_t pid = 0;
   std::string role;
   bool exporter = false;
+  std::string_view source;  // "proc" (read from /proc) or "published" (by the process itself)
   std::optional<double> cpu_percent;
   std::uint64_t rss_bytes = 0, virtual_bytes = 0;
   std::uint32_t threads = 0;
-  std::optional<FdCounts> fds;
+  std::optional<shm::FdCounts> fds;
 };
 
 class ResourceMonitor {
@@ -43,9 +46,12 @@ class ResourceMonitor {
 
  private:
   struct Previous {
-    std::uint64_t start_ticks = 0, cpu_ticks = 0, mono_ns = 0;
+    std::uint64_t cpu_ns = 0, at_ns = 0;
+    std::optional<double> cpu_percent;  // computed at at_ns
   };
-  std::unordered_map<pid_t, Previous> previous_;
+  // By process record and tenant (the exporter: kSelf), so a new process in a record starts afresh.
+  static constexpr std::uint64_t kSelf = ~std::uint64_t{0};
+  std::unordered_map<std::uint64_t, Previous> previous_;
   std::vector<ProcessFigures> processes_;
 };
 

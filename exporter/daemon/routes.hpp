@@ -1,5 +1,5 @@
-// Request -> Response for every endpoint, without HTTP: the civetweb layer (http_server.cpp)
-// only copies the request line and two headers in and the response out.
+// Request -> Response for every endpoint, without HTTP: the HTTP layer (http_exchange.cpp)
+// only copies the method, the decoded path, the query and two headers in and the response out.
 #pragma once
 
 #include <string>

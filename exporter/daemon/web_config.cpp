@@ -23,7 +23,7 @@ constexpr std::string_view kStrongPrefixes[] = {"$2a$", "$2b$", "$2y$", "$y$", "
 
 // crypt(3) of `password` with the salt and cost of `hash`; empty when libcrypt refuses the hash.
 std::string crypt_with(const std::string& password, const std::string& hash) {
-  auto data = std::make_unique<crypt_data>();  // ~32 KiB: not on a civetweb thread's stack
+  auto data = std::make_unique<crypt_data>();  // ~32 KiB: not on a worker thread's stack
   const char* out = ::crypt_r(password.c_str(), hash.c_str(), data.get());
   if (out == nullptr || out[0] == '*') return {};
   return out;

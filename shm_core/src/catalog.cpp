@@ -2,17 +2,18 @@
 
 #include <cstring>
 #include <sched.h>
-#include <thread>
 #include <unistd.h>
 
+#include "test_point_pass.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/labels.hpp"
+#include "wsm/shm/liveness.hpp"
 
 namespace wsm::shm {
 
 namespace {
 
-std::atomic<std::int64_t> g_pause_after_claim_us{0};
+constexpr std::chrono::microseconds kBusySpin{50};
 
 enum class Outcome { found, claimed, absent, full };
 struct ProbeResult {
@@ -21,17 +22,22 @@ struct ProbeResult {
 };
 
 // Walks an open-addressed table from `hash`: the READY entry that `matches`, or (when may_claim)
-// the first EMPTY entry, claimed BUSY for this process. EMPTY ends a lookup: entries never return
-// to EMPTY once READY, so the key cannot be further along.
+// the first EMPTY entry, or one left BUSY by a dead registrant, claimed BUSY for `me`. EMPTY ends a
+// lookup: entries never return to EMPTY once READY, so the key cannot be further along.
+//
+// Nobody waits for another registrant: a BUSY entry of a live (perhaps stopped) or unknown process
+// is stepped over, and if it held our key we register it again beside it. Readers merge entries
+// with the same key (aggregation.hpp), so the two copies count as one series. A registration takes
+// about a microsecond, so two processes racing for one key would make needless copies: a BUSY
+// entry is watched for kBusySpin first (a bounded spin, not a wait for its owner).
 template <class Entry, class EntryAt, class Matches>
-Result<ProbeResult> probe(EntryAt entry_at, std::uint32_t capacity, std::uint64_t hash,
-                          bool may_claim, Matches matches, std::chrono::milliseconds busy_wait) {
-  const auto me = static_cast<std::uint32_t>(::getpid());
+ProbeResult probe(const Segment& segment, EntryAt entry_at, std::uint32_t capacity, std::uint64_t hash,
+                  bool may_claim, Matches matches, Owner me) {
   const std::uint64_t mine = entry_word(EntryState::busy, me);
   for (std::uint32_t n = 0; n < capacity; ++n) {
     const auto index = static_cast<std::uint32_t>((hash + n) % capacity);
     Entry& e = entry_at(index);
-    const auto deadline = std::chrono::steady_clock::now() + busy_wait;
+    std::chrono::steady_clock::time_point spin_until{};
     // Acquire: when we see READY, the fields the registrant wrote before its release are visible.
     std::uint64_t w = e.state_word.load(std::memory_order_acquire);
     for (bool next = false; !next;) {
@@ -44,21 +50,22 @@ Result<ProbeResult> probe(EntryAt entry_at, std::uint32_t capacity, std::uint64_
           }
           break;  // w was reloaded: look again
         case EntryState::busy:
-          if (busy_owner_dead(w)) {
-            if (!may_claim) {
-              next = true;
-            } else if (e.state_word.compare_exchange_strong(w, mine, std::memory_order_acquire,
-                                                            std::memory_order_acquire)) {
+          if (may_claim && liveness(segment, word_owner(w)) == Liveness::dead) {
+            if (e.state_word.compare_exchange_strong(w, mine, std::memory_order_acquire,
+                                                     std::memory_order_acquire)) {
               return ProbeResult{Outcome::claimed, index};
             }
-            break;
+            break;  // w was reloaded: look again
           }
-          if (std::chrono::steady_clock::now() > deadline) {
-            return fail(Errc::timeout, "a catalog entry stayed BUSY too long (registrant pid " +
-                                           std::to_string(entry_pid(w)) + " stopped?)");
+          if (spin_until == std::chrono::steady_clock::time_point{}) {
+            spin_until = std::chrono::steady_clock::now() + kBusySpin;
           }
-          ::sched_yield();
-          w = e.state_word.load(std::memory_order_acquire);
+          if (std::chrono::steady_clock::now() < spin_until) {
+            ::sched_yield();
+            w = e.state_word.load(std::memory_order_acquire);
+            break;  // look again: most likely READY by now
+          }
+          next = true;
           break;
         case EntryState::ready:
           if (e.hash == hash && matches(e)) return ProbeResult{Outcome::found, index};
@@ -75,14 +82,13 @@ Result<ProbeResult> probe(EntryAt entry_at, std::uint32_t capacity, std::uint64_
 
 template <class Entry>
 void release_claim(Entry& e) {
-  e.state_word.store(entry_word(EntryState::empty, 0), std::memory_order_release);
+  e.state_word.store(entry_word(EntryState::empty, {}), std::memory_order_release);
 }
 
 template <class Entry>
-void publish(Entry& e) {
+void publish(Entry& e, Owner me) {
   // Release: every field and string written for this entry happens-before a reader's acquire.
-  e.state_word.store(entry_word(EntryState::ready, static_cast<std::uint32_t>(::getpid())),
-                     std::memory_order_release);
+  e.state_word.store(entry_word(EntryState::ready, me), std::memory_order_release);
 }
 
 std::uint8_t max_octave_for(Unit unit) {
@@ -103,9 +109,6 @@ std::uint64_t series_hash(std::uint32_t family_id, std::string_view labels) noex
   return stable_hash(labels, stable_hash({id, 4}));
 }
 
-bool busy_owner_dead(std::uint64_t state_word) {
-  return process_start_ticks(static_cast<pid_t>(entry_pid(state_word))) == 0;
-}
 
 Result<std::uint32_t> Catalog::store_string(std::string_view s) const {
   if (s.empty()) return 0u;
@@ -132,16 +135,17 @@ Result<std::uint32_t> Catalog::family(const FamilySpec& spec) const {
     return segment_.string_at(e.name_off, e.name_len, name) && name == spec.name;
   };
   auto at = [&](std::uint32_t i) -> FamilyEntry& { return segment_.family(i); };
-  auto r = probe<FamilyEntry>(at, segment_.max_families(), hash, true, matches, busy_wait_);
-  if (!r) return std::unexpected(r.error());
-  FamilyEntry& e = segment_.family(r->index);
-  switch (r->outcome) {
+  const auto me = segment_.owner();
+  if (!me) return std::unexpected(me.error());
+  const ProbeResult r = probe<FamilyEntry>(segment_, at, segment_.max_families(), hash, true, matches, *me);
+  FamilyEntry& e = segment_.family(r.index);
+  switch (r.outcome) {
     case Outcome::found:
       if (e.type != spec.type) {
         return fail(Errc::type_mismatch, "metric '" + std::string(spec.name) +
                                              "' is already registered with another type");
       }
-      return r->index;
+      return r.index;
     case Outcome::claimed: break;
     case Outcome::absent:
     case Outcome::full:
@@ -170,9 +174,9 @@ Result<std::uint32_t> Catalog::family(const FamilySpec& spec) const {
   e.series_cap = spec.series_cap != 0 ? spec.series_cap : segment_.limits().series_cap_per_family;
   e.series_count.store(0, std::memory_order_relaxed);
   e.overflow_series.store(0, std::memory_order_relaxed);
-  publish(e);
+  publish(e, *me);
   segment_.header().families_used.fetch_add(1, std::memory_order_relaxed);
-  return r->index;
+  return r.index;
 }
 
 Result<std::uint32_t> Catalog::find_family(std::string_view name) const {
@@ -181,12 +185,12 @@ Result<std::uint32_t> Catalog::find_family(std::string_view name) const {
     return segment_.string_at(e.name_off, e.name_len, n) && n == name;
   };
   auto at = [&](std::uint32_t i) -> FamilyEntry& { return segment_.family(i); };
-  auto r = probe<FamilyEntry>(at, segment_.max_families(), stable_hash(name), false, matches, busy_wait_);
-  if (!r) return std::unexpected(r.error());
-  if (r->outcome != Outcome::found) {
+  const ProbeResult r =
+      probe<FamilyEntry>(segment_, at, segment_.max_families(), stable_hash(name), false, matches, Owner{});
+  if (r.outcome != Outcome::found) {
     return fail(Errc::not_found, "metric '" + std::string(name) + "' is not registered");
   }
-  return r->index;
+  return r.index;
 }
 
 Result<std::uint32_t> Catalog::overflow_series(std::uint32_t family_id) const {
@@ -208,11 +212,10 @@ Result<std::uint32_t> Catalog::find_series(std::uint32_t family_id,
            l == labels;
   };
   auto at = [&](std::uint32_t i) -> SeriesEntry& { return segment_.series(i); };
-  auto r = probe<SeriesEntry>(at, segment_.max_series(), series_hash(family_id, labels), false,
-                              matches, busy_wait_);
-  if (!r) return std::unexpected(r.error());
-  if (r->outcome != Outcome::found) return fail(Errc::not_found, "no such series");
-  return r->index;
+  const ProbeResult r = probe<SeriesEntry>(segment_, at, segment_.max_series(),
+                                          series_hash(family_id, labels), false, matches, Owner{});
+  if (r.outcome != Outcome::found) return fail(Errc::not_found, "no such series");
+  return r.index;
 }
 
 Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view labels) const {
@@ -240,15 +243,14 @@ Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view 
   };
   auto at = [&](std::uint32_t i) -> SeriesEntry& { return segment_.series(i); };
   const std::uint64_t hash = series_hash(family_id, labels);
-  auto r = probe<SeriesEntry>(at, segment_.max_series(), hash, !at_cap, matches, busy_wait_);
-  if (!r) return std::unexpected(r.error());
-  if (r->outcome == Outcome::found) return r->index;
-  if (r->outcome != Outcome::claimed) return is_overflow ? fail(Errc::full, "series catalog is full") : overflow();
+  const auto me = segment_.owner();
+  if (!me) return std::unexpected(me.error());
+  const ProbeResult r = probe<SeriesEntry>(segment_, at, segment_.max_series(), hash, !at_cap, matches, *me);
+  if (r.outcome == Outcome::found) return r.index;
+  if (r.outcome != Outcome::claimed) return is_overflow ? fail(Errc::full, "series catalog is full") : overflow();
 
-  SeriesEntry& e = segment_.series(r->index);
-  if (const auto us = g_pause_after_claim_us.load(std::memory_order_relaxed); us > 0) {
-    std::this_thread::sleep_for(std::chrono::microseconds(us));
-  }
+  SeriesEntry& e = segment_.series(r.index);
+  test_points::pass(test_points::Point::catalog_after_claim);  // the entry is BUSY, still empty
   // Relaxed: the cap is a bound on growth, not a synchronisation point.
   if (!is_overflow && f.series_count.fetch_add(1, std::memory_order_relaxed) >= f.series_cap) {
     f.series_count.fetch_sub(1, std::memory_order_relaxed);
@@ -264,21 +266,18 @@ Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view 
   e.family_id = family_id;
   e.labels_off = *off;
   e.labels_len = static_cast<std::uint32_t>(labels.size());
-  publish(e);
+  publish(e, *me);
   segment_.header().series_used.fetch_add(1, std::memory_order_relaxed);
-  return r->index;
-}
-
-void Catalog::pause_after_claim_for_testing(std::chrono::microseconds pause) noexcept {
-  g_pause_after_claim_us.store(pause.count(), std::memory_order_relaxed);
+  return r.index;
 }
 
 std::uint32_t Catalog::recover_abandoned() const {
   std::uint32_t recovered = 0;
+  LivenessCache alive(segment_);
   auto reset = [&](std::atomic<std::uint64_t>& word) {
     std::uint64_t w = word.load(std::memory_order_acquire);
-    if (entry_state(w) == EntryState::busy && busy_owner_dead(w) &&
-        word.compare_exchange_strong(w, entry_word(EntryState::empty, 0),
+    if (entry_state(w) == EntryState::busy && alive(word_owner(w)) == Liveness::dead &&
+        word.compare_exchange_strong(w, entry_word(EntryState::empty, {}),
                                      std::memory_order_acq_rel)) {
       ++recovered;
     }

@@ -14,21 +14,6 @@ namespace {
 // Where this process starts looking for a FREE record: after the last one it claimed, so a busy
 // table is not rescanned from 0 on every open. Relaxed: only a hint.
 std::atomic<std::uint32_t> g_cursor{0};
-// Per-process connection sequence: the low half of a connection id.
-std::atomic<std::uint32_t> g_sequence{0};
-
-// This process's start time, read from /proc once per process (a forked child reads its own):
-// claiming happens on every connection open and must not cost a file read.
-std::uint64_t own_start_ticks(std::uint32_t pid) {
-  static std::atomic<std::uint32_t> cached_pid{0};
-  static std::atomic<std::uint64_t> cached_ticks{0};
-  // Acquire: pairs with the release below, so the ticks belong to this pid.
-  if (cached_pid.load(std::memory_order_acquire) == pid) return cached_ticks.load(std::memory_order_relaxed);
-  const std::uint64_t ticks = process_start_ticks(static_cast<pid_t>(pid));
-  cached_ticks.store(ticks, std::memory_order_relaxed);
-  cached_pid.store(pid, std::memory_order_release);
-  return ticks;
-}
 
 }  // namespace
 
@@ -54,6 +39,8 @@ Result<ConnectionEntry> ConnectionEntry::claim(const Segment& segment,
                                                const ConnectionIdentity& identity) {
   const std::uint32_t n = segment.max_connections();
   const auto pid = static_cast<std::uint32_t>(::getpid());
+  const auto me = segment.owner();
+  if (!me) return std::unexpected(me.error());
   for (int attempt = 0; attempt < 2 && n > 0; ++attempt) {
     const std::uint32_t start = g_cursor.load(std::memory_order_relaxed);
     for (std::uint32_t k = 0; k < n; ++k) {
@@ -61,7 +48,7 @@ Result<ConnectionEntry> ConnectionEntry::claim(const Segment& segment,
       ConnectionRecord& r = segment.connection(i);
       std::uint64_t w = r.state_word.load(std::memory_order_relaxed);
       if (connection_state(w) != ConnectionState::free) continue;
-      if (!r.state_word.compare_exchange_strong(w, connection_word(ConnectionState::claiming, pid),
+      if (!r.state_word.compare_exchange_strong(w, connection_word(ConnectionState::claiming, *me),
                                                 std::memory_order_acquire)) {
         continue;
       }
@@ -71,8 +58,10 @@ Result<ConnectionEntry> ConnectionEntry::claim(const Segment& segment,
       // (Release stores instead of a fence: plain moves on x86, and ThreadSanitizer models them.)
       r.tenant.fetch_add(1, std::memory_order_relaxed);
       constexpr auto rel = std::memory_order_release;
-      const std::uint64_t seq = g_sequence.fetch_add(1, std::memory_order_relaxed) + 1;
-      r.pid_start_ticks.store(own_start_ticks(pid), rel);
+      // The sequence is the segment's, not the process's: pids of processes in different pid
+      // namespaces collide, the segment's sequence does not. Relaxed: a counter, not a handshake.
+      const std::uint64_t seq = segment.header().connections_opened.fetch_add(1, std::memory_order_relaxed) + 1;
+      r.pid.store(pid, rel);
       r.connection_id.store(std::uint64_t{pid} << 32 | (seq & 0xffff'ffffu), rel);
       r.opened_unix_ns.store(unix_ns(), rel);
       for (auto* word : {&r.messages_in, &r.messages_out, &r.bytes_in, &r.bytes_out,
@@ -84,8 +73,8 @@ Result<ConnectionEntry> ConnectionEntry::claim(const Segment& segment,
       store_text(r.user_id, identity.user_id);
       store_text(r.patient_id, identity.patient_id);
       // Release: a reader that acquires OPEN sees every field above.
-      r.state_word.store(connection_word(ConnectionState::open, pid), std::memory_order_release);
-      return ConnectionEntry(r);
+      r.state_word.store(connection_word(ConnectionState::open, *me), std::memory_order_release);
+      return ConnectionEntry(r, *me);
     }
     if (attempt == 0 && (!segment.writable() || free_dead_connections(segment) == 0)) break;
   }
@@ -96,12 +85,11 @@ Result<ConnectionEntry> ConnectionEntry::claim(const Segment& segment,
 
 void ConnectionEntry::release() const noexcept {
   std::uint64_t w = record_->state_word.load(std::memory_order_relaxed);
-  if (connection_state(w) != ConnectionState::open ||
-      (w >> 32) != static_cast<std::uint32_t>(::getpid())) {
-    return;  // freed by a reaper, or inherited across fork(): not ours to free
+  if (connection_state(w) != ConnectionState::open || word_owner(w) != owner_) {
+    return;  // freed by a reaper, or re-claimed since: not ours to free
   }
   // Release: pairs with the next claimant's acquire CAS.
-  record_->state_word.compare_exchange_strong(w, connection_word(ConnectionState::free, 0),
+  record_->state_word.compare_exchange_strong(w, connection_word(ConnectionState::free, {}),
                                               std::memory_order_release, std::memory_order_relaxed);
 }
 

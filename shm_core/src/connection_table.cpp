@@ -6,14 +6,13 @@
 #include <unordered_map>
 
 #include "wsm/shm/connection_entry.hpp"
+#include "wsm/shm/liveness.hpp"
 
 namespace wsm::shm {
 
 namespace {
 
 constexpr int kCopyAttempts = 4;
-
-pid_t owner_of(std::uint64_t state_word) { return static_cast<pid_t>(state_word >> 32); }
 
 // A consistent copy of record i, or nullopt when it is not OPEN or kept changing tenant.
 std::optional<ConnectionInfo> copy_record(const Segment& segment, std::uint32_t i) {
@@ -29,7 +28,8 @@ std::optional<ConnectionInfo> copy_record(const Segment& segment, std::uint32_t 
     ConnectionInfo c;
     c.index = i;
     c.tenant = tenant;
-    c.pid = owner_of(w);
+    c.owner = word_owner(w);
+    c.pid = static_cast<pid_t>(r.pid.load(acq));
     c.id = r.connection_id.load(acq);
     c.opened_unix_ns = r.opened_unix_ns.load(acq);
     c.messages_in = r.messages_in.load(acq);
@@ -52,15 +52,11 @@ std::optional<ConnectionInfo> copy_record(const Segment& segment, std::uint32_t 
 
 std::vector<ConnectionInfo> list_connections(const Segment& segment) {
   std::vector<ConnectionInfo> out;
-  std::unordered_map<pid_t, bool> alive;  // one /proc lookup per writer process
+  LivenessCache alive(segment);
   for (std::uint32_t i = 0; i < segment.max_connections(); ++i) {
     auto c = copy_record(segment, i);
-    if (!c) continue;
-    auto [it, fresh] = alive.try_emplace(c->pid, false);
-    if (fresh) {
-      it->second = process_alive(c->pid, segment.connection(i).pid_start_ticks.load(std::memory_order_relaxed));
-    }
-    if (it->second) out.push_back(std::move(*c));
+    // The owner is part of the copied state word, so the liveness asked is this tenant's.
+    if (c && alive(c->owner) != Liveness::dead) out.push_back(std::move(*c));
   }
   return out;
 }
@@ -69,10 +65,7 @@ std::optional<ConnectionInfo> find_connection(const Segment& segment, std::uint6
   for (std::uint32_t i = 0; i < segment.max_connections(); ++i) {
     if (segment.connection(i).connection_id.load(std::memory_order_relaxed) != id) continue;
     auto c = copy_record(segment, i);
-    if (c && c->id == id &&
-        process_alive(c->pid, segment.connection(i).pid_start_ticks.load(std::memory_order_relaxed))) {
-      return c;
-    }
+    if (c && c->id == id && liveness(segment, c->owner) != Liveness::dead) return c;
   }
   return std::nullopt;
 }
@@ -80,18 +73,13 @@ std::optional<ConnectionInfo> find_connection(const Segment& segment, std::uint6
 std::uint32_t free_dead_connections(const Segment& segment) {
   if (!segment.writable()) return 0;
   std::uint32_t freed = 0;
+  LivenessCache alive(segment);
   for (std::uint32_t i = 0; i < segment.max_connections(); ++i) {
     ConnectionRecord& r = segment.connection(i);
     std::uint64_t w = r.state_word.load(std::memory_order_acquire);
-    const ConnectionState state = connection_state(w);
-    if (state == ConnectionState::free) continue;
-    // A claimant may have died before writing its start time: then only "pid gone" counts.
-    const bool dead = state == ConnectionState::claiming
-                          ? process_start_ticks(owner_of(w)) == 0
-                          : !process_alive(owner_of(w), r.pid_start_ticks.load(std::memory_order_relaxed));
-    if (dead && r.state_word.compare_exchange_strong(w, connection_word(ConnectionState::free, 0),
-                                                     std::memory_order_release,
-                                                     std::memory_order_relaxed)) {
+    if (connection_state(w) == ConnectionState::free || alive(word_owner(w)) != Liveness::dead) continue;
+    if (r.state_word.compare_exchange_strong(w, connection_word(ConnectionState::free, {}),
+                                             std::memory_order_release, std::memory_order_relaxed)) {
       ++freed;
     }
   }

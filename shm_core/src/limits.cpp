@@ -45,7 +45,8 @@ Result<void> Limits::validate() const {
 
 RegionLayout compute_layout(const Limits& l) noexcept {
   RegionLayout r{};
-  r.slots_offset = align64(sizeof(SegmentHeader));
+  r.processes_offset = align64(sizeof(SegmentHeader));
+  r.slots_offset = align64(r.processes_offset + std::uint64_t{l.max_writers} * sizeof(ProcessRecord));
   r.families_offset = align64(r.slots_offset + std::uint64_t{l.max_writers} * sizeof(WriterSlot));
   r.series_offset = align64(r.families_offset + std::uint64_t{l.max_families} * sizeof(FamilyEntry));
   r.retired_index_offset =

@@ -3,55 +3,96 @@
 #include <thread>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+
+#include "test_point_pass.hpp"
 #include "wsm/shm/catalog.hpp"
 #include "wsm/shm/connection_table.hpp"
+#include "wsm/shm/liveness.hpp"
 
 namespace wsm::shm {
 
 namespace {
 
-std::atomic<std::uint64_t> g_crash_after_moves{0};
-
 using Word = std::atomic<std::uint64_t>;
 
-// Holds the reap lock: `reaper` names the holder's pid, `reap_seq` is odd while held.
+// Holds the reap lock: an OFD write lock on the first byte of the header's `reaper` word, taken on
+// a description of our own (so two threads of one process exclude each other too). The kernel
+// releases it if we die, so a dead holder never blocks anyone; a stopped one does, and then we
+// give up at the deadline rather than wait (writers pass no wait at all). While held, reap_seq is
+// odd; `reaper` names the holder's pid for people. A view of bytes (no file) uses a CAS on
+// `reaper` instead, with no recovery: views are single-process (fuzzers, copies).
 class ReapLock {
  public:
   static Result<ReapLock> acquire(const Segment& segment, std::chrono::milliseconds wait) {
     SegmentHeader& h = segment.header();
     const auto me = static_cast<std::uint64_t>(::getpid());
+    int fd = -1;
+    if (segment.descriptor() >= 0) {
+      auto own = segment.open_description();
+      if (!own) return std::unexpected(own.error());
+      fd = *own;
+    }
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
-      std::uint64_t holder = h.reaper.load(std::memory_order_acquire);
-      const bool free_or_dead =
-          holder == 0 || (holder != me && process_start_ticks(static_cast<pid_t>(holder)) == 0);
-      // Acquire: a previous holder's folds (released when it let go) are visible to us.
-      if (free_or_dead && h.reaper.compare_exchange_strong(holder, me, std::memory_order_acq_rel)) {
-        // acq_rel: our fold's stores cannot move above the odd sequence readers check.
-        if (h.reap_seq.load(std::memory_order_relaxed) % 2 == 0) {
-          h.reap_seq.fetch_add(1, std::memory_order_acq_rel);
-        }
-        return ReapLock(h);
+      if (fd >= 0 ? try_lock(fd) : try_claim_word(h, me)) break;
+      if (fd >= 0 && errno != EAGAIN && errno != EACCES) {
+        const int err = errno;
+        ::close(fd);
+        return fail(Errc::system, "segment '" + segment.name() + "': reap lock: " + std::strerror(err));
       }
-      if (std::chrono::steady_clock::now() > deadline) {
-        return fail(Errc::timeout, "segment '" + segment.name() + "': reaper pid " +
-                                       std::to_string(holder) + " holds the reap lock");
+      if (std::chrono::steady_clock::now() >= deadline) {
+        if (fd >= 0) ::close(fd);
+        return fail(Errc::busy, holder_message(segment));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    h.reaper.store(me, std::memory_order_relaxed);
+    // acq_rel: our fold's stores cannot move above the odd sequence readers check. A sequence
+    // already odd was left by a holder that died mid-fold: it stays odd until we finish.
+    if (h.reap_seq.load(std::memory_order_relaxed) % 2 == 0) h.reap_seq.fetch_add(1, std::memory_order_acq_rel);
+    return ReapLock(h, fd);
   }
-  ReapLock(ReapLock&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+  ReapLock(ReapLock&& o) noexcept : h_(o.h_), fd_(o.fd_) { o.h_ = nullptr; }
   ReapLock& operator=(ReapLock&&) = delete;
   ~ReapLock() {
     if (h_ == nullptr) return;
     // Release: readers that see the even sequence see every fold before it.
     h_->reap_seq.fetch_add(1, std::memory_order_release);
     h_->reaper.store(0, std::memory_order_release);
+    if (fd_ >= 0) {
+      ::close(fd_);  // releases the lock
+    }
+  }
+
+  // Who holds the lock, for an error message: the kernel says the holder runs; only its pid is
+  // ours to show (in its own namespace, which may not be ours).
+  static std::string holder_message(const Segment& segment) {
+    const std::uint64_t pid = segment.header().reaper.load(std::memory_order_relaxed);
+    return "segment '" + segment.name() + "': another running process holds the reap lock (pid " +
+           std::to_string(pid) + " as that process sees itself; it is alive, perhaps stopped or still "
+           "folding): nothing waits for it; try again later";
   }
 
  private:
-  explicit ReapLock(SegmentHeader& h) : h_(&h) {}
+  ReapLock(SegmentHeader& h, int fd) : h_(&h), fd_(fd) {}
+  static bool try_lock(int fd) {
+    struct flock l{};
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    l.l_start = offsetof(SegmentHeader, reaper);
+    l.l_len = 1;
+    return ::fcntl(fd, F_OFD_SETLK, &l) == 0;
+  }
+  static bool try_claim_word(SegmentHeader& h, std::uint64_t me) {
+    std::uint64_t free = 0;
+    // Acquire: a previous holder's folds (released when it let go) are visible to us.
+    return h.reaper.compare_exchange_strong(free, me, std::memory_order_acq_rel);
+  }
   SegmentHeader* h_;
+  int fd_;
 };
 
 class Fold {
@@ -60,7 +101,10 @@ class Fold {
 
   // Finishes a move a dead reaper left half done. Stores are absolute, so replaying is idempotent.
   Result<bool> replay_journal() {
-    if (h_.journal_state.load() == 0) return false;
+    if (h_.journal_state.load() == 0) {
+      if (h_.fold_moves.load() % 2 != 0) h_.fold_moves.fetch_add(1);  // died before journalling
+      return false;
+    }
     Word* target = word(h_.journal_target.load());
     Word* source = word(h_.journal_source.load());
     if (target == nullptr || source == nullptr) {
@@ -69,6 +113,7 @@ class Fold {
     target->store(h_.journal_value.load());
     source->store(0);
     h_.journal_state.store(0);
+    if (h_.fold_moves.load() % 2 != 0) h_.fold_moves.fetch_add(1);
     return true;
   }
 
@@ -111,22 +156,23 @@ class Fold {
     return static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(&w) - s_.base());
   }
 
-  // One journalled move. seq_cst keeps the stores in program order, which is what a reaper that
-  // takes over after our death relies on when it reads the journal.
+  // One journalled move, bracketed by fold_moves (odd while under way). Every store is seq_cst:
+  // they happen in program order for a reaper that takes over after our death and reads the
+  // journal, and for a reader that overlaps a stopped move (snapshot.hpp explains its repair).
   void move(Word& from, Word& into, ReapReport& report) {
     const std::uint64_t v = from.load(std::memory_order_relaxed);
     if (v == 0) return;
     const std::uint64_t sum = into.load(std::memory_order_relaxed) + v;
+    h_.fold_moves.fetch_add(1);
     h_.journal_target.store(offset_of(into));
     h_.journal_source.store(offset_of(from));
     h_.journal_value.store(sum);
     h_.journal_state.store(1);
     into.store(sum);
-    if (const auto n = g_crash_after_moves.load(std::memory_order_relaxed); n != 0) {
-      if (report.words_moved + 1 >= n) ::_exit(77);  // die between the two stores, as a crash would
-    }
+    test_points::pass(test_points::Point::reaper_mid_move);  // the worst moment to stop or die
     from.store(0);
     h_.journal_state.store(0);
+    h_.fold_moves.fetch_add(1);
     ++report.words_moved;
   }
 
@@ -164,10 +210,32 @@ class Fold {
   SegmentHeader& h_;
 };
 
+// Marks the records of dead processes FREE (their tenant stays, so owners naming it stay dead).
+std::uint32_t free_dead_processes(const Segment& segment, LivenessCache& alive) {
+  std::uint32_t freed = 0;
+  for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
+    ProcessRecord& r = segment.process(i);
+    std::uint64_t w = r.state_word.load(std::memory_order_acquire);
+    if (process_state(w) != ProcessState::active) continue;
+    if (alive(Owner{i + 1, process_tenant(w)}) != Liveness::dead) continue;
+    // A claimant that took the lock meanwhile bumps the tenant: then this CAS fails, as it should.
+    if (r.state_word.compare_exchange_strong(w, process_word(ProcessState::free, process_tenant(w)))) ++freed;
+  }
+  return freed;
+}
+
 }  // namespace
 
-void Reaper::crash_after_moves_for_testing(std::uint64_t moves) noexcept {
-  g_crash_after_moves.store(moves, std::memory_order_relaxed);
+Liveness reap_lock_holder(const Segment& segment) {
+  const int fd = segment.descriptor();
+  if (fd < 0) return Liveness::unknown;
+  struct flock probe{};
+  probe.l_type = F_RDLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = offsetof(SegmentHeader, reaper);
+  probe.l_len = 1;
+  if (::fcntl(fd, F_OFD_GETLK, &probe) != 0) return Liveness::unknown;
+  return probe.l_type == F_UNLCK ? Liveness::dead : Liveness::alive;
 }
 
 Result<ReapReport> Reaper::reap() const {
@@ -182,42 +250,48 @@ Result<ReapReport> Reaper::reap() const {
   if (!replayed) return std::unexpected(replayed.error());
   report.journal_replayed = *replayed;
 
+  LivenessCache alive(segment_);
   for (std::uint32_t i = 0; i < segment_.max_writers(); ++i) {
     WriterSlot& slot = segment_.slot(i);
     // Acquire: pairs with the writer's release of DETACHED and with ACTIVE's publication.
     std::uint64_t w = slot.state_word.load(std::memory_order_acquire);
-    const auto pid = static_cast<pid_t>(slot_pid(w));
+    const Liveness owner = alive(word_owner(w));
     switch (slot_state(w)) {
       case SlotState::free:
         continue;
       case SlotState::claiming:
-        if (process_start_ticks(pid) == 0 &&
-            slot.state_word.compare_exchange_strong(w, slot_word(SlotState::free, 0))) {
+        if (owner == Liveness::dead &&
+            slot.state_word.compare_exchange_strong(w, slot_word(SlotState::free, {}))) {
           ++report.claims_reset;
         }
         continue;
       case SlotState::active:
-        if (process_alive(pid, load_identity(slot).start_ticks)) continue;
-        [[fallthrough]];
+        if (owner != Liveness::dead) continue;  // alive, stopped, or unknown: never folded
+        break;
       case SlotState::detached:
-        if (!slot.state_word.compare_exchange_strong(w, slot_word(SlotState::retiring, slot_pid(w)))) {
-          continue;
-        }
+        break;  // its thread exited: nobody writes it any more
+      case SlotState::exited:
+        if (owner != Liveness::dead) continue;  // other threads may write until the process is gone
         break;
       case SlotState::retiring:
         break;  // a previous reaper died while folding it: finish the job
       default:
         continue;  // a corrupt state word: leave it for `wsm check`
     }
+    if (slot_state(w) != SlotState::retiring &&
+        !slot.state_word.compare_exchange_strong(w, slot_word(SlotState::retiring, word_owner(w)))) {
+      continue;
+    }
     if (fold.slot(i, report)) {
-      // Release: the claimant that acquires FREE sees the zeroed arena.
-      slot.state_word.store(slot_word(SlotState::free, 0), std::memory_order_release);
+      // Release: the claimant that acquires FREE sees the slot's last state.
+      slot.state_word.store(slot_word(SlotState::free, {}), std::memory_order_release);
       segment_.header().writers_reaped.fetch_add(1, std::memory_order_relaxed);
       ++report.slots_freed;
     } else {
       ++report.slots_kept;
     }
   }
+  report.processes_freed = free_dead_processes(segment_, alive);
   report.entries_recovered = Catalog(segment_).recover_abandoned();
   report.connections_freed = free_dead_connections(segment_);
   return report;

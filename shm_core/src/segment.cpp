@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "wsm/shm/process_lease.hpp"
+
 namespace bip = boost::interprocess;
 
 namespace wsm::shm {
@@ -62,6 +64,7 @@ void initialise(std::byte* base, const Limits& limits, const RegionLayout& layou
   h.arena_bytes = limits.arena_bytes;
   h.string_bytes = limits.string_bytes;
   h.retired_bytes = limits.retired_bytes;
+  h.processes_offset = layout.processes_offset;
   h.slots_offset = layout.slots_offset;
   h.families_offset = layout.families_offset;
   h.series_offset = layout.series_offset;
@@ -98,7 +101,7 @@ Segment::Segment(std::unique_ptr<Mapping> mapping, std::span<std::byte> bytes, s
     : mapping_(std::move(mapping)), bytes_(bytes), name_(std::move(name)), writable_(writable) {}
 Segment::Segment(Segment&&) noexcept = default;
 Segment& Segment::operator=(Segment&&) noexcept = default;
-Segment::~Segment() = default;
+Segment::~Segment() = default;  // ~ProcessLease (process_lease.cpp) releases this process's record
 
 Result<Segment> Segment::create(std::string_view name, const CreateOptions& options) {
   auto object = object_name(name);
@@ -232,6 +235,7 @@ Result<void> Segment::validate() {
   }
   layout_ = compute_layout(limits_);
   const bool offsets_match =
+      h.processes_offset == layout_.processes_offset &&
       h.slots_offset == layout_.slots_offset && h.families_offset == layout_.families_offset &&
       h.series_offset == layout_.series_offset &&
       h.retired_index_offset == layout_.retired_index_offset &&
@@ -254,6 +258,26 @@ Result<FileOwner> Segment::file_owner() const {
     return fail(Errc::system, "segment '" + name_ + "': fstat: " + std::strerror(errno));
   }
   return FileOwner{st.st_uid, st.st_gid, static_cast<unsigned>(st.st_mode & 07777)};
+}
+
+int Segment::descriptor() const noexcept {
+  return mapping_ ? mapping_->object.get_mapping_handle().handle : -1;
+}
+
+Result<int> Segment::open_description() const {
+  const int mine = descriptor();
+  if (mine < 0) return fail(Errc::invalid_argument, "segment '" + name_ + "' is a view of bytes, not a file");
+  auto object = object_name(name_);
+  if (!object) return std::unexpected(object.error());
+  // By name, then checked to be the same file: /proc/self/fd may not be mounted in a container.
+  const int fd = ::open(("/dev/shm/" + *object).c_str(), (writable_ ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return fail(Errc::system, "segment '" + name_ + "': reopen: " + std::strerror(errno));
+  struct stat a{}, b{};
+  if (::fstat(mine, &a) != 0 || ::fstat(fd, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+    ::close(fd);
+    return fail(Errc::incompatible, "segment '" + name_ + "' was removed or re-created while open");
+  }
+  return fd;
 }
 
 bool Segment::string_at(std::uint32_t off, std::uint32_t len, std::string_view& out) const {
@@ -307,11 +331,6 @@ std::uint64_t process_start_ticks(pid_t pid) {
   return std::strtoull(p, nullptr, 10);
 }
 
-bool process_alive(pid_t pid, std::uint64_t start_ticks) {
-  if (pid <= 0) return false;
-  const std::uint64_t now = process_start_ticks(pid);
-  return now != 0 && now == start_ticks;
-}
 
 std::uint64_t monotonic_ns() noexcept {
   timespec ts{};

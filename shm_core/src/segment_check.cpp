@@ -12,6 +12,8 @@
 #include "wsm/shm/catalog_view.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/labels.hpp"
+#include "wsm/shm/liveness.hpp"
+#include "wsm/shm/reaper.hpp"
 #include "wsm/shm/segment.hpp"
 
 namespace wsm::shm {
@@ -91,18 +93,11 @@ class Checker {
     severity_of_[static_cast<std::size_t>(kind)] = severity;
   }
 
-  // Start time of pid, 0 when it does not run; every pid runs when probing is off.
-  std::uint64_t start_ticks(std::uint64_t pid) {
-    if (!options_.probe_processes) return kAlive;
-    if (pid == 0 || pid > static_cast<std::uint64_t>(std::numeric_limits<pid_t>::max())) return 0;
-    auto [it, fresh] = started_.try_emplace(pid, 0);
-    if (fresh) it->second = process_start_ticks(static_cast<pid_t>(pid));
-    return it->second;
-  }
-  bool pid_gone(std::uint64_t pid) { return start_ticks(pid) == 0; }
-  bool process_gone(std::uint64_t pid, std::uint64_t started) {
-    const std::uint64_t now = start_ticks(pid);
-    return now == 0 || (now != kAlive && now != started);
+  // Whether the owner of a claim is known dead, asked of the live segment (none: nobody is).
+  bool owner_dead(Owner owner) {
+    if (options_.live == nullptr) return false;
+    if (!alive_) alive_.emplace(*options_.live);
+    return (*alive_)(owner) == Liveness::dead;
   }
 
   // The header, field by field, each with its own finding; false when the regions cannot be
@@ -215,18 +210,14 @@ class Checker {
     const SegmentHeader& h = s.header();
     const std::uint64_t seq = h.reap_seq.load(std::memory_order_relaxed);
     const std::uint64_t reaper = h.reaper.load(std::memory_order_relaxed);
-    reaper_alive_ = reaper != 0 && !pid_gone(reaper);
+    reaper_alive_ = options_.live != nullptr ? reap_lock_holder(*options_.live) == Liveness::alive : reaper != 0;
     const std::string fix = ": run `wsm reap " + options_.segment_name + "`";
     if (seq % 2 == 1 && !reaper_alive_) {
       add(Severity::error, FindingKind::reap_stuck,
           "header reap_seq (byte 256) is " + std::to_string(seq) + " (odd: a fold under way) but " +
-              (reaper == 0 ? std::string("no reaper holds the lock")
-                           : "reaper pid " + std::to_string(reaper) + " is gone") +
-              "; readers wait for it and time out" + fix);
-    } else if (seq % 2 == 0 && reaper != 0 && !reaper_alive_) {
-      add(Severity::warning, FindingKind::reap_stuck,
-          "header reaper (byte 264) names pid " + std::to_string(reaper) +
-              ", which is gone; the next reaper takes the lock over" + fix);
+              "no running process holds the reap lock" +
+              (reaper == 0 ? std::string() : " (its last holder, pid " + std::to_string(reaper) + ", died)") +
+              "; readers repair the one move in flight, the next reaper finishes the fold" + fix);
     }
     const std::uint64_t state = h.journal_state.load(std::memory_order_relaxed);
     if (state > 1) {
@@ -261,10 +252,10 @@ class Checker {
     if (state != EntryState::empty && state != EntryState::busy && state != EntryState::ready) {
       add(Severity::error, FindingKind::entry_bad_state,
           what() + ": state word " + hex(word) + " is none of EMPTY, BUSY, READY; lookups skip it");
-    } else if (state == EntryState::busy && pid_gone(entry_pid(word))) {
+    } else if (state == EntryState::busy && owner_dead(word_owner(word))) {
       add(Severity::warning, FindingKind::entry_stuck_busy,
-          what() + ": BUSY since registrant pid " + std::to_string(entry_pid(word)) +
-              " died; `wsm reap " + options_.segment_name + "` resets it");
+          what() + ": BUSY since its registrant (process record " + std::to_string(word_owner(word).process) +
+              ") died; `wsm reap " + options_.segment_name + "` resets it");
     }
     return state;
   }
@@ -442,30 +433,31 @@ class Checker {
       const WriterSlot& slot = s.slot(i);
       const std::uint64_t w = slot.state_word.load(std::memory_order_relaxed);
       const SlotState state = slot_state(w);
-      const std::uint32_t pid = slot_pid(w);
+      const Owner owner = word_owner(w);
       const std::string what = "writer slot " + std::to_string(i);
       const SlotIdentity id = load_identity(slot);  // a claimant may be writing it right now
-      const std::string who = " (pid " + std::to_string(pid) + ", tid " + std::to_string(id.tid) + ")";
+      const std::string who = " (pid " + std::to_string(id.pid) + ", tid " + std::to_string(id.tid) + ")";
       const std::string fix = ": `wsm reap " + options_.segment_name + "` folds and frees it";
       switch (state) {
         case SlotState::free: continue;
         case SlotState::claiming:
-          if (pid_gone(pid)) {
+          if (owner_dead(owner)) {
             add(Severity::warning, FindingKind::slot_abandoned,
                 what + who + ": left CLAIMING by a process that is gone" + fix);
           }
           continue;  // fields not written yet: nothing to walk
         case SlotState::active:
-          if (pid == 0) {
-            add(Severity::error, FindingKind::slot_bad_state, what + ": ACTIVE with pid 0");
+          if (owner.process == 0) {
+            add(Severity::error, FindingKind::slot_bad_state, what + ": ACTIVE with no owner");
             continue;
           }
-          if (process_gone(pid, id.start_ticks)) {
+          if (owner_dead(owner)) {
             add(Severity::warning, FindingKind::slot_dead_writer,
                 what + who + ": ACTIVE but its process is gone (not reaped yet)" + fix);
           }
           break;
         case SlotState::detached: break;  // its thread exited; the next reap folds it
+        case SlotState::exited: break;    // its process exited normally; folded once it is gone
         case SlotState::retiring:
           if (!reaper_alive_) {
             add(Severity::warning, FindingKind::slot_abandoned,
@@ -547,14 +539,13 @@ class Checker {
     }
   }
 
-  static constexpr std::uint64_t kAlive = std::numeric_limits<std::uint64_t>::max();
   static constexpr std::uint32_t kNoFamily = std::numeric_limits<std::uint32_t>::max();
 
   const CheckOptions& options_;
   std::vector<Finding> findings_;
   std::array<std::size_t, kKinds> counts_{};
   std::array<Severity, kKinds> severity_of_{};
-  std::unordered_map<std::uint64_t, std::uint64_t> started_;  // pid -> start ticks (0: gone)
+  std::optional<LivenessCache> alive_;
   std::uint64_t strings_end_ = 8;
   std::uint64_t retired_end_ = 8;
   bool reaper_alive_ = false;

@@ -18,39 +18,62 @@ const std::atomic<std::uint64_t>* word_at(const std::byte* p) {
 Result<Snapshot> Snapshot::take(const Segment& segment, CatalogView& catalog,
                                 const SnapshotOptions& options) {
   const auto deadline = std::chrono::steady_clock::now() + options.wait;
-  auto& seq = segment.header().reap_seq;
+  const SegmentHeader& h = segment.header();
   bool recopied = false;
   for (;;) {
-    // Acquire: pairs with the reaper's release when it made the sequence even.
-    const std::uint64_t before = seq.load(std::memory_order_acquire);
-    if (before % 2 == 0) {
-      catalog.refresh(segment);
-      Snapshot s;
-      if (!options.only_families.empty()) {
-        s.families_copied.assign(segment.max_families(), false);
-        for (std::uint32_t id : catalog.family_ids()) {
-          const std::string& name = catalog.family(id)->name;
-          s.families_copied[id] = std::find(options.only_families.begin(), options.only_families.end(), name) !=
-                                  options.only_families.end();
-        }
+    // Acquire: pairs with the reaper's releases (the sequence made even, each move's bracket).
+    const std::uint64_t seq = h.reap_seq.load(std::memory_order_acquire);
+    const std::uint64_t moves = h.fold_moves.load(std::memory_order_acquire);
+    catalog.refresh(segment);
+    Snapshot s;
+    if (!options.only_families.empty()) {
+      s.families_copied.assign(segment.max_families(), false);
+      for (std::uint32_t id : catalog.family_ids()) {
+        const std::string& name = catalog.family(id)->name;
+        s.families_copied[id] = std::find(options.only_families.begin(), options.only_families.end(), name) !=
+                                options.only_families.end();
       }
-      s.copy(segment, catalog);
-      // Relaxed is enough here: every cell word was loaded with acquire (copy_cells), so if the
-      // copy saw any store of a fold, this load sees the odd sequence that preceded it.
-      const bool stable = seq.load(std::memory_order_relaxed) == before;
-      // A cell whose series was registered after the catalog refresh: refresh and copy again.
-      if (stable && !s.problems.empty() && !recopied) {
-        recopied = true;
-        continue;
-      }
-      if (stable) return s;
+    }
+    // A move under way (odd): note its words, so a copy that overlaps a stopped or dead reaper can
+    // repair it (repair_move). Journal loads after the acquire of `moves`: this move's journal.
+    if (moves % 2 != 0 && h.journal_state.load(std::memory_order_acquire) == 1) {
+      s.in_flight_ = InFlightMove{h.journal_target.load(std::memory_order_acquire),
+                      h.journal_source.load(std::memory_order_acquire),
+                      h.journal_value.load(std::memory_order_acquire)};
+    }
+    s.copy(segment, catalog);
+    // Relaxed is enough here: every cell word was loaded with acquire (copy_cells), so if the
+    // copy saw any store of a later move or fold, these loads see the increments before it.
+    const bool stable = h.fold_moves.load(std::memory_order_relaxed) == moves &&
+                        h.reap_seq.load(std::memory_order_relaxed) == seq;
+    // A cell whose series was registered after the catalog refresh: refresh and copy again.
+    if (stable && !s.problems.empty() && !recopied) {
+      recopied = true;
+      continue;
+    }
+    if (stable) {
+      s.repair_move();
+      return s;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return fail(Errc::timeout, "segment '" + segment.name() + "': a fold of dead writers has "
-                                 "been under way for too long (a reaper died?); run `wsm reap " +
-                                 segment.name() + "`");
+      return fail(Errc::timeout, "segment '" + segment.name() + "': a reaper kept folding dead writers "
+                                 "through every copy for " + std::to_string(options.wait.count()) +
+                                 " ms; try again");
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+void Snapshot::repair_move() {
+  // No store of the reaper landed during the copy, so its state is one of the points inside a
+  // single move: before the target store (target old, source v: fine), after both stores (target
+  // old+v, source 0: fine), or between them, the one state that counts v twice: the target already
+  // holds the journal's value and the source still holds v. The source was copied before the
+  // target (writer arenas before the retired arena), so we can never see the source emptied and
+  // the target not yet filled.
+  if (!in_flight_ || in_flight_->target_word == kNoWord || in_flight_->source_word == kNoWord) return;
+  if (words[in_flight_->target_word] == in_flight_->value && words[in_flight_->source_word] != 0) {
+    words[in_flight_->source_word] = 0;
   }
 }
 
@@ -76,32 +99,32 @@ void Snapshot::copy(const Segment& segment, const CatalogView& catalog) {
     cells.reserve(estimate / 16);
   }
 
-  std::unordered_map<pid_t, bool> alive;  // threads of one process share the /proc lookup
+  LivenessCache liveness_of(segment);  // threads of one process share one lock test
   for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
     const WriterSlot& slot = segment.slot(i);
     // Acquire: pairs with the claimant's release of ACTIVE (fields written) and the writer's
     // release of DETACHED (its last counts).
     const std::uint64_t w = slot.state_word.load(std::memory_order_acquire);
     const SlotState state = slot_state(w);
-    if (state != SlotState::active && state != SlotState::detached && state != SlotState::retiring) {
+    if (state != SlotState::active && state != SlotState::detached && state != SlotState::retiring &&
+        state != SlotState::exited) {
       continue;
     }
     WriterInfo info;
     info.slot = i;
     info.state = state;
-    info.pid = static_cast<pid_t>(slot_pid(w));
+    info.owner = word_owner(w);
     const SlotIdentity id = load_identity(slot);
+    info.pid = static_cast<pid_t>(id.pid);
     info.tid = id.tid;
-    info.start_ticks = id.start_ticks;
     info.tenant = slot.tenant.load(std::memory_order_relaxed);
     info.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
     // Acquire: every cell below this offset was written before the owner's release.
     info.cells_bytes = std::min<std::uint64_t>(slot.cells_bytes.load(std::memory_order_acquire),
                                                segment.limits().arena_bytes);
     info.role.assign(id.role, ::strnlen(id.role, sizeof id.role));
-    auto [it, fresh] = alive.try_emplace(info.pid, false);
-    if (fresh) it->second = process_alive(info.pid, info.start_ticks);
-    info.alive = it->second;
+    info.liveness = liveness_of(info.owner);
+    info.alive = info.liveness != Liveness::dead;
     writers.push_back(std::move(info));
     copy_cells(segment, catalog, segment.arena(i), writers.back().cells_bytes,
                static_cast<std::int32_t>(writers.size() - 1), "writer slot " + std::to_string(i));
@@ -109,6 +132,18 @@ void Snapshot::copy(const Segment& segment, const CatalogView& catalog) {
   const std::uint64_t retired = std::min<std::uint64_t>(
       h.retired_used.load(std::memory_order_acquire), segment.limits().retired_bytes);
   copy_cells(segment, catalog, segment.retired_arena(), retired, kRetiredWriter, "retired arena");
+}
+
+void Snapshot::note_in_flight(std::uint64_t payload_offset, std::uint32_t count) {
+  // The journal names byte offsets in the segment; remember where those words land in `words`.
+  const auto index_of = [&](std::uint64_t off) -> std::uint64_t {
+    if (off < payload_offset || off >= payload_offset + 8ull * count || (off - payload_offset) % 8 != 0) {
+      return kNoWord;
+    }
+    return words.size() + (off - payload_offset) / 8;
+  };
+  if (const auto t = index_of(in_flight_->target); t != kNoWord) in_flight_->target_word = t;
+  if (const auto s = index_of(in_flight_->source); s != kNoWord) in_flight_->source_word = s;
 }
 
 void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
@@ -134,13 +169,13 @@ void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
     } else if (copied(catalog.family_of(c.series_id))) {
       cells.push_back({c.series_id, writer, static_cast<std::uint32_t>(words.size()), c.words});
       const auto* payload = word_at(arena.data() + pos + sizeof(CellHeader));
+      if (in_flight_) note_in_flight(static_cast<std::uint64_t>(arena.data() + pos + sizeof(CellHeader) - segment.base()), c.words);
       for (std::uint32_t k = 0; k < c.words; ++k) {
         words.push_back(payload[k].load(kOrder));
       }
     }
     pos = next;
   }
-  (void)segment;
 }
 
 }  // namespace wsm::shm

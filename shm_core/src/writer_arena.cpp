@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unistd.h>
 
+#include "test_point_pass.hpp"
+#include "wsm/shm/liveness.hpp"
 #include "wsm/shm/reaper.hpp"
 
 namespace wsm::shm {
@@ -16,41 +19,80 @@ std::atomic<std::uint64_t>* word_at(std::byte* p) {
 
 }  // namespace
 
+namespace {
+
+// A thread slot whose writer will never write again: its thread detached, or its process is dead.
+// Its cells may be taken over as they are (adopt) instead of being folded first.
+bool finished_thread_slot(const Segment& segment, std::uint64_t w, const WriterSlot& slot) {
+  if (load_identity(slot).tid == 0) return false;  // a process's gauge slot: its levels die with it
+  switch (slot_state(w)) {
+    case SlotState::detached: return true;
+    case SlotState::active:
+    case SlotState::exited: return liveness(segment, word_owner(w)) == Liveness::dead;
+    default: return false;
+  }
+}
+
+// CLAIMING (by CAS from `w`) -> identity -> ACTIVE. A FREE slot starts with an empty arena; an
+// adopted one keeps the cells it has, which go on counting in every total as they did.
+std::optional<WriterArena> take(const Segment& segment, std::uint32_t i, std::uint64_t w, Owner me,
+                                std::uint32_t tid, std::string_view role, bool keep_cells,
+                                WriterArena (*make)(const Segment&, std::uint32_t)) {
+  WriterSlot& s = segment.slot(i);
+  // Acquire: the reaper's release of FREE (or the dead writer's last release) made its stores to
+  // this slot and arena visible to us.
+  if (!s.state_word.compare_exchange_strong(w, slot_word(SlotState::claiming, me), std::memory_order_acquire)) {
+    return std::nullopt;
+  }
+  SlotIdentity id{static_cast<std::uint32_t>(::getpid()), tid};
+  std::memcpy(id.role, role.data(), std::min(role.size(), sizeof id.role));
+  store_identity(s, id);
+  if (!keep_cells) s.cells_bytes.store(0, std::memory_order_relaxed);
+  s.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  s.tenant.fetch_add(1, std::memory_order_relaxed);
+  test_points::pass(test_points::Point::slot_after_claim);
+  // Release: readers that acquire ACTIVE see the fields above.
+  s.state_word.store(slot_word(SlotState::active, me), std::memory_order_release);
+  return make(segment, i);
+}
+
+}  // namespace
+
 Result<WriterArena> WriterArena::claim(const Segment& segment, std::uint32_t tid,
                                        std::string_view role) {
-  const auto pid = static_cast<std::uint32_t>(::getpid());
-  const std::uint64_t start_ticks = process_start_ticks(static_cast<pid_t>(pid));
+  const auto me = segment.owner(role);
+  if (!me) {
+    segment.header().writers_dropped.fetch_add(1, std::memory_order_relaxed);
+    return std::unexpected(me.error());
+  }
+  auto make = [](const Segment& s, std::uint32_t i) { return WriterArena(s, i); };
   for (int attempt = 0; attempt < 2; ++attempt) {
     for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
-      WriterSlot& s = segment.slot(i);
-      std::uint64_t w = s.state_word.load(std::memory_order_relaxed);
+      const std::uint64_t w = segment.slot(i).state_word.load(std::memory_order_relaxed);
       if (slot_state(w) != SlotState::free) continue;
-      // Acquire: pairs with the reaper's release of FREE, so its fold's stores into this arena
-      // (`source = 0` of each moved word) happen before our appends write the same bytes. Nobody
-      // zeroes the arena for us (gauge cells and cell headers stay as they were): cells_bytes = 0
-      // below makes it empty, and append() zeroes each payload it hands out.
-      if (!s.state_word.compare_exchange_strong(w, slot_word(SlotState::claiming, pid),
-                                                std::memory_order_acquire)) {
+      if (auto a = take(segment, i, w, *me, tid, role, false, make)) return *a;
+    }
+    // No free slot: fold dead writers once, if no other process is folding right now. Never wait
+    // for the reap lock: its holder may be stopped, and a first record must not block.
+    if (attempt == 0 && segment.writable()) {
+      if (auto folded = Reaper(segment, std::chrono::milliseconds(0)).reap(); folded && folded->slots_freed > 0) {
         continue;
       }
-      SlotIdentity id{start_ticks, tid};
-      std::memcpy(id.role, role.data(), std::min(role.size(), sizeof id.role));
-      store_identity(s, id);
-      s.cells_bytes.store(0, std::memory_order_relaxed);
-      s.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
-      s.tenant.fetch_add(1, std::memory_order_relaxed);
-      // Release: readers that acquire ACTIVE see the fields above and an empty arena.
-      s.state_word.store(slot_word(SlotState::active, pid), std::memory_order_release);
-      return WriterArena(segment, i);
     }
-    if (attempt == 0 && segment.writable()) {
-      if (auto folded = Reaper(segment).reap(); !folded || folded->slots_freed == 0) break;
+    // Still none (the reap lock is held, or the retired arena is full): take over a finished
+    // thread's slot with its cells, so this thread records into shared memory, not a sink. Its
+    // cells count where they are; a reaper folds them with ours once we are done.
+    for (std::uint32_t i = 0; i < segment.max_writers() && tid != 0; ++i) {
+      const std::uint64_t w = segment.slot(i).state_word.load(std::memory_order_acquire);
+      if (!finished_thread_slot(segment, w, segment.slot(i))) continue;
+      if (auto a = take(segment, i, w, *me, tid, role, true, make)) return *a;
     }
+    break;
   }
   segment.header().writers_dropped.fetch_add(1, std::memory_order_relaxed);
   return fail(Errc::full, "segment '" + segment.name() + "': all " +
                               std::to_string(segment.max_writers()) +
-                              " writer slots are in use; raise Limits::max_writers");
+                              " writer slots are in use by running threads; raise Limits::max_writers");
 }
 
 std::atomic<std::uint64_t>* WriterArena::append(std::uint32_t series_id, MetricType kind,
@@ -82,8 +124,20 @@ void WriterArena::detach() noexcept {
   std::uint64_t w = s.state_word.load(std::memory_order_relaxed);
   if (slot_state(w) != SlotState::active) return;
   // Release: every cell update of this thread happens-before the reaper folds it.
-  s.state_word.compare_exchange_strong(w, slot_word(SlotState::detached, slot_pid(w)),
+  s.state_word.compare_exchange_strong(w, slot_word(SlotState::detached, word_owner(w)),
                                        std::memory_order_release, std::memory_order_relaxed);
+}
+
+void WriterArena::mark_exited(const Segment& segment, Owner owner) noexcept {
+  for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
+    std::atomic<std::uint64_t>& word = segment.slot(i).state_word;
+    std::uint64_t w = word.load(std::memory_order_relaxed);
+    if (slot_state(w) != SlotState::active || word_owner(w) != owner) continue;
+    // Release: every count this process made so far happens-before the reaper's fold; later ones
+    // (threads still running during exit) land before the process dies, which the fold waits for.
+    word.compare_exchange_strong(w, slot_word(SlotState::exited, owner), std::memory_order_release,
+                                 std::memory_order_relaxed);
+  }
 }
 
 void WriterArena::heartbeat() noexcept {

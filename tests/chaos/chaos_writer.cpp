@@ -26,7 +26,7 @@
 #include <wsm/writer.hpp>
 
 #include "chaos_plan.hpp"
-#include "wsm/shm/catalog.hpp"
+#include "wsm/shm/test_points.hpp"
 
 namespace {
 
@@ -70,7 +70,9 @@ int count(wsm::Registry& reg, const std::string& slot, const std::string& writer
 }
 
 int register_series(wsm::Registry& reg, const std::string& id, std::uint64_t n) {
-  wsm::shm::Catalog::pause_after_claim_for_testing(kClaimPause);
+  wsm::shm::test_points::arm(wsm::shm::test_points::Point::catalog_after_claim,
+                             wsm::shm::test_points::Action::pause, 1,
+                             static_cast<std::uint64_t>(kClaimPause.count()));
   report("ready");
   for (std::uint64_t k = 1; k <= n; ++k) {
     auto c = reg.try_counter("chaos_registered_total", {{"writer", id}, {"n", std::to_string(k)}},

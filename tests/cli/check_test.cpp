@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fcntl.h>
 #include <functional>
 #include <random>
 #include <unistd.h>
@@ -17,8 +18,10 @@
 namespace wsm::test {
 namespace {
 
-// Above the kernel's PID_MAX_LIMIT (2^22): no process ever has it.
-constexpr std::uint32_t kDeadPid = 0x7ffffff0;
+// Owners (process record + 1, tenant): record 0 never had the tenant named here, so its owner is
+// dead; record 1 is made ACTIVE with this tenant by live_slot() and its byte locked by check().
+constexpr shm::Owner kDeadOwner{1, 0x7ffffff0};
+constexpr shm::Owner kLiveOwner{2, 77};
 
 // A segment image and where its regions are.
 struct Image {
@@ -39,6 +42,7 @@ struct Image {
   std::uint64_t family(std::uint32_t i) const { return layout.families_offset + i * sizeof(shm::FamilyEntry); }
   std::uint64_t series(std::uint32_t i) const { return layout.series_offset + i * sizeof(shm::SeriesEntry); }
   std::uint64_t slot(std::uint32_t i) const { return layout.slots_offset + i * sizeof(shm::WriterSlot); }
+  std::uint64_t process(std::uint32_t i) const { return layout.processes_offset + i * sizeof(shm::ProcessRecord); }
   std::uint64_t arena(std::uint32_t i) const { return layout.arenas_offset + i * limits.arena_bytes; }
   std::uint64_t retired_index(std::uint32_t id) const { return layout.retired_index_offset + 4ull * id; }
 
@@ -76,15 +80,17 @@ struct Image {
     ADD_FAILURE() << "no READY family";
     return 0;
   }
-  // Slot 0 made ACTIVE by `pid` (started at start_ticks), with `cell` as its only published cell.
-  void active_slot(std::uint32_t pid, std::uint64_t start_ticks, std::optional<shm::CellHeader> cell) {
-    put(slot(0) + offsetof(shm::WriterSlot, state_word), shm::slot_word(shm::SlotState::active, pid));
-    put(slot(0) + offsetof(shm::WriterSlot, pid_start_ticks), start_ticks);
+  // Slot 0 made ACTIVE by `owner`, with `cell` as its only published cell.
+  void active_slot(shm::Owner owner, std::optional<shm::CellHeader> cell) {
+    put(slot(0) + offsetof(shm::WriterSlot, state_word), shm::slot_word(shm::SlotState::active, owner));
     put(slot(0) + offsetof(shm::WriterSlot, cells_bytes), std::uint64_t{cell ? 16u : 0u});
     if (cell) put(arena(0), shm::pack_cell(*cell));
   }
+  // The same, owned by a live process: record 1 ACTIVE with kLiveOwner's tenant (check() holds it).
   void live_slot(std::optional<shm::CellHeader> cell) {
-    active_slot(static_cast<std::uint32_t>(::getpid()), shm::process_start_ticks(::getpid()), cell);
+    put(process(kLiveOwner.process - 1) + offsetof(shm::ProcessRecord, state_word),
+        shm::process_word(shm::ProcessState::active, kLiveOwner.tenant));
+    active_slot(kLiveOwner, cell);
   }
 };
 
@@ -104,11 +110,21 @@ class Check : public ::testing::Test {
     image_.layout = shm::compute_layout(image_.limits);
   }
 
-  // Writes the image to a second segment and runs `wsm check` on it.
+  // Writes the image to a second segment and runs `wsm check` on it, holding kLiveOwner's record
+  // lock on the copy meanwhile, as a live writer process would (process_lease.hpp).
   CommandResult check(const Image& image) {
     copy_ = std::make_unique<SegmentGuard>(unique_segment_name("check-copy"));
     write_bytes(shm_path(copy_->name()), image.bytes);
-    return wsm({"check", copy_->name()});
+    const int fd = ::open(shm_path(copy_->name()).c_str(), O_RDWR | O_CLOEXEC);
+    struct flock lock{};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = static_cast<off_t>(image.process(kLiveOwner.process - 1));
+    lock.l_len = 1;
+    EXPECT_EQ(::fcntl(fd, F_OFD_SETLK, &lock), 0);
+    auto result = wsm({"check", copy_->name()});
+    ::close(fd);
+    return result;
   }
 
   std::unique_ptr<TestWriter> writer_;
@@ -181,7 +197,7 @@ const Damage kDamages[] = {
     {"odd_reap_seq_dead_reaper", "reap_stuck",
      [](Image& m) {
        m.put<std::uint64_t>(offsetof(H, reap_seq), 7);
-       m.put<std::uint64_t>(offsetof(H, reaper), kDeadPid);
+       m.put<std::uint64_t>(offsetof(H, reaper), 0x7ffffff0);  // a last holder; nobody holds the lock
      }},
     {"journal_left_busy", "journal_not_idle",
      [](Image& m) {
@@ -195,7 +211,7 @@ const Damage kDamages[] = {
      [](Image& m) { m.put<std::uint64_t>(m.family(m.ready_family()) + offsetof(F, state_word), 7); }},
     {"series_stuck_busy", "entry_stuck_busy",
      [](Image& m) {
-       m.put(m.series(m.empty_series()) + offsetof(S, state_word), shm::entry_word(shm::EntryState::busy, kDeadPid));
+       m.put(m.series(m.empty_series()) + offsetof(S, state_word), shm::entry_word(shm::EntryState::busy, kDeadOwner));
      }},
     {"family_bad_type", "family_malformed",
      [](Image& m) { m.put<std::uint8_t>(m.family(m.ready_family()) + offsetof(F, type), 9); }},
@@ -242,12 +258,12 @@ const Damage kDamages[] = {
        const auto fam = m.get<std::uint32_t>(m.series(s) + offsetof(S, family_id));
        m.put<std::uint32_t>(m.family(fam) + offsetof(F, overflow_series), s + 1);
      }},
-    {"dead_writer_slot", "slot_dead_writer", [](Image& m) { m.active_slot(kDeadPid, 12345, std::nullopt); }},
+    {"dead_writer_slot", "slot_dead_writer", [](Image& m) { m.active_slot(kDeadOwner, std::nullopt); }},
     {"slot_bad_state", "slot_bad_state",
-     [](Image& m) { m.put<std::uint64_t>(m.slot(0) + offsetof(W, state_word), shm::slot_word(shm::SlotState{9}, 1)); }},
+     [](Image& m) { m.put<std::uint64_t>(m.slot(0) + offsetof(W, state_word), shm::slot_word(shm::SlotState{9}, kLiveOwner)); }},
     {"slot_abandoned_claim", "slot_abandoned",
      [](Image& m) {
-       m.put<std::uint64_t>(m.slot(0) + offsetof(W, state_word), shm::slot_word(shm::SlotState::claiming, kDeadPid));
+       m.put<std::uint64_t>(m.slot(0) + offsetof(W, state_word), shm::slot_word(shm::SlotState::claiming, kDeadOwner));
      }},
     {"slot_cells_past_arena", "slot_cells_overrun",
      [](Image& m) {
@@ -308,7 +324,7 @@ INSTANTIATE_TEST_SUITE_P(Kinds, CheckDamage, ::testing::ValuesIn(kDamages),
 // findings stop it before it trusts a bad header.
 TEST_F(Check, SurvivesRandomDamage) {
   std::mt19937_64 rng(20240501);
-  const shm::CheckOptions quiet{.probe_processes = false};
+  const shm::CheckOptions quiet{.live = nullptr};
   for (int round = 0; round < 300; ++round) {
     Image m = image_;
     const int flips = 1 + static_cast<int>(rng() % 64);

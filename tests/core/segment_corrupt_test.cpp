@@ -257,9 +257,9 @@ class DamagedImage : public ::testing::Test {
         }
       }
     }
-    // Short waits: damage may name a live pid (pid 1, say) as a BUSY registrant or reap lock holder.
+    // A short wait: the reap lock may be held by a live process.
     (void)Reaper(*s, kShortWait).reap();
-    Catalog cat(*s, kShortWait);
+    Catalog cat(*s);
     if (auto f = cat.family({.name = "c_total", .type = MetricType::counter})) {
       (void)cat.series(*f, R"(a="3")");
       (void)cat.series(*f, R"(a="1")");
@@ -341,7 +341,7 @@ TEST_F(DamagedImage, HostileStringUsageStaysInsideTheStringArena) {
       (void)catalog.series(*f, R"(k="v")");
     }
     expect_guards_intact(what);
-    expect_unchanged(sizeof(SegmentHeader), layout().families_offset, what + ": writer slots");
+    expect_unchanged(layout().slots_offset, layout().families_offset, what + ": writer slots");
     expect_unchanged(layout().retired_index_offset, layout().strings_offset, what + ": retired index");
     expect_unchanged(layout().retired_offset, pristine_.size() * 8, what + ": arenas");
   }
@@ -352,9 +352,9 @@ TEST_F(DamagedImage, OddReapSequenceIsAReaperThatDied) {
   ASSERT_TRUE(s);
   header().reap_seq.store(header().reap_seq.load() | 1);
   CatalogView catalog;
+  // Nobody waits for a reaper that makes no progress: the copy is consistent, so it is taken.
   auto stuck = Snapshot::take(*s, catalog, {std::chrono::milliseconds(5)});
-  ASSERT_FALSE(stuck);
-  EXPECT_EQ(stuck.error().code(), Errc::timeout);
+  EXPECT_TRUE(stuck) << stuck.error().message();
   ASSERT_TRUE(Reaper(*s).reap());
   EXPECT_EQ(header().reap_seq.load() % 2, 0u);
   EXPECT_TRUE(Snapshot::take(*s, catalog, {std::chrono::milliseconds(5)}));

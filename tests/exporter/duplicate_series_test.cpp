@@ -7,6 +7,7 @@
 #include <wsm/writer.hpp>
 
 #include <bit>
+#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -69,20 +70,9 @@ std::uint32_t copy_series(const shm::Segment& s, std::uint32_t of, std::optional
 
 std::uint32_t copy_family(const shm::Segment& s, std::uint32_t of, shm::MetricType type) {
   const std::uint32_t id = empty_family(s);
-  const shm::FamilyEntry& from = s.family(of);
-  shm::FamilyEntry& to = s.family(id);
-  to.hash = from.hash;
-  to.name_off = from.name_off;
-  to.name_len = from.name_len;
-  to.help_off = from.help_off;
-  to.help_len = from.help_len;
-  to.type = type;
-  to.gauge_mode = from.gauge_mode;
-  to.unit = from.unit;
-  to.max_octave = from.max_octave;
-  to.bucket_count = from.bucket_count;
-  to.series_cap = from.series_cap;
-  to.state_word.store(from.state_word.load());
+  // Byte for byte, READY state word included (no reader runs meanwhile), then another type.
+  std::memcpy(static_cast<void*>(&s.family(id)), static_cast<const void*>(&s.family(of)), sizeof(shm::FamilyEntry));
+  s.family(id).type = type;
   return id;
 }
 

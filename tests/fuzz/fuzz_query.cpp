@@ -1,7 +1,7 @@
 // The HTTP API's query strings: parse_query and the endpoints that take one must never crash or
 // throw, whatever the bytes, and what parse_query decodes must survive a round trip: re-encoding
 // every decoded name and value and parsing again gives the same pairs. The endpoints run through
-// handle() (what civetweb calls) against a Monitor attached to a real segment with a histogram,
+// handle() (what the HTTP server calls) against a Monitor attached to a real segment with a histogram,
 // so /api/v1/percentiles also matches label filters; every answer must be JSON with a status
 // the API documents.
 //

@@ -35,9 +35,9 @@ void exercise(const shm::Segment& segment) {
     }
     (void)total;
   }
-  // No waiting on live pids that fuzzed bytes happen to name: fail fast, as a timeout would.
+  // No waiting for a reap lock: fail fast, as a timeout would.
   (void)shm::Reaper(segment, std::chrono::milliseconds(0)).reap();
-  const shm::Catalog registry(segment, std::chrono::milliseconds(0));
+  const shm::Catalog registry(segment);
   if (auto family = registry.family({"fuzz_events_total", shm::MetricType::counter, "help"})) {
     if (auto series = registry.series(*family, "k=\"v\"")) {
       if (auto arena = shm::WriterArena::claim(segment, 1, "fuzz")) {

@@ -166,18 +166,77 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-std::optional<HttpResponse> http_get(int port, const std::string& path,
-                                     const std::map<std::string, std::string>& headers,
-                                     std::chrono::milliseconds timeout) {
+int connect_loopback(int port, std::chrono::milliseconds timeout) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  // Linux bounds a blocking connect() by the send timeout; cleared again once connected.
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  timeval tv{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return std::nullopt;
+    return -1;
   }
+  tv = {0, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+HttpResponse parse_response_head(const std::string& head) {
+  HttpResponse r;
+  std::size_t line_end = head.find("\r\n");
+  const std::string status_line = head.substr(0, line_end);
+  if (status_line.size() >= 12) r.status = std::atoi(status_line.c_str() + 9);
+  while (line_end != std::string::npos) {
+    const std::size_t start = line_end + 2;
+    line_end = head.find("\r\n", start);
+    const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    r.headers[name] = value;
+  }
+  return r;
+}
+
+std::optional<HttpResponse> read_response(int fd, std::string& pending, bool answers_head,
+                                          std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<HttpResponse> r;
+  std::size_t body_start = 0, body_size = 0;  // once the head is known
+  char buf[65536];
+  for (;;) {
+    if (const auto head_end = pending.find("\r\n\r\n"); !r && head_end != std::string::npos) {
+      r = parse_response_head(pending.substr(0, head_end));
+      const auto length = r->headers.find("content-length");
+      body_start = head_end + 4;
+      body_size = answers_head || length == r->headers.end() ? 0 : std::stoul(length->second);
+    }
+    if (r && pending.size() >= body_start + body_size) {
+      r->body = pending.substr(body_start, body_size);
+      pending.erase(0, body_start + body_size);
+      return r;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    pending.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+std::optional<HttpResponse> http_get(int port, const std::string& path,
+                                     const std::map<std::string, std::string>& headers,
+                                     std::chrono::milliseconds timeout) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return std::nullopt;
   std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                     "\r\nConnection: close\r\n";
   for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
@@ -202,24 +261,8 @@ std::optional<HttpResponse> http_get(int port, const std::string& path,
   ::close(fd);
   const auto head_end = raw.find("\r\n\r\n");
   if (head_end == std::string::npos) return std::nullopt;
-  HttpResponse r;
-  const std::string head = raw.substr(0, head_end);
+  HttpResponse r = parse_response_head(raw.substr(0, head_end));
   std::string body = raw.substr(head_end + 4);
-  std::size_t line_end = head.find("\r\n");
-  const std::string status_line = head.substr(0, line_end);
-  if (status_line.size() >= 12) r.status = std::atoi(status_line.c_str() + 9);
-  while (line_end != std::string::npos) {
-    const std::size_t start = line_end + 2;
-    line_end = head.find("\r\n", start);
-    const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string name = line.substr(0, colon);
-    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    r.headers[name] = value;
-  }
   // De-chunk a chunked body.
   if (auto it = r.headers.find("transfer-encoding"); it != r.headers.end() && it->second == "chunked") {
     std::string plain;

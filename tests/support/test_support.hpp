@@ -72,6 +72,17 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 };
+// A TCP connection to 127.0.0.1:port, for tests that speak HTTP by hand; -1 when refused or not
+// accepted within the timeout (a server whose listen queue is full lets connect() hang).
+[[nodiscard]] int connect_loopback(int port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// The status and (lower-case) headers of a response head: the status line and header lines,
+// without the blank line that ends them.
+[[nodiscard]] HttpResponse parse_response_head(const std::string& head);
+// Reads one response (head, then a Content-Length body unless it answers a HEAD request) from a
+// connection that stays open; bytes read past it stay in `pending` for the next call. nullopt if
+// the connection closed or the timeout passed first.
+[[nodiscard]] std::optional<HttpResponse> read_response(int fd, std::string& pending, bool answers_head = false,
+                                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 // One HTTP/1.1 request to 127.0.0.1:port (Connection: close); nullopt if it could not connect.
 [[nodiscard]] std::optional<HttpResponse> http_get(int port, const std::string& path,
                                                    const std::map<std::string, std::string>& headers = {},

@@ -10,12 +10,14 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
 #include "commands.hpp"
+#include "segment_reader.hpp"
 #include "wsm/shm/segment.hpp"
 #include "wsm/shm/segment_check.hpp"
 
@@ -61,7 +63,8 @@ void add_check(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<Options>();
   add_segment_name(cmd, opts->name);
   cmd->add_flag("--no-probe", opts->no_probe,
-                "do not ask /proc whether pids run (check the bytes alone: every pid counts as alive)");
+                "do not test whether the segment's writers run (check the bytes alone: every owner counts "
+                "as alive)");
   cmd->callback([opts, &exit_code] {
     auto object = shm::Segment::object_name(opts->name);
     if (!object) {
@@ -70,7 +73,13 @@ void add_check(CLI::App& app, int& exit_code) {
       return;
     }
     const std::string path = "/dev/shm/" + *object;
-    const shm::CheckOptions options{.probe_processes = !opts->no_probe, .segment_name = opts->name};
+    // Liveness is asked of the live segment (its process locks), never of pids; a segment whose
+    // header cannot be opened is checked as bytes alone, and the findings say what is wrong.
+    std::optional<shm::Segment> live;
+    if (!opts->no_probe) {
+      if (auto opened = open_read_only(opts->name)) live.emplace(std::move(*opened));
+    }
+    const shm::CheckOptions options{.live = live ? &*live : nullptr, .segment_name = opts->name};
     std::vector<shm::Finding> findings;
     std::size_t size = 0;
     for (int attempt = 0; attempt < 2 && (attempt == 0 || !findings.empty()); ++attempt) {

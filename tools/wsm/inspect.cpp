@@ -94,6 +94,8 @@ json writers(const shm::Snapshot& snap) {
                    {"tid", w.tid},
                    {"state", shm::slot_state_name(w.state)},
                    {"alive", w.alive},
+                   {"liveness", shm::liveness_name(w.liveness)},
+                   {"process_record", w.owner.process},
                    {"heartbeat_age_seconds",
                     beat ? json(static_cast<double>(snap.taken_mono_ns - w.heartbeat_ns) / 1e9) : json()},
                    {"cells_bytes", w.cells_bytes},
@@ -239,13 +241,13 @@ void print_text(const json& doc) {
               str(d["writers_dropped"]).c_str(), str(d["retired_dropped"]).c_str(),
               str(d["writers_reaped"]).c_str());
 
-  std::printf("WRITERS (%zu)\n%5s %8s %8s %-9s %-5s %9s %9s  %s\n", doc["writers"].size(), "SLOT", "PID",
-              "TID", "STATE", "ALIVE", "HEARTBEAT", "CELLS", "ROLE");
+  std::printf("WRITERS (%zu)\n%5s %8s %8s %-9s %-7s %9s %9s  %s\n", doc["writers"].size(), "SLOT", "PID",
+              "TID", "STATE", "PROCESS", "HEARTBEAT", "CELLS", "ROLE");
   for (const json& w : doc["writers"]) {
     const json& age = w["heartbeat_age_seconds"];
-    std::printf("%5s %8s %8s %-9s %-5s %9s %9s  %s\n", str(w["slot"]).c_str(), str(w["pid"]).c_str(),
+    std::printf("%5s %8s %8s %-9s %-7s %9s %9s  %s\n", str(w["slot"]).c_str(), str(w["pid"]).c_str(),
                 w["tid"].get<std::uint32_t>() == 0 ? "gauges" : str(w["tid"]).c_str(),
-                str(w["state"]).c_str(), w["alive"].get<bool>() ? "yes" : "no",
+                str(w["state"]).c_str(), str(w["liveness"]).c_str(),
                 age.is_null() ? "-" : (human_duration_ns(age.get<double>() * 1e9) + " ago").c_str(),
                 human_bytes(w["cells_bytes"].get<double>()).c_str(), str(w["role"]).c_str());
   }

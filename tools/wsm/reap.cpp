@@ -33,9 +33,10 @@ void add_reap(CLI::App& app, int& exit_code) {
       return;
     }
     std::printf("freed %u writer slot(s), kept %u (retired arena full), reset %u claim(s), "
-                "recovered %u catalog entr(ies), moved %llu word(s)%s\n",
+                "recovered %u catalog entr(ies), freed %u process record(s), moved %llu word(s)%s\n",
                 report->slots_freed, report->slots_kept, report->claims_reset,
-                report->entries_recovered, static_cast<unsigned long long>(report->words_moved),
+                report->entries_recovered, report->processes_freed,
+                static_cast<unsigned long long>(report->words_moved),
                 report->journal_replayed ? ", finished an interrupted fold" : "");
     if (report->slots_kept > 0) exit_code = kProblem;
   });

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "wsm/shm/labels.hpp"
+#include "wsm/shm/process_table.hpp"
 
 namespace wsm::cli {
 
@@ -28,25 +29,14 @@ std::optional<Error> SegmentReader::damaged() const {
 
 std::vector<AttachedWriter> attached_writers(const shm::Segment& segment) {
   std::vector<AttachedWriter> out;
-  for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
-    const shm::WriterSlot& slot = segment.slot(i);
-    // Acquire: pairs with the claimant's release of ACTIVE, so pid_start_ticks is its own.
-    const std::uint64_t w = slot.state_word.load(std::memory_order_acquire);
-    const auto pid = static_cast<pid_t>(shm::slot_pid(w));
-    bool alive = false;
-    switch (shm::slot_state(w)) {
-      case shm::SlotState::active:
-      case shm::SlotState::detached: alive = shm::process_alive(pid, shm::load_identity(slot).start_ticks); break;
-      case shm::SlotState::claiming: alive = shm::process_start_ticks(pid) != 0; break;
-      default: break;
+  for (const shm::ProcessInfo& p : shm::list_processes(segment)) {
+    AttachedWriter a{p.pid, p.role, 0, p.liveness};
+    for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
+      // Acquire: pairs with the claimant's release of its state word.
+      const std::uint64_t w = segment.slot(i).state_word.load(std::memory_order_acquire);
+      if (shm::slot_state(w) != shm::SlotState::free && shm::word_owner(w) == p.owner) ++a.slots;
     }
-    if (!alive) continue;
-    auto it = std::find_if(out.begin(), out.end(), [&](const AttachedWriter& a) { return a.pid == pid; });
-    if (it == out.end()) {
-      out.push_back({pid, std::string(slot.role, ::strnlen(slot.role, sizeof slot.role)), 0});
-      it = out.end() - 1;
-    }
-    ++it->slots;
+    out.push_back(std::move(a));
   }
   return out;
 }

@@ -46,12 +46,13 @@ class SegmentReader {
 
 [[nodiscard]] Result<shm::Segment> open_read_only(std::string_view name);
 
-// Processes with a writer slot whose process still runs (ACTIVE, DETACHED or CLAIMING): they have
-// the segment mapped and may record into it.
+// Writer processes that are not known dead (shm::liveness): they may have the segment mapped and
+// record into it.
 struct AttachedWriter {
-  pid_t pid = 0;
+  pid_t pid = 0;  // as the process sees itself (it may be in another pid namespace)
   std::string role;
   std::uint32_t slots = 0;
+  shm::Liveness liveness = shm::Liveness::unknown;
 };
 [[nodiscard]] std::vector<AttachedWriter> attached_writers(const shm::Segment& segment);
 

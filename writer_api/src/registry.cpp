@@ -90,6 +90,7 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
   if (auto ok = trusted_owner(*segment, *trusted_gid, trusted); !ok) return std::unexpected(ok.error());
   const auto index = static_cast<std::uint32_t>(opened().size());
   auto* state = new detail::SegmentState(std::move(*segment), options.role, index);
+  detail::attach_process(*state);
   detail::publish_segment(index, state);
   opened().emplace(std::string(name), state);
   return Registry(state);

@@ -37,6 +37,7 @@ struct SegmentState {
   std::optional<shm::WriterArena> gauge_arena;
   std::vector<std::atomic<std::uint64_t>*> gauge_cells;
   std::optional<Error> last_error;
+  std::uint64_t figures_ns = 0;  // when this process last published its resource figures
 };
 
 // The opened segment with this index, or nullptr (set once by Registry::open, read lock-free).
@@ -48,8 +49,14 @@ void publish_segment(std::uint32_t index, SegmentState* state) noexcept;
 // a child never inherits it locked.
 std::mutex& process_mutex();
 
-// Stamps the calling thread's writer slot and the process's gauge slot with the time now.
+// Stamps the calling thread's writer slot, the process's gauge slot and its process record with the
+// time now, and publishes the process's resource figures at most once a second (kFiguresEvery).
 void heartbeat(SegmentState& state) noexcept;
+inline constexpr std::uint64_t kFiguresEvery = 1'000'000'000;  // ns
+
+// Called once per opened segment: claims the process record now (so the process shows at once) and
+// arranges that exit() marks the process's slots EXITED.
+void attach_process(SegmentState& state);
 
 // The shared gauge cell of a series for this process, allocated on first use (caller holds the
 // process mutex); nullptr when no slot or no arena room is left.

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "segment_state.hpp"
+#include "wsm/shm/proc_stats.hpp"
+#include "wsm/shm/process_lease.hpp"
 #include "wsm/writer.hpp"
 
 namespace wsm::detail {
@@ -121,6 +123,53 @@ std::atomic<std::uint64_t>* gauge_cell(SegmentState& state, std::uint32_t series
   return cell;
 }
 
+namespace {
+
+// What this process publishes for readers that cannot see its /proc (a sidecar exporter).
+shm::PublishedFigures own_figures(std::uint64_t now_ns) {
+  shm::PublishedFigures f;
+  if (const auto stat = shm::read_own_process(true)) {
+    f.cpu_ns = stat->cpu_ticks * (1'000'000'000ull / static_cast<std::uint64_t>(shm::clock_ticks_per_second()));
+    f.rss_bytes = stat->rss_bytes;
+    f.virtual_bytes = stat->virtual_bytes;
+    if (stat->fds) {
+      f.fd_sockets = stat->fds->socket;
+      f.fd_pipes = stat->fds->pipe;
+      f.fd_files = stat->fds->file;
+      f.fd_other = stat->fds->other;
+    }
+    f.threads = stat->threads;
+    f.sampled_ns = now_ns;
+  }
+  return f;
+}
+
+// exit(): the process's slots still ACTIVE (the gauge slot, threads that have not ended) become
+// EXITED, so a normal exit leaves nothing that looks like a crash. Registered once per process; a
+// forked child inherits it and marks its own slots (its own lease), never its parent's.
+void mark_slots_exited() {
+  for (std::uint32_t i = 0; i < kMaxSegments; ++i) {
+    SegmentState* state = segment_at(i);
+    if (state == nullptr) continue;
+    if (const shm::ProcessLease* lease = state->segment.lease()) {
+      shm::WriterArena::mark_exited(state->segment, lease->owner());
+    }
+  }
+}
+
+}  // namespace
+
+void attach_process(SegmentState& state) {
+  static const bool registered = std::atexit(mark_slots_exited) == 0;
+  (void)registered;
+  if (auto owner = state.segment.owner(state.role); !owner) state.last_error = owner.error();
+  if (const shm::ProcessLease* lease = state.segment.lease()) {
+    const std::uint64_t now = shm::monotonic_ns();
+    lease->publish(own_figures(now));
+    state.figures_ns = now;
+  }
+}
+
 void heartbeat(SegmentState& state) noexcept {
   // This thread's slot, found through its own thread-local writer: reading the tid of every slot
   // instead would race with other threads of the process claiming theirs.
@@ -130,7 +179,17 @@ void heartbeat(SegmentState& state) noexcept {
   try {
     std::lock_guard lock(process_mutex());
     if (state.gauge_pid == ::getpid() && state.gauge_arena) state.gauge_arena->heartbeat();
-  } catch (...) {  // std::mutex::lock throws only for a broken mutex: skip the beat, never throw
+    if (const shm::ProcessLease* lease = state.segment.lease()) {
+      const std::uint64_t now = shm::monotonic_ns();
+      lease->heartbeat();
+      // At most once a second: reading /proc/self costs tens of microseconds, and a server calls
+      // heartbeat() from its event loop, often far more often than that.
+      if (now - state.figures_ns >= kFiguresEvery) {
+        state.figures_ns = now;
+        lease->publish(own_figures(now));
+      }
+    }
+  } catch (...) {  // a broken mutex or a failed allocation: skip the beat, never throw
   }
 }
 

@@ -24,7 +24,7 @@ struct ConnectionIdentity {
 class ConnectionEntry {
  public:
   // Claims a FREE record for this process and gives the connection a segment-unique id
-  // (pid << 32 | a per-process sequence). When the table is full, frees the records of dead
+  // (pid << 32 | the segment's connection sequence). When the table is full, frees the records of dead
   // processes once and tries again; then counts a drop in the header and fails with Errc::full.
   [[nodiscard]] static Result<ConnectionEntry> claim(const Segment& segment,
                                                      const ConnectionIdentity& identity);
@@ -46,12 +46,14 @@ class ConnectionEntry {
     record_->last_heartbeat_unix_ns.store(unix_ns, std::memory_order_release);
   }
 
-  // The connection closed: frees the record (only if this process still owns it).
+  // The connection closed: frees the record (only if this claim still owns it; a forked child's
+  // copy of the entry does not, since its process has another record).
   void release() const noexcept;
 
  private:
-  explicit ConnectionEntry(ConnectionRecord& r) noexcept : record_(&r) {}
+  ConnectionEntry(ConnectionRecord& r, Owner owner) noexcept : record_(&r), owner_(owner) {}
   ConnectionRecord* record_;
+  Owner owner_;
 };
 
 // Text fields are NUL-padded bytes packed into u64 words, 8 per word in memory order.

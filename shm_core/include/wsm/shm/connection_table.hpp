@@ -4,7 +4,7 @@
 // A record is copied only while OPEN; its state word and tenant are read before and after the
 // copy (the copy's loads are acquire, so the second read stays after them), and a copy whose record was
 // freed or re-claimed meanwhile is taken again, at most a few times, then left out. Records whose
-// owner process is gone are left out too: they are garbage until a reaper frees them.
+// owner process is dead (liveness.hpp) are left out too: garbage until a reaper frees them.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,8 @@ namespace wsm::shm {
 struct ConnectionInfo {
   std::uint32_t index = 0;   // record index in the table
   std::uint64_t tenant = 0;  // claims of this record so far
-  pid_t pid = 0;             // the writer process serving the connection
+  Owner owner{};             // the writer process serving the connection (liveness.hpp)
+  pid_t pid = 0;             // its pid, as it sees itself (display only)
   std::uint64_t id = 0;      // pid << 32 | per-process sequence (format_connection_id)
   std::string role, user_id, patient_id;
   std::uint64_t opened_unix_ns = 0;

@@ -17,6 +17,7 @@ enum class Errc {
   type_mismatch,       // a family registered again with another type
   full,                // no room left (catalog, strings, writer slots)
   permission,          // the OS refused access
+  busy,                // another running process holds what we need (the reap lock)
   system,              // any other OS error
 };
 

@@ -40,6 +40,8 @@ struct OpenOptions {
   std::chrono::milliseconds wait{2000};  // for a segment another process is still initialising
 };
 
+class ProcessLease;
+
 class Segment {
  public:
   // Creates /dev/shm/wsm.<name>; fails with already_exists if it is there.
@@ -66,6 +68,18 @@ class Segment {
   [[nodiscard]] std::byte* base() const noexcept { return bytes_.data(); }
   // Fails for a view() (no file behind it).
   [[nodiscard]] Result<FileOwner> file_owner() const;
+  // The mapping's descriptor (-1 for a view): liveness tests process locks through it.
+  [[nodiscard]] int descriptor() const noexcept;
+  // A new open file description of the same file (O_CLOEXEC): OFD locks belong to a description,
+  // so locks taken through it are not the process's others (process_lease.hpp, reaper.hpp).
+  [[nodiscard]] Result<int> open_description() const;
+
+  // This process's process record (its Owner), claimed on first use and anew in a forked child;
+  // the first caller's role is shown for the process. Fails when every record is taken by a live
+  // process or the kernel lacks OFD locks.
+  [[nodiscard]] Result<Owner> owner(std::string_view role = {}) const;
+  // The calling process's lease, or nullptr before owner() (or in a forked child until then).
+  [[nodiscard]] const ProcessLease* lease() const;
 
   [[nodiscard]] SegmentHeader& header() const noexcept { return at<SegmentHeader>(0); }
   [[nodiscard]] std::uint32_t max_writers() const noexcept { return limits_.max_writers; }
@@ -74,6 +88,13 @@ class Segment {
   [[nodiscard]] std::uint32_t max_connections() const noexcept { return limits_.max_connections; }
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
 
+  [[nodiscard]] ProcessRecord& process(std::uint32_t i) const noexcept {
+    return at<ProcessRecord>(process_offset(i));
+  }
+  // Byte offset of process record i in the file: the byte its owner locks.
+  [[nodiscard]] std::uint64_t process_offset(std::uint32_t i) const noexcept {
+    return layout_.processes_offset + std::uint64_t{i} * sizeof(ProcessRecord);
+  }
   [[nodiscard]] WriterSlot& slot(std::uint32_t i) const noexcept {
     return at<WriterSlot>(layout_.slots_offset + std::uint64_t{i} * sizeof(WriterSlot));
   }
@@ -118,12 +139,12 @@ class Segment {
   bool writable_ = false;
   Limits limits_{};
   RegionLayout layout_{};
+  mutable std::unique_ptr<ProcessLease> lease_;  // GUARDED_BY(lease_mutex()), process_lease.cpp
 };
 
-// Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), 0 if it is gone.
+// Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), 0 if it is gone
+// or invisible. For display and for matching a process record to a /proc entry: never liveness.
 [[nodiscard]] std::uint64_t process_start_ticks(pid_t pid);
-// True while pid runs and started at start_ticks (a reused pid has another start time).
-[[nodiscard]] bool process_alive(pid_t pid, std::uint64_t start_ticks);
 [[nodiscard]] std::uint64_t monotonic_ns() noexcept;
 [[nodiscard]] std::uint64_t unix_ns() noexcept;
 

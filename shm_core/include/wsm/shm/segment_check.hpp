@@ -2,7 +2,8 @@
 // layout hash, limits, every region offset and the size), the usage counters, the reap lock and
 // fold journal, every family and series entry (state, strings inside the used string arena, names,
 // types, hashes that lookups can reach, duplicate keys, BUSY entries of dead registrants), every
-// writer slot (state, dead unreaped pids, cells_bytes) and every arena cell (overruns, unknown
+// connection record's state,
+// writer slot (state, dead unreaped writers, cells_bytes) and every arena cell (overruns, unknown
 // series, a shape the catalog disagrees with), and the retired arena's index.
 //
 // It reads bytes, never the live mapping, and never writes them: check a private copy (a live
@@ -48,7 +49,7 @@ enum class FindingKind : std::uint8_t {
   series_bad_labels,    // a label set that is not canonical `k="v",...`
   series_duplicate,     // two READY series with one family and label set
   series_unreachable,   // a READY series whose lookup can never find it
-  slot_bad_state,       // a writer slot state word that is no known state (or ACTIVE with pid 0)
+  slot_bad_state,       // a writer slot state word that is no known state (or ACTIVE with no owner)
   slot_dead_writer,     // an ACTIVE slot whose process is gone: not reaped yet
   slot_abandoned,       // a slot left CLAIMING or RETIRING by a process that is gone
   slot_cells_overrun,   // a slot's cells_bytes past its arena or misaligned
@@ -68,10 +69,13 @@ struct Finding {
   std::string message;  // names the place (entry, slot, byte offset) and, where there is one, the fix
 };
 
+class Segment;
+
 struct CheckOptions {
-  // Ask /proc whether the pids named in the segment run (dead registrants, writers, reapers). Off:
-  // every pid counts as alive, so the verdict depends on the bytes alone (fuzzing).
-  bool probe_processes = true;
+  // The live segment the bytes were copied from: whether the owners named in them (registrants,
+  // writers) and the reap lock's holder run is asked of it (liveness.hpp). Null: every owner counts
+  // as alive, so the verdict depends on the bytes alone (fuzzing, `wsm check --no-probe`).
+  const Segment* live = nullptr;
   // Findings kept per kind; the rest are summed up in one more finding of that kind.
   std::size_t max_per_kind = 10;
   // Named in the fixes the messages suggest (`wsm reap <name>`).

@@ -1,21 +1,25 @@
 // A consistent copy of every published cell of a segment, live writers, dead ones not yet reaped
 // and the retired arena, taken without locks.
 //
-// Consistency: the reap sequence is read (acquire) before and after the copy; if it was odd or
-// changed, a fold overlapped the copy and it is retried, so a count is never seen twice (in a dead
-// writer's cell and in the retired arena) or not at all. Counter cells only grow, so a snapshot is
-// never behind an earlier one. Each writer's cells are read up to its acquire-loaded cells_bytes;
+// Consistency: the reap sequence and the fold's move counter are read (acquire) before and after
+// the copy; if either changed, a fold made progress during the copy and it is retried, so a count
+// is never seen twice (in a dead writer's cell and in the retired arena) or not at all. If neither
+// changed while a fold is under way, its reaper is stopped, dead or between moves: nothing waits
+// for it, and the one word move it may be inside is repaired from the fold journal (repair_move).
+// Counter cells only grow, so a snapshot is never behind an earlier one. Each writer's cells are read up to its acquire-loaded cells_bytes;
 // every cell is checked against the catalog (series known, kind and size match) before use.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
 #include "wsm/shm/catalog_view.hpp"
 #include "wsm/shm/error.hpp"
+#include "wsm/shm/liveness.hpp"
 #include "wsm/shm/segment.hpp"
 
 namespace wsm::shm {
@@ -23,14 +27,15 @@ namespace wsm::shm {
 struct WriterInfo {
   std::uint32_t slot = 0;
   SlotState state = SlotState::free;
-  pid_t pid = 0;
+  Owner owner{};          // its process record (liveness.hpp)
+  pid_t pid = 0;          // as the process sees itself: display only
   std::uint32_t tid = 0;  // 0: the process's gauge cells
-  std::uint64_t start_ticks = 0;
   std::uint64_t tenant = 0;
   std::uint64_t heartbeat_ns = 0;  // CLOCK_MONOTONIC
   std::uint64_t cells_bytes = 0;
   std::string role;
-  bool alive = false;  // its process runs (with the same start time)
+  Liveness liveness = Liveness::unknown;
+  bool alive = false;  // not known dead: alive, stopped, or unknown (never folded)
 };
 
 inline constexpr std::int32_t kRetiredWriter = -1;
@@ -61,8 +66,8 @@ struct SnapshotOptions {
 
 class Snapshot {
  public:
-  // Refreshes `catalog` and copies every cell. Fails (Errc::timeout) if a fold keeps overlapping,
-  // e.g. a reaper died mid-fold: run a Reaper (or `wsm reap`) to finish it.
+  // Refreshes `catalog` and copies every cell. Fails (Errc::timeout) only if a running reaper makes
+  // progress during every copy for options.wait.
   [[nodiscard]] static Result<Snapshot> take(const Segment& segment, CatalogView& catalog,
                                              const SnapshotOptions& options = {});
 
@@ -82,9 +87,17 @@ class Snapshot {
   }
 
  private:
+  static constexpr std::uint64_t kNoWord = ~std::uint64_t{0};
+  struct InFlightMove {
+    std::uint64_t target = 0, source = 0, value = 0;  // the journal: byte offsets in the segment
+    std::uint64_t target_word = kNoWord, source_word = kNoWord;  // where they landed in `words`
+  };
   void copy(const Segment& segment, const CatalogView& catalog);
+  void note_in_flight(std::uint64_t payload_offset, std::uint32_t count);
+  void repair_move();
   void copy_cells(const Segment& segment, const CatalogView& catalog, std::span<std::byte> arena,
                   std::uint64_t used, std::int32_t writer, const std::string& where);
+  std::optional<InFlightMove> in_flight_;
 };
 
 }  // namespace wsm::shm

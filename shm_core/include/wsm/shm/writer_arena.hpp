@@ -17,8 +17,11 @@ namespace wsm::shm {
 
 class WriterArena {
  public:
-  // Claims a FREE slot for this process (tid 0: the process's shared gauge cells). When none is
-  // free, folds dead writers once (Reaper) and tries again; then fails with Errc::full.
+  // Claims a FREE slot for this process (tid 0: the process's shared gauge cells), owned by the
+  // process's record (Segment::owner(role)). When none is free, folds dead writers once if the reap
+  // lock is free this instant (never waiting for it); if that frees nothing (a stopped reaper holds
+  // the lock), a thread takes over a finished thread's slot with its cells as they are. Fails with
+  // Errc::full only when every slot belongs to a running thread.
   [[nodiscard]] static Result<WriterArena> claim(const Segment& segment, std::uint32_t tid,
                                                  std::string_view role);
 
@@ -28,6 +31,9 @@ class WriterArena {
                                                    std::uint32_t words) noexcept;
   // The owner is done (thread exit): a reaper folds the slot's counters and frees it.
   void detach() noexcept;
+  // The calling process is exiting: its slots still ACTIVE become EXITED, so a normal exit leaves no
+  // slot that looks like a crash; a reaper folds them once the process is gone.
+  static void mark_exited(const Segment& segment, Owner owner) noexcept;
   void heartbeat() noexcept;
 
   [[nodiscard]] std::uint32_t slot_index() const noexcept { return index_; }

@@ -1,4 +1,4 @@
-// What /proc says about one process: CPU time, memory, threads and open file descriptors.
+// What /proc says about one process (the exporter about writers it can see; a writer about itself): CPU time, memory, threads and open file descriptors.
 // Reading another user's /proc/<pid>/fd is refused by the kernel; the fd counts are then absent.
 #pragma once
 
@@ -6,7 +6,7 @@
 #include <optional>
 #include <sys/types.h>
 
-namespace wsm::exporter {
+namespace wsm::shm {
 
 struct FdCounts {
   std::uint32_t socket = 0, pipe = 0, file = 0, other = 0;
@@ -22,9 +22,12 @@ struct ProcessStat {
   std::optional<FdCounts> fds;
 };
 
-// nullopt when the process is gone (or /proc cannot be read).
+// nullopt when the process is gone (or /proc cannot be read, or it is in a pid namespace we
+// cannot see into).
 [[nodiscard]] std::optional<ProcessStat> read_process(pid_t pid, bool count_fds);
+// The calling process, through /proc/self (which names it in any pid namespace).
+[[nodiscard]] std::optional<ProcessStat> read_own_process(bool count_fds);
 
 [[nodiscard]] long clock_ticks_per_second() noexcept;
 
-}  // namespace wsm::exporter
+}  // namespace wsm::shm

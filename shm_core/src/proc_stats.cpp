@@ -1,4 +1,4 @@
-#include "proc_stats.hpp"
+#include "wsm/shm/proc_stats.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,7 +8,7 @@
 #include <string>
 #include <unistd.h>
 
-namespace wsm::exporter {
+namespace wsm::shm {
 
 namespace {
 
@@ -23,8 +23,8 @@ std::optional<std::string> read_small_file(const std::string& path) {
   return out;
 }
 
-std::optional<FdCounts> count_fds(pid_t pid) {
-  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+std::optional<FdCounts> count_fds(const std::string& proc_dir) {
+  const std::string dir = proc_dir + "/fd";
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return std::nullopt;
   FdCounts c;
@@ -48,15 +48,9 @@ std::optional<FdCounts> count_fds(pid_t pid) {
   return c;
 }
 
-}  // namespace
-
-long clock_ticks_per_second() noexcept {
-  static const long ticks = ::sysconf(_SC_CLK_TCK);
-  return ticks > 0 ? ticks : 100;
-}
-
-std::optional<ProcessStat> read_process(pid_t pid, bool with_fds) {
-  const auto stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+// proc_dir: "/proc/<pid>" or "/proc/self".
+std::optional<ProcessStat> read_process_at(const std::string& proc_dir, bool with_fds) {
+  const auto stat = read_small_file(proc_dir + "/stat");
   if (!stat) return std::nullopt;
   // The command name (field 2) is in parentheses and may contain anything: fields resume after
   // the last ')'. Then field 3 (state) onwards, space-separated.
@@ -82,8 +76,21 @@ std::optional<ProcessStat> read_process(pid_t pid, bool with_fds) {
   s.start_ticks = f[22];
   s.virtual_bytes = f[23];
   s.rss_bytes = f[24] * static_cast<std::uint64_t>(page > 0 ? page : 4096);
-  if (with_fds) s.fds = count_fds(pid);
+  if (with_fds) s.fds = count_fds(proc_dir);
   return s;
 }
 
-}  // namespace wsm::exporter
+}  // namespace
+
+long clock_ticks_per_second() noexcept {
+  static const long ticks = ::sysconf(_SC_CLK_TCK);
+  return ticks > 0 ? ticks : 100;
+}
+
+std::optional<ProcessStat> read_process(pid_t pid, bool with_fds) {
+  return read_process_at("/proc/" + std::to_string(pid), with_fds);
+}
+
+std::optional<ProcessStat> read_own_process(bool with_fds) { return read_process_at("/proc/self", with_fds); }
+
+}  // namespace wsm::shm

@@ -1,0 +1,40 @@
+#include "wsm/shm/liveness.hpp"
+
+#include <algorithm>
+#include <fcntl.h>
+
+#include "wsm/shm/segment.hpp"
+
+namespace wsm::shm {
+
+Liveness liveness(const Segment& segment, Owner owner) {
+  if (owner.process == 0 || owner.process > segment.max_writers()) return Liveness::unknown;
+  const std::uint32_t index = owner.process - 1;
+  // Acquire: pairs with the claimant's release of its new tenant, which it stores after taking
+  // the lock; so a tenant that matches here belongs to a process that took the lock first.
+  const std::uint64_t w = segment.process(index).state_word.load(std::memory_order_acquire);
+  if (process_state(w) != ProcessState::active || process_tenant(w) != owner.tenant) {
+    return Liveness::dead;  // a new tenant took the lock, so the one named has released it
+  }
+  const int fd = segment.descriptor();
+  if (fd < 0) return Liveness::unknown;
+  struct flock probe{};
+  probe.l_type = F_RDLCK;  // conflicts with the owner's write lock
+  probe.l_whence = SEEK_SET;
+  probe.l_start = static_cast<off_t>(segment.process_offset(index));
+  probe.l_len = 1;
+  // Through the mapping's own description: a lock held by this very process (on its lease's
+  // description, which is another one) still shows as a conflict.
+  if (::fcntl(fd, F_OFD_GETLK, &probe) != 0) return Liveness::unknown;
+  return probe.l_type == F_UNLCK ? Liveness::dead : Liveness::alive;
+}
+
+Liveness LivenessCache::operator()(Owner owner) {
+  const auto it = std::find_if(known_.begin(), known_.end(), [&](const auto& k) { return k.first == owner; });
+  if (it != known_.end()) return it->second;
+  const Liveness l = liveness(segment_, owner);
+  known_.emplace_back(owner, l);
+  return l;
+}
+
+}  // namespace wsm::shm
