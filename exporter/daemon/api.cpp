@@ -252,8 +252,9 @@ ApiResult api_percentiles(Monitor& monitor, std::string_view query) {
                {"sum", shm::to_base_unit(family->unit, value_sum)},
                {"quantiles", quantiles},
                {"relative_error_bound", 0.125},
-               {"note", "the true quantile lies in (lower, upper]; value is upper, the bucket's "
-                        "inclusive upper edge; buckets above 16 units are at most 12.5% wide"}}};
+               {"note", "the true quantile lies in (lower, upper]; value is interpolated by rank inside "
+                        "that bucket, as histogram_quantile does; buckets above 16 units are at most "
+                        "12.5% wide"}}};
   });
   if (!ran) return api_error(503, monitor.status().reason);
   return result;

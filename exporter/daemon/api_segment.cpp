@@ -2,6 +2,7 @@
 // from a fresh snapshot of its header and slots (no cells are copied).
 
 #include "api.hpp"
+#include "wsm/shm/capacity.hpp"
 
 namespace wsm::exporter {
 
@@ -45,8 +46,7 @@ ApiResult api_segment(Monitor& monitor) {
   const bool ran = monitor.with_fresh_snapshot([&](const shm::Segment& segment, const shm::Snapshot& snap) {
     const shm::HeaderStats& h = snap.stats;
     const shm::Limits& limits = segment.limits();
-    std::uint64_t arenas_used = 0;
-    for (const shm::WriterInfo& w : snap.writers) arenas_used += w.cells_bytes;
+    const shm::Fill arena = shm::fullest_writer_arena(segment, snap);
     body = {{"segment", segment.name()},
             {"size_bytes", h.total_bytes},
             {"usage",
@@ -55,7 +55,7 @@ ApiResult api_segment(Monitor& monitor) {
               {"writers", usage(snap.writers.size(), limits.max_writers)},
               {"string_bytes", usage(h.strings_used, h.string_bytes)},
               {"retired_bytes", usage(h.retired_used, h.retired_bytes)},
-              {"writer_arena_bytes", usage(arenas_used, limits.arena_bytes * limits.max_writers)}}},
+              {arena.name, usage(arena.used, arena.capacity)}}},
             {"dropped",
              {{"series", h.series_dropped},
               {"cells", h.cells_dropped},

@@ -55,7 +55,7 @@ Monitor::Monitor(Settings settings, exposition::IdLabelPolicy policy)
 
 bool Monitor::attached() const {
   std::lock_guard lock(mutex_);
-  return segment_.has_value();
+  return attached_ != nullptr;
 }
 
 MonitorStatus Monitor::status() const {
@@ -64,8 +64,8 @@ MonitorStatus Monitor::status() const {
 }
 
 void Monitor::detach(std::string reason) {
-  if (segment_) log_line("detached from segment '" + settings_.segment + "': " + reason);
-  segment_.reset();
+  if (attached_) log_line("detached from segment '" + settings_.segment + "': " + reason);
+  attached_.reset();
   catalog_ = shm::CatalogView{};
   capacity_.reset();
   status_.attached = false;
@@ -90,6 +90,11 @@ void Monitor::attach() {
                          ? "segment '" + settings_.segment + "' does not exist (/dev/shm/wsm." +
                                settings_.segment + "); waiting for a writer to create it"
                          : e.message();
+    if (damaged_) {
+      status_.reason = "segment '" + settings_.segment +
+                       "' is damaged (its file shrank while it was read) and not re-created yet: " +
+                       status_.reason;
+    }
     if (status_.reason != reported_) log_line(status_.reason);
     reported_ = status_.reason;
     return;
@@ -100,15 +105,33 @@ void Monitor::attach() {
     reported_ = status_.reason;
     return;
   }
-  segment_ = std::move(*segment);
+  attached_ = std::make_shared<Attached>(std::move(*segment));
+  damaged_ = false;
   catalog_ = shm::CatalogView{};
   status_.attached = true;
   status_.reaping = reaping;
-  status_.generation = segment_->header().generation;
+  status_.generation = attached_->segment.header().generation;
   status_.reason.clear();
   reported_.clear();
-  log_line("attached to segment '" + settings_.segment + "' (" + std::to_string(segment_->size()) +
+  log_line("attached to segment '" + settings_.segment + "' (" + std::to_string(attached_->segment.size()) +
            " bytes" + (reaping ? "" : ", read-only: dead writers are not folded") + ")");
+}
+
+bool Monitor::sound() {
+  if (!attached_ || !attached_->damage.damaged()) return attached_ != nullptr;
+  const std::string reason = shm::damaged_segment_error(attached_->segment).message();
+  log_line(reason);
+  detach(reason);
+  damaged_ = true;
+  return false;
+}
+
+void Monitor::reap(Attached& attached) const {
+  shm::MappingGuard guard(attached.segment, attached.damage);
+  // No wait for the reap lock: a holder that is stopped must not stall the interval. Busy is not
+  // worth a log line every interval; the next interval tries again.
+  auto reaped = shm::Reaper(attached.segment, std::chrono::milliseconds(0)).reap();
+  if (!reaped && reaped.error().code() != Errc::busy) log_line(reaped.error().message());
 }
 
 void Monitor::check_generation() {
@@ -130,39 +153,49 @@ void Monitor::check_generation() {
 void Monitor::tick() {
   std::vector<WatchedProcess> watched;
   std::uint64_t mono_ns = 0;
+  std::shared_ptr<Attached> reaping;
   {
     std::lock_guard lock(mutex_);
     ++status_.ticks;
-    if (segment_) check_generation();
-    if (!segment_) attach();
-    if (!segment_) return;
-    if (status_.reaping) {
-      // No wait for the reap lock: a holder that is stopped must not stall the interval. Busy is
-      // not worth a log line every interval; the next interval tries again.
-      auto reaped = shm::Reaper(*segment_, std::chrono::milliseconds(0)).reap();
-      if (!reaped && reaped.error().code() != Errc::busy) log_line(reaped.error().message());
-    }
+    (void)sound();  // a read since the last tick found the segment damaged: drop it, say so
+    if (attached_) check_generation();
+    if (!attached_) attach();
+    if (!attached_) return;
+    if (status_.reaping) reaping = attached_;
+  }
+  // Without mutex_: a fold of many dead writers takes a while, and scrapes must not wait for it.
+  // `reaping` keeps the mapping alive if a scrape drops the segment meanwhile.
+  if (reaping) reap(*reaping);
+  {
+    std::lock_guard lock(mutex_);
+    if (!sound()) return;
+    shm::MappingGuard guard(attached_->segment, attached_->damage);
     const std::uint64_t start = shm::monotonic_ns();
     // Only the families the derivation reads: with 100k series this is most of the interval's
     // cost saved (scrapes take full snapshots of their own).
     shm::SnapshotOptions options;
     options.only_families = deriver_.input_families();
-    auto snapshot = shm::Snapshot::take(*segment_, catalog_, options);
+    auto snapshot = shm::Snapshot::take(attached_->segment, catalog_, options);
+    const auto fill = snapshot ? shm::segment_fill(attached_->segment, catalog_, *snapshot) : shm::SegmentFill{};
+    const auto connections = shm::list_connections(attached_->segment);
+    auto processes = settings_.resource_monitoring ? shm::list_processes(attached_->segment)
+                                                   : std::vector<shm::ProcessInfo>{};
+    if (!sound()) return;  // read (in part) from zero pages: nothing of it is used
     if (!snapshot) {
       log_line(snapshot.error().message());
       return;
     }
-    for (const std::string& line : capacity_.update(shm::segment_fill(*segment_, catalog_, *snapshot))) {
-      log_line(line);
-    }
+    for (const std::string& line : capacity_.update(fill)) log_line(line);
     const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
+    for (const std::string& line : aggregation.left_out) {
+      if (left_out_logged_.insert(line).second) log_line(line);
+    }
     last_snapshot_seconds_ = seconds_since(start);
-    const auto connections = shm::list_connections(*segment_);
     deriver_.update(aggregation, snapshot->generation, snapshot->taken_mono_ns, snapshot->taken_unix_ns,
                     connections);
     mono_ns = snapshot->taken_mono_ns;
     if (settings_.resource_monitoring) {
-      for (shm::ProcessInfo& p : shm::list_processes(*segment_)) watched.push_back({std::move(p), false});
+      for (shm::ProcessInfo& p : processes) watched.push_back({std::move(p), false});
       shm::ProcessInfo self;
       self.pid = ::getpid();
       self.role = "exporter";
@@ -175,7 +208,7 @@ void Monitor::tick() {
   if (settings_.resource_monitoring) resources_.update(watched, mono_ns);
 
   std::lock_guard lock(mutex_);
-  if (!segment_) return;
+  if (!attached_) return;
   computed = deriver_.families();
   if (settings_.resource_monitoring) resources_.append_families(derived_rules().resources, computed);
   computed_ = std::move(computed);
@@ -218,33 +251,42 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
     std::vector<exposition::ComputedFamily> self;
     std::optional<shm::Snapshot> snapshot;
     std::optional<shm::Aggregation> aggregation;
-    const shm::Aggregation* exposed = nullptr;
-    if (segment_) {
-      auto s = shm::Snapshot::take(*segment_, catalog_);
-      if (s) {
+    std::optional<exposition::ComputedFamily> health;
+    double created = 0;
+    if (attached_) {
+      // Every read of the segment in this scrape, under the guard (mapping_guard.hpp).
+      shm::MappingGuard guard(attached_->segment, attached_->damage);
+      if (auto s = shm::Snapshot::take(attached_->segment, catalog_); s) {
         snapshot = std::move(*s);
         aggregation = shm::Aggregation::of(catalog_, *snapshot);
         // The copied cells (most of the snapshot's memory) are summed: free them before the
         // exposition buffer grows.
         std::vector<shm::CellView>().swap(snapshot->cells);
         std::vector<std::uint64_t>().swap(snapshot->words);
-        exposed = &policy_.apply(*aggregation, snapshot->generation);
       } else {
         log_line(s.error().message());
       }
+      append_self_metrics({&attached_->segment, snapshot ? &*snapshot : nullptr, last_scrape_seconds_,
+                           last_snapshot_seconds_},
+                          self);
+      created = static_cast<double>(attached_->segment.header().created_unix_ns) / 1e9;
+      // The health scores are read now, like the segment's counts.
+      health = health_score_family(shm::list_connections(attached_->segment), policy_, derived_rules().health);
     }
-    append_self_metrics({segment_ ? &*segment_ : nullptr, snapshot ? &*snapshot : nullptr,
-                         last_scrape_seconds_, last_snapshot_seconds_},
-                        self);
-    const double created = segment_ ? static_cast<double>(segment_->header().created_unix_ns) / 1e9 : 0;
+    if (!sound()) {  // not attached, or the file shrank under these reads: none of them is served
+      snapshot.reset();
+      aggregation.reset();
+      health.reset();
+      self.clear();
+      created = 0;
+      append_self_metrics({nullptr, nullptr, last_scrape_seconds_, last_snapshot_seconds_}, self);
+    }
+    const shm::Aggregation* exposed = aggregation ? &policy_.apply(*aggregation, snapshot->generation) : nullptr;
     // Derived, health and self families go out together after the segment's: one span, in that
-    // order. The health scores are read now, like the segment's counts.
+    // order.
     std::vector<exposition::ComputedFamily>& all = self;
     all.insert(all.begin(), computed_.begin(), computed_.end());
-    if (segment_) {
-      all.insert(all.begin() + static_cast<std::ptrdiff_t>(computed_.size()),
-                 health_score_family(shm::list_connections(*segment_), policy_, derived_rules().health));
-    }
+    if (health) all.insert(all.begin() + static_cast<std::ptrdiff_t>(computed_.size()), std::move(*health));
     writer_.write(format, exposed, all, created, buffers.text);
     last_scrape_seconds_ = seconds_since(start);
   }
@@ -256,9 +298,13 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
 
 bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggregation&)>& f) {
   std::lock_guard lock(mutex_);
-  if (!segment_) return false;
-  auto snapshot = shm::Snapshot::take(*segment_, catalog_);
-  if (!snapshot) return false;
+  if (!attached_) return false;
+  std::optional<shm::Snapshot> snapshot;
+  {
+    shm::MappingGuard guard(attached_->segment, attached_->damage);
+    if (auto s = shm::Snapshot::take(attached_->segment, catalog_); s) snapshot = std::move(*s);
+  }
+  if (!sound() || !snapshot) return false;
   const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
   f(policy_.apply(aggregation, snapshot->generation));
   return true;
@@ -266,23 +312,32 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
 
 std::optional<std::vector<shm::ConnectionInfo>> Monitor::connections() const {
   std::lock_guard lock(mutex_);
-  if (!segment_) return std::nullopt;
-  return shm::list_connections(*segment_);
+  if (!attached_) return std::nullopt;
+  shm::MappingGuard guard(attached_->segment, attached_->damage);
+  auto list = shm::list_connections(attached_->segment);
+  // Damaged: the next tick drops the segment and says why (this const call only reads).
+  if (attached_->damage.damaged()) return std::nullopt;
+  return list;
 }
 
 std::optional<shm::ConnectionInfo> Monitor::connection(std::uint64_t id) const {
   std::lock_guard lock(mutex_);
-  if (!segment_) return std::nullopt;
-  return shm::find_connection(*segment_, id);
+  if (!attached_) return std::nullopt;
+  shm::MappingGuard guard(attached_->segment, attached_->damage);
+  auto found = shm::find_connection(attached_->segment, id);
+  if (attached_->damage.damaged()) return std::nullopt;
+  return found;
 }
 
 bool Monitor::with_fresh_snapshot(const std::function<void(const shm::Segment&, const shm::Snapshot&)>& f) {
   std::lock_guard lock(mutex_);
-  if (!segment_) return false;
+  if (!attached_) return false;
+  // f reads the segment too (its limits and name), so it runs under the guard as well.
+  shm::MappingGuard guard(attached_->segment, attached_->damage);
   // No family named "": the header and the slots without copying any cell.
-  auto snapshot = shm::Snapshot::take(*segment_, catalog_, {.only_families = {""}});
-  if (!snapshot) return false;
-  f(*segment_, *snapshot);
+  auto snapshot = shm::Snapshot::take(attached_->segment, catalog_, {.only_families = {""}});
+  if (!snapshot || attached_->damage.damaged()) return false;
+  f(attached_->segment, *snapshot);
   return true;
 }
 

@@ -6,6 +6,14 @@
 // and the exporter, append a record to a bounded ring of interval snapshots, and log a warning
 // when a family or region of the segment nears its cap (CapacityWatch).
 //
+// Reads of the segment run under a MappingGuard (mapping_guard.hpp): a segment file that shrinks
+// under the mapping is reported damaged (/healthz, the log) and dropped, not a SIGBUS; the next
+// tick attaches again once the segment is re-created.
+//
+// The interval's reap runs outside mutex_, on its own reference to the segment, and never waits
+// for another process's reap lock: scrapes and API requests wait for neither. (A scrape's snapshot
+// still retries while a fold is running, so that no count is seen twice; folds are short.)
+//
 // scrape(), called by HTTP threads: a fresh Snapshot + Aggregation + identifier-label policy,
 // serialised with the interval's derived families and the self metrics into the calling thread's
 // buffers, with websocket_health_score from the connection tables (health_scores.hpp). Segment
@@ -17,8 +25,10 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +41,7 @@
 #include "wsm/exposition/id_labels.hpp"
 #include "wsm/shm/aggregation.hpp"
 #include "wsm/shm/connection_table.hpp"
+#include "wsm/shm/mapping_guard.hpp"
 #include "wsm/shm/segment.hpp"
 
 namespace wsm::exporter {
@@ -106,17 +117,34 @@ class Monitor {
   [[nodiscard]] std::vector<IntervalRecord> history(std::size_t n) const;
 
  private:
+  // The attached segment and the damage mark all its readers share. Held by shared_ptr: the
+  // interval's reap runs outside mutex_ on its own reference, so a scrape may drop a damaged
+  // segment meanwhile without unmapping it under the reaper.
+  struct Attached {
+    explicit Attached(shm::Segment s) : segment(std::move(s)) {}
+    shm::Segment segment;
+    shm::MappingDamage damage;
+  };
+
   void attach();                // caller holds mutex_
   // Why a segment is refused for its file's owner; nullopt when it may be served.
   [[nodiscard]] std::optional<std::string> foreign_owner(const shm::Segment& segment) const;
   void check_generation();      // caller holds mutex_
-  void detach(std::string reason);
+  void detach(std::string reason);  // caller holds mutex_
+  // False (and detached, the damage reported) when the segment's file shrank under a read of it;
+  // the caller holds mutex_ and read the segment under a MappingGuard.
+  bool sound();
+  // The reap of one interval; runs without mutex_ (see the class comment).
+  void reap(Attached& attached) const;
 
   const Settings settings_;
-  mutable std::mutex mutex_;  // everything below
+  // Guards every member below it. Never held across a reap (reap() runs without it), so scrapes,
+  // API calls and the interval's snapshot wait at most for each other's reads of the segment.
+  mutable std::mutex mutex_;
   exposition::IdLabelPolicy policy_;
   exposition::Writer writer_;
-  std::optional<shm::Segment> segment_;
+  std::shared_ptr<Attached> attached_;
+  bool damaged_ = false;  // the last segment was dropped as damaged; attach() says so until one is
   shm::CatalogView catalog_;
   MonitorStatus status_;
   Deriver deriver_;
@@ -128,6 +156,7 @@ class Monitor {
   double last_scrape_seconds_ = 0;
   double last_snapshot_seconds_ = 0;
   std::string reported_;  // the last reason logged, so a waiting exporter logs it once
+  std::set<std::string> left_out_logged_;  // families left out for a clashing type, logged once
 };
 
 }  // namespace wsm::exporter

@@ -1,5 +1,7 @@
 #include "wsm/shm/aggregation.hpp"
 
+#include "wsm/shm/series_merge.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <limits>
@@ -45,10 +47,13 @@ double to_base_unit(Unit unit, std::uint64_t v) noexcept {
 
 Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot) {
   Aggregation out;
-  const auto& order = catalog.ordered_series();
-  std::uint32_t max_id = 0;
-  for (std::uint32_t id : order) max_id = std::max(max_id, id);
-  std::vector<Accumulator> acc(order.empty() ? 0 : max_id + 1);
+  // Entries of one family name + labels add into one accumulator, that of the first of them.
+  const SeriesMerge merge = merge_series(catalog);
+  out.left_out = merge.left_out;
+  out.merged_entries = merge.merged;
+  const auto& order = merge.order;
+  const auto& into = merge.series_into;
+  std::vector<Accumulator> acc(into.size());
   std::map<std::uint32_t, std::map<pid_t, double>> per_writer;  // series -> pid -> value
 
   // Series ids of consecutive cells are scattered (catalog ids are hash positions), so the
@@ -57,14 +62,16 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
   constexpr std::size_t kAhead = 16;
   const auto& cells = snapshot.cells;
   for (std::size_t i = 0; i < cells.size(); ++i) {
-    if (i + kAhead < cells.size() && cells[i + kAhead].series_id < acc.size()) {
-      __builtin_prefetch(&acc[cells[i + kAhead].series_id], 1);
+    if (i + kAhead < cells.size() && cells[i + kAhead].series_id < into.size() &&
+        into[cells[i + kAhead].series_id] != SeriesMerge::kLeftOut) {
+      __builtin_prefetch(&acc[into[cells[i + kAhead].series_id]], 1);
     }
     const CellView& cell = cells[i];
     // The compact shape array, not the SeriesInfo: this loop runs once per cell of every writer.
     const std::uint32_t shape = catalog.cell_shape(cell.series_id);
-    if (shape == 0 || cell.series_id >= acc.size()) continue;
-    Accumulator& a = acc[cell.series_id];
+    if (shape == 0 || cell.series_id >= into.size() || into[cell.series_id] == SeriesMerge::kLeftOut) continue;
+    const std::uint32_t target = into[cell.series_id];
+    Accumulator& a = acc[target];
     const std::uint64_t* w = snapshot.words.data() + cell.first_word;
     switch (static_cast<MetricType>(shape >> 16)) {
       case MetricType::counter:
@@ -88,9 +95,10 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
         const WriterInfo& writer = snapshot.writers[static_cast<std::size_t>(cell.writer)];
         // A dead process's levels are meaningless: dropped, never folded.
         if (!writer.alive || writer.state != SlotState::active) break;
-        const FamilyInfo& family = *catalog.family(catalog.series(cell.series_id)->family_id);
+        // The exposed family's mode: merged entries combine as one series.
+        const FamilyInfo& family = *catalog.family(merge.family_into[catalog.series(cell.series_id)->family_id]);
         const double value = std::bit_cast<double>(w[0]);
-        if (family.gauge_mode == GaugeMode::per_writer) per_writer[cell.series_id][writer.pid] += value;
+        if (family.gauge_mode == GaugeMode::per_writer) per_writer[target][writer.pid] += value;
         fold_gauge(a, family.gauge_mode, value, w[1]);
         break;
       }
@@ -106,7 +114,7 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
     const std::uint32_t id = order[i];
     const SeriesInfo& series = *catalog.series(id);
     if (!snapshot.copied(series.family_id)) continue;
-    const FamilyInfo& family = *catalog.family(series.family_id);
+    const FamilyInfo& family = *catalog.family(merge.family_into[series.family_id]);
     const Accumulator& a = acc[id];
     if (series.overflow && !a.recorded) continue;
     Point p{&family, &series};

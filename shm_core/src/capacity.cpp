@@ -18,11 +18,15 @@ std::uint64_t connections_in_use(const Segment& segment) {
 
 }  // namespace
 
+Fill fullest_writer_arena(const Segment& segment, const Snapshot& snapshot) {
+  std::uint64_t fullest = 0;
+  for (const WriterInfo& w : snapshot.writers) fullest = std::max(fullest, w.cells_bytes);
+  return {"fullest_writer_arena_bytes", fullest, segment.limits().arena_bytes};
+}
+
 SegmentFill segment_fill(const Segment& segment, const CatalogView& catalog, const Snapshot& snapshot) {
   const Limits& l = segment.limits();
   const HeaderStats& st = snapshot.stats;
-  std::uint64_t fullest_arena = 0;
-  for (const WriterInfo& w : snapshot.writers) fullest_arena = std::max(fullest_arena, w.cells_bytes);
   SegmentFill fill;
   // strings_used may pass the arena's end: a registration that did not fit still reserved.
   fill.regions = {
@@ -31,7 +35,7 @@ SegmentFill segment_fill(const Segment& segment, const CatalogView& catalog, con
       {"series", st.series_used, l.max_series},
       {"string_bytes", std::min(st.strings_used, st.string_bytes), st.string_bytes},
       {"retired_bytes", st.retired_used, st.retired_bytes},
-      {"writer_arena_bytes", fullest_arena, l.arena_bytes},
+      fullest_writer_arena(segment, snapshot),
       {"connections", connections_in_use(segment), l.max_connections},
   };
   // By family id, overflow series not counted. Every interval of the exporter runs this over the
@@ -61,7 +65,7 @@ std::string_view region_remedy(std::string_view region) noexcept {
   if (region == "retired_bytes") {
     return "when full, dead writers stay unfolded (their counts stay visible); raise Limits::retired_bytes";
   }
-  if (region == "writer_arena_bytes") {
+  if (region == "fullest_writer_arena_bytes") {
     return "when full, that thread's new series record into a private sink (wsm_cells_dropped_total); "
            "raise Limits::arena_bytes";
   }

@@ -107,8 +107,15 @@ const std::vector<std::uint32_t>& CatalogView::ordered_series() const {
     std::sort(ordered_.begin(), ordered_.end(), [&](std::uint32_t a, std::uint32_t b) {
       const SeriesInfo& x = *series_[a];
       const SeriesInfo& y = *series_[b];
-      if (x.family_id != y.family_id) return families_[x.family_id]->name < families_[y.family_id]->name;
-      return x.labels < y.labels;
+      // Name, labels, then id: families of one name interleave by labels, so entries of one key
+      // are neighbours (series_merge.cpp relies on it), and the order is a strict weak order.
+      if (x.family_id != y.family_id) {
+        const std::string& xn = families_[x.family_id]->name;
+        const std::string& yn = families_[y.family_id]->name;
+        if (xn != yn) return xn < yn;
+      }
+      if (x.labels != y.labels) return x.labels < y.labels;
+      return a < b;
     });
     ordered_stale_ = false;
   }

@@ -45,18 +45,40 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return 0;
 }
 
+// A valid name that does not start with __ (Prometheus reserves those for itself).
+Result<void> validate_unreserved_name(std::string_view name, bool colon_ok, const char* what) {
+  if (auto ok = validate_name(name, colon_ok, what); !ok) return ok;
+  if (name.starts_with("__")) {
+    return fail(Errc::invalid_argument, std::string(what) + " '" + std::string(name) +
+                                            "' is reserved: names starting with __ are Prometheus-internal");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> validate_metric_name(std::string_view name) {
-  return validate_name(name, true, "metric name");
+  return validate_unreserved_name(name, true, "metric name");
 }
 
 Result<void> validate_label_name(std::string_view name) {
-  if (auto ok = validate_name(name, false, "label name"); !ok) return ok;
-  if (name.starts_with("__")) {
-    return fail(Errc::invalid_argument,
-                "label name '" + std::string(name) + "' is reserved: names starting with __ are "
-                                                     "Prometheus-internal");
+  return validate_unreserved_name(name, false, "label name");
+}
+
+Result<void> validate_user_label_name(std::string_view name) {
+  if (auto ok = validate_label_name(name); !ok) return ok;
+  // Labels the exposition adds itself: a user's own would make a second, clashing sample.
+  //   le            histogram buckets (every histogram sample carries one);
+  //   quantile      summary quantiles;
+  //   wsm_overflow  the catalog's overflow series (kOverflowLabels), written by the catalog
+  //                 itself, not through here.
+  for (const std::string_view reserved : {"le", "quantile", "wsm_overflow"}) {
+    if (name == reserved) {
+      return fail(Errc::invalid_argument,
+                  "label name '" + std::string(name) + "' is reserved: the exposition adds '" +
+                      std::string(name) + "' itself (le: histogram buckets, quantile: summaries, "
+                                          "wsm_overflow: a family's overflow series); rename it");
+    }
   }
   return {};
 }
@@ -102,7 +124,7 @@ Result<std::string> canonical_labels(std::span<const Label> labels) {
             [](const Label& a, const Label& b) { return a.first < b.first; });
   std::string out;
   for (std::size_t i = 0; i < sorted.size(); ++i) {
-    if (auto ok = validate_label_name(sorted[i].first); !ok) return std::unexpected(ok.error());
+    if (auto ok = validate_user_label_name(sorted[i].first); !ok) return std::unexpected(ok.error());
     if (i > 0 && sorted[i].first == sorted[i - 1].first) {
       return fail(Errc::invalid_argument,
                   "label '" + std::string(sorted[i].first) + "' is given twice");

@@ -146,6 +146,7 @@ class Checker {
         {"strings_offset (byte 120)", {h.strings_offset, want.strings_offset}},
         {"retired_offset (byte 128)", {h.retired_offset, want.retired_offset}},
         {"arenas_offset (byte 136)", {h.arenas_offset, want.arenas_offset}},
+        {"connections_offset (byte 152)", {h.connections_offset, want.connections_offset}},
         {"total_bytes (byte 40)", {h.total_bytes, want.total_bytes}}};
     bool offsets_ok = true;
     for (const auto& [field, values] : offsets) {

@@ -102,7 +102,9 @@ std::atomic<std::uint64_t>* WriterArena::append(std::uint32_t series_id, MetricT
   // Relaxed: only this slot's owner moves cells_bytes.
   const std::uint64_t used = s.cells_bytes.load(std::memory_order_relaxed);
   const std::uint64_t need = sizeof(CellHeader) + std::uint64_t{words} * 8;
-  if (used % 8 != 0 || used + need > arena.size()) {  // full, or corrupt (cells are 8-aligned)
+  // `used` comes from shared memory: a value near 2^64 would wrap `used + need` below the size
+  // and send the cell far past the arena. Compared by subtraction, after used is known in range.
+  if (used % 8 != 0 || used > arena.size() || need > arena.size() - used) {  // full, or corrupt
     segment_->header().cells_dropped.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }

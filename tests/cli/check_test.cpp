@@ -306,6 +306,16 @@ TEST_P(CheckDamage, IsFoundAndNamed) {
       << "expected a " << GetParam().finding << " finding in:\n" << r.out << r.err;
 }
 
+// Every region offset of the header is checked by name, the connection table's too (it used to be
+// left to Segment::view, whose message names no field).
+TEST_F(Check, ConnectionTableOffsetIsNamed) {
+  Image damaged = image_;
+  damaged.put(offsetof(H, connections_offset), damaged.layout.connections_offset + 64);
+  auto r = check(damaged);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("bad_offsets: header connections_offset (byte 152) is"), std::string::npos) << r.out << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, CheckDamage, ::testing::ValuesIn(kDamages),
                          [](const auto& info) { return std::string(info.param.name); });
 

@@ -3,7 +3,9 @@
 
 #include <random>
 
+#include "test_support.hpp"
 #include "wsm/shm/labels.hpp"
+#include "wsm/writer.hpp"
 
 namespace {
 
@@ -66,13 +68,57 @@ TEST(MetricName, RejectsWithAMessageNamingIt) {
 TEST(LabelName, RejectsColonsDigitsFirstAndReservedNames) {
   EXPECT_TRUE(validate_label_name("role"));
   EXPECT_TRUE(validate_label_name("_role"));
-  EXPECT_TRUE(validate_label_name("le"));  // reserved only for histograms, by the writer API
+  // Stored label sets may carry the exposition's own names (the overflow series' wsm_overflow);
+  // registrants may not: validate_user_label_name.
+  EXPECT_TRUE(validate_label_name("le"));
+  EXPECT_TRUE(validate_label_name("wsm_overflow"));
   for (const char* bad : {"", "a:b", "9a", "a-b", "__name__", "__x"}) {
     EXPECT_FALSE(validate_label_name(bad)) << bad;
   }
   auto r = validate_label_name("__x");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("reserved"), std::string::npos) << r.error().message();
+}
+
+TEST(MetricName, RejectsPrometheusReservedNames) {
+  for (const char* bad : {"__name__", "__x", "__"}) {
+    auto r = validate_metric_name(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), Errc::invalid_argument);
+    EXPECT_NE(r.error().message().find("reserved"), std::string::npos) << r.error().message();
+  }
+  EXPECT_TRUE(validate_metric_name("_x"));
+}
+
+// le (histogram buckets), quantile (summaries) and wsm_overflow (the overflow series) are the
+// exposition's: a user's own would clash with the sample the exporter writes.
+TEST(CanonicalLabels, RejectsTheExpositionsOwnLabelNames) {
+  for (const char* reserved : {"le", "quantile", "wsm_overflow"}) {
+    auto r = canonical({{"role", "x"}, {reserved, "1"}});
+    ASSERT_FALSE(r) << reserved;
+    EXPECT_EQ(r.error().code(), Errc::invalid_argument);
+    EXPECT_NE(r.error().message().find(std::string("'") + reserved + "' is reserved"), std::string::npos)
+        << r.error().message();
+  }
+  EXPECT_TRUE(canonical({{"lee", "1"}, {"quantiles", "2"}, {"overflow", "3"}}));
+}
+
+// The same through the writer API, for every metric type: an error that names the reason.
+TEST(CanonicalLabels, RegistryRefusesReservedNamesAndLabels) {
+  test::SegmentGuard g(test::unique_segment_name("reserved"));
+  auto reg = Registry::open(g.name(), {.role = "unit", .enabled = true});
+  ASSERT_TRUE(reg) << reg.error().message();
+  const std::vector<Result<Counter>> refused = {
+      reg->try_counter("__hidden_total"), reg->try_counter("a_total", {{"le", "1"}}),
+      reg->try_counter("b_total", {{"quantile", "0.5"}}), reg->try_counter("c_total", {{"wsm_overflow", "true"}})};
+  for (const auto& r : refused) {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::invalid_argument);
+    EXPECT_NE(r.error().message().find("reserved"), std::string::npos) << r.error().message();
+  }
+  EXPECT_FALSE(reg->try_gauge("g", {{"quantile", "0.9"}}));
+  EXPECT_FALSE(reg->try_histogram("h_seconds", {{"le", "1"}}));
+  EXPECT_TRUE(reg->try_counter("ok_total", {{"role", "x"}}));
 }
 
 TEST(CanonicalLabels, SortsByName) {
@@ -171,7 +217,7 @@ TEST(ParseCanonicalLabels, RoundTripsRandomLabelSets) {
     while (static_cast<int>(want.size()) < n) {
       std::string name(1, name_chars[rng() % 53]);  // a letter or _ first
       for (std::size_t k = rng() % 8; k > 0; --k) name += name_chars[rng() % name_chars.size()];
-      if (name.starts_with("__")) continue;
+      if (!validate_user_label_name(name)) continue;  // __*, le, quantile, wsm_overflow
       std::string value;
       for (std::size_t k = rng() % 6; k > 0; --k) value += pieces[rng() % pieces.size()];
       want[name] = value;

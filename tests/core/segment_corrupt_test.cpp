@@ -428,4 +428,20 @@ TEST(CorruptFamily, MisshapenHistogramFamilyIsRefused) {
   }
 }
 
+// cells_bytes is read from shared memory: a value near 2^64 must not wrap the room check and send
+// the next cell far outside the arena (it is refused and counted as a dropped cell instead).
+TEST(CorruptArena, HostileCellsBytesIsNotWrittenThrough) {
+  SegmentGuard g(wsm::test::unique_segment_name("arena"));
+  auto s = Segment::create(g.name(), {small_limits()});
+  ASSERT_TRUE(s) << s.error().message();
+  auto arena = WriterArena::claim(*s, 1, "test");
+  ASSERT_TRUE(arena) << arena.error().message();
+  for (std::uint64_t used : {kU64Max - 7, kU64Max - 15, std::uint64_t{1} << 63}) {
+    s->slot(arena->slot_index()).cells_bytes.store(used);
+    const std::uint64_t dropped = s->header().cells_dropped.load();
+    EXPECT_EQ(arena->append(0, MetricType::counter, 1), nullptr) << "cells_bytes " << used;
+    EXPECT_EQ(s->header().cells_dropped.load(), dropped + 1);
+  }
+}
+
 }  // namespace

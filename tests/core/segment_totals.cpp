@@ -1,5 +1,6 @@
 #include "segment_totals.hpp"
 
+#include "wsm/shm/catalog.hpp"
 #include "wsm/shm/catalog_view.hpp"
 #include "wsm/shm/snapshot.hpp"
 
@@ -20,7 +21,9 @@ std::string key_of(const shm::FamilyInfo& family, const shm::SeriesInfo& series,
 }  // namespace
 
 std::string series_key(std::string_view name, std::span<const Label> labels, pid_t worker) {
-  auto canonical = shm::canonical_labels(labels);
+  // The overflow series' label is the catalog's own, which registrants may not use.
+  const bool overflow = labels.size() == 1 && labels[0] == Label{"wsm_overflow", "true"};
+  auto canonical = overflow ? Result<std::string>(shm::kOverflowLabels) : shm::canonical_labels(labels);
   std::string key(name);
   key += '{';
   key += canonical ? *canonical : "<invalid labels>";

@@ -157,7 +157,7 @@ TEST(CapacityWarnings, LoggedOnceAtEightyAndOnceAtTheCapAndShownByInspect) {
   EXPECT_NE(warnings.find("family t_capped_total: its overflow series holds data"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("segment series 100.0% used (16 of 16)"), std::string::npos) << warnings;
   EXPECT_EQ(doc["usage"]["connections"]["capacity"], limits.max_connections);
-  EXPECT_EQ(doc["usage"]["writer_arena_bytes"]["capacity"], limits.arena_bytes);  // the writers were reaped
+  EXPECT_EQ(doc["usage"]["fullest_writer_arena_bytes"]["capacity"], limits.arena_bytes);  // the writers were reaped
   const auto inspect_text = run({bin("wsm"), "inspect", seg});
   EXPECT_NE(inspect_text.out.find("! family t_capped_total: 10 series of its cap 10"), std::string::npos)
       << inspect_text.out;

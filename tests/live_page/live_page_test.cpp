@@ -402,10 +402,15 @@ TEST_F(LivePage, ShowsWhatTheApiSaysWithoutErrors) {
     const char* fields[] = {"p50", "p95", "p99"};
     for (std::size_t i = 0; i < 3; ++i) {
       const double shown = number_at(row, std::string("data-field=\"") + fields[i] + "\"");
-      expect_shown(shown, p["quantiles"][i]["value"], type + " " + fields[i]);
-      // Every recording had one value: each quantile is the upper edge of its bucket.
-      EXPECT_GE(shown, recorded) << type;
-      EXPECT_GT(recorded, shown / 1.125) << type;
+      if (type == "alert") {
+        // Still recorded every 100 ms: the page and this request saw other counts, and the rank's
+        // place inside the value's bucket (what the quantile interpolates) moves with the count.
+        EXPECT_NEAR(shown, p["quantiles"][i]["value"].get<double>(), recorded * 0.125) << type << " " << fields[i];
+      } else {
+        expect_shown(shown, p["quantiles"][i]["value"], type + " " + fields[i]);
+      }
+      // Every recording had one value: each quantile lies in its bucket, within 12.5% of it.
+      EXPECT_NEAR(shown, recorded, recorded * 0.125) << type << " " << fields[i];
     }
   }
   const std::string buffers = element(dom, id("buffer-table"));

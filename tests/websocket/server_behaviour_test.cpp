@@ -132,5 +132,19 @@ TEST(ServerBehaviour, RefusedUpgradesAreCountedNotOpened) {
   EXPECT_EQ(t.sum("websocket_connections_active", labels_are({{"role", "doctor"}, {"user_id", "d1"}})), 1);
 }
 
+// SO_REUSEPORT would let a second server join a busy port and take half its connections into
+// another segment: it must refuse to start instead, saying why.
+TEST(ServerBehaviour, ASecondServerOnABusyPortExitsWithAnError) {
+  SegmentGuard first_segment(unique_segment_name("port1"));
+  SegmentGuard second_segment(unique_segment_name("port2"));
+  DemoServer server(first_segment.name(), 2);
+  const auto second = run({bin("wsm-demo-server"), "--host", "127.0.0.1", "--port", std::to_string(server.port()),
+                           "--workers", "2", "--segment", second_segment.name()},
+                          {}, std::chrono::seconds(20));
+  EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
+  EXPECT_NE(second.err.find(std::to_string(server.port()) + " is in use"), std::string::npos) << second.err;
+  EXPECT_EQ(second.out.find("listening"), std::string::npos) << second.out;
+}
+
 }  // namespace
 }  // namespace wsm::test

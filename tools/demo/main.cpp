@@ -1,8 +1,8 @@
 // wsm-demo-server: a medical-telemetry WebSocket server (protocol.hpp) that records every
 // catalogue metric through wsm::ws::Metrics.
 //
-// The parent opens the metrics registry (creating the segment), binds one SO_REUSEPORT listener
-// per worker on the same port, forks the workers and waits. Every listener exists before any worker
+// The parent opens the metrics registry (creating the segment), makes sure no other process
+// listens on the port, binds one SO_REUSEPORT listener per worker on the same port, forks the workers and waits. Every listener exists before any worker
 // runs, so the port is ready as soon as this prints its "listening" line; the kernel spreads
 // connections across the listeners. Each worker records through its own writer slots (the writer
 // API gives a forked child slots of its own). SIGTERM/SIGINT are forwarded to the workers, which
@@ -30,8 +30,8 @@ namespace {
 
 using wsm::demo::ServerOptions;
 
-// A listening socket on host:port with SO_REUSEPORT; port 0 picks one (then reuse it).
-int listen_on(const std::string& host, int port, std::string& error) {
+// The address to bind for host:port (freeaddrinfo it), or nullptr and why.
+addrinfo* resolve(const std::string& host, int port, std::string& error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -39,8 +39,15 @@ int listen_on(const std::string& host, int port, std::string& error) {
   addrinfo* found = nullptr;
   if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
     error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
-    return -1;
+    return nullptr;
   }
+  return found;
+}
+
+// A listening socket on host:port with SO_REUSEPORT; port 0 picks one (then reuse it).
+int listen_on(const std::string& host, int port, std::string& error) {
+  addrinfo* found = resolve(host, port, error);
+  if (found == nullptr) return -1;
   int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int on = 1;
   if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
@@ -52,6 +59,28 @@ int listen_on(const std::string& host, int port, std::string& error) {
   }
   ::freeaddrinfo(found);
   return fd;
+}
+
+// SO_REUSEPORT lets any process of this user join a port's listeners: a second server started
+// on a busy port would start "fine" and take half the connections into its own segment. So a
+// named port must be free first: a plain bind (no SO_REUSEPORT) fails while anyone listens on it.
+bool port_free(const std::string& host, int port, std::string& error) {
+  addrinfo* found = resolve(host, port, error);
+  if (found == nullptr) return false;
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int on = 1;
+  bool free = fd >= 0 && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
+              ::bind(fd, found->ai_addr, found->ai_addrlen) == 0;
+  if (!free) {
+    error = errno == EADDRINUSE
+                ? host + ":" + std::to_string(port) +
+                      " is in use by another process (another wsm-demo-server would split the "
+                      "connections with it); stop it or choose another --port"
+                : "cannot bind " + host + ":" + std::to_string(port) + ": " + std::strerror(errno);
+  }
+  if (fd >= 0) ::close(fd);
+  ::freeaddrinfo(found);
+  return free;
 }
 
 int bound_port(int fd) {
@@ -130,6 +159,10 @@ int main(int argc, char** argv) {
   auto registry = wsm::Registry::open(o.segment, registry_options);
   if (!registry) {
     std::fprintf(stderr, "wsm-demo-server: %s\n", registry.error().message().c_str());
+    return 1;
+  }
+  if (std::string error; o.port != 0 && !port_free(o.host, o.port, error)) {
+    std::fprintf(stderr, "wsm-demo-server: %s\n", error.c_str());
     return 1;
   }
   std::vector<int> listeners;

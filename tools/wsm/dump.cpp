@@ -11,6 +11,7 @@
 #include "wsm/exposition/format.hpp"
 #include "wsm/exposition/id_labels.hpp"
 #include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/mapping_guard.hpp"
 
 namespace wsm::cli {
 
@@ -80,7 +81,8 @@ int dump(const DumpOptions& o) {
     return kProblem;
   }
   shm::CatalogView catalog;
-  auto snap = shm::Snapshot::take(*segment, catalog);
+  shm::MappingDamage damage;
+  auto snap = shm::guarded_snapshot(*segment, catalog, damage);
   if (!snap) {
     std::fprintf(stderr, "wsm dump: %s\n", snap.error().message().c_str());
     return kProblem;

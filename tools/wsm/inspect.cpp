@@ -206,7 +206,6 @@ json describe(const shm::Segment& segment, const shm::CatalogView& catalog, cons
         {"series_cap_per_family", l.series_cap_per_family}, {"arena_bytes", l.arena_bytes},
         {"string_bytes", l.string_bytes}, {"retired_bytes", l.retired_bytes},
         {"max_connections", l.max_connections}}},
-      // writer_arena_bytes: the fullest writer's arena.
       {"usage", std::move(usage_doc)},
       {"drops",
        {{"series_dropped", st.series_dropped}, {"cells_dropped", st.cells_dropped},
@@ -238,13 +237,13 @@ void print_text(const json& doc) {
   }
   std::printf("\n");
 
-  std::printf("%-18s %12s %12s %7s\n", "USAGE", "USED", "CAPACITY", "%");
+  std::printf("%-26s %12s %12s %7s\n", "USAGE", "USED", "CAPACITY", "%");
   for (const auto& [what, u] : doc["usage"].items()) {
     const bool bytes = what.ends_with("bytes");
     const auto show = [&](const json& v) {
       return bytes ? human_bytes(v.get<double>()) : std::to_string(v.get<std::uint64_t>());
     };
-    std::printf("%-18s %12s %12s %7s%s\n", what.c_str(), show(u["used"]).c_str(),
+    std::printf("%-26s %12s %12s %7s%s\n", what.c_str(), show(u["used"]).c_str(),
                 show(u["capacity"]).c_str(), percent(u["used"], u["capacity"]).c_str(),
                 u["percent"].get<double>() >= kWarnPercent ? "  !" : "");
   }
@@ -340,8 +339,17 @@ void add_inspect(CLI::App& app, int& exit_code) {
       exit_code = kProblem;
       return;
     }
-    json doc = describe(reader.segment(), reader.catalog(), *snap);
-    if (opts->connections) doc["connections"] = connections(reader.segment());
+    json doc;
+    {
+      const auto guard = reader.guard();
+      doc = describe(reader.segment(), reader.catalog(), *snap);
+      if (opts->connections) doc["connections"] = connections(reader.segment());
+    }
+    if (auto damaged = reader.damaged()) {
+      std::fprintf(stderr, "wsm inspect: %s\n", damaged->message().c_str());
+      exit_code = kProblem;
+      return;
+    }
     if (opts->json) {
       std::cout << doc.dump(2) << '\n';
     } else {

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "wsm/shm/mapping_guard.hpp"
 #include "wsm/shm/reaper.hpp"
 
 namespace wsm::cli {
@@ -20,7 +21,12 @@ void add_reap(CLI::App& app, int& exit_code) {
       exit_code = kProblem;
       return;
     }
-    auto report = shm::Reaper(*segment).reap();
+    shm::MappingDamage damage;
+    auto report = [&] {
+      const shm::MappingGuard guard(*segment, damage);
+      return shm::Reaper(*segment).reap();
+    }();
+    if (damage.damaged()) report = std::unexpected(shm::damaged_segment_error(*segment));
     if (!report) {
       std::fprintf(stderr, "wsm reap: %s\n", report.error().message().c_str());
       exit_code = kProblem;

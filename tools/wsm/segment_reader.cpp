@@ -18,7 +18,13 @@ Result<shm::Snapshot> SegmentReader::snapshot() {
   if (!opened) return std::unexpected(opened.error());
   segment_.reset();  // unmap the old one first: never two mappings of a large segment at once
   segment_.emplace(std::move(*opened));
-  return shm::Snapshot::take(*segment_, catalog_);
+  damage_ = std::make_unique<shm::MappingDamage>();
+  return shm::guarded_snapshot(*segment_, catalog_, *damage_);
+}
+
+std::optional<Error> SegmentReader::damaged() const {
+  if (!damage_ || !damage_->damaged()) return std::nullopt;
+  return shm::damaged_segment_error(*segment_);
 }
 
 std::vector<AttachedWriter> attached_writers(const shm::Segment& segment) {

@@ -1,9 +1,11 @@
 // A segment opened read-only for looking at, plus the reader's catalog copy kept between
-// snapshots (inspect, top, ls, rm). Reopened by name on demand, so a segment that was removed and
+// snapshots (inspect, top, ls, rm). Its reads run under a MappingGuard (wsm/shm/mapping_guard.hpp):
+// a file that shrinks under the mapping is an error "segment damaged", not a SIGBUS. Reopened by name on demand, so a segment that was removed and
 // created again is followed instead of watched in its unlinked old mapping.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +14,7 @@
 
 #include "wsm/shm/catalog_view.hpp"
 #include "wsm/shm/error.hpp"
+#include "wsm/shm/mapping_guard.hpp"
 #include "wsm/shm/segment.hpp"
 #include "wsm/shm/snapshot.hpp"
 
@@ -29,10 +32,15 @@ class SegmentReader {
   // The last opened segment (after a successful snapshot()).
   [[nodiscard]] const shm::Segment& segment() const { return *segment_; }
   [[nodiscard]] const shm::CatalogView& catalog() const noexcept { return catalog_; }
+  // Reads of segment() after snapshot() go under this guard, then ask damaged().
+  [[nodiscard]] shm::MappingGuard guard() const { return shm::MappingGuard(*segment_, *damage_); }
+  // The error when the file shrank under a guarded read; nullopt while it did not.
+  [[nodiscard]] std::optional<Error> damaged() const;
 
  private:
   std::string name_;
   std::optional<shm::Segment> segment_;
+  std::unique_ptr<shm::MappingDamage> damage_;  // of segment_'s mapping
   shm::CatalogView catalog_;
 };
 

@@ -205,8 +205,17 @@ std::optional<Sample> take(const Options& o, SegmentReader& reader, std::string&
     error = snap.error().message();
     return std::nullopt;
   }
+  std::optional<Sample> s;
+  {
+    const auto guard = reader.guard();
+    s = sample(o, reader.segment(), reader.catalog(), *snap);
+  }
+  if (auto damaged = reader.damaged()) {
+    error = damaged->message();
+    return std::nullopt;
+  }
   error.clear();
-  return sample(o, reader.segment(), reader.catalog(), *snap);
+  return s;
 }
 
 int run_once(const Options& o) {

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <map>
 #include <strings.h>
+#include <unistd.h>
 #include <vector>
 
 #include "segment_state.hpp"
@@ -22,7 +23,7 @@ bool enabled_by_environment() {
 }
 
 // The group to create a segment with: a name or a number; unset when empty.
-Result<gid_t> group_id(const std::string& group) {
+Result<gid_t> group_id(const std::string& group, const char* what, const char* where) {
   if (group.empty()) return static_cast<gid_t>(-1);
   gid_t gid = 0;
   const auto r = std::from_chars(group.data(), group.data() + group.size(), gid);
@@ -31,10 +32,33 @@ Result<gid_t> group_id(const std::string& group) {
   struct group* found = nullptr;
   std::vector<char> buffer(16384);
   if (::getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
-    return fail(Errc::invalid_argument, "segment group '" + group +
-                                            "' (RegistryOptions::group or WSM_SEGMENT_GROUP): no such group");
+    return fail(Errc::invalid_argument, std::string(what) + " '" + group + "' (" + where + "): no such group");
   }
   return found->gr_gid;
+}
+
+// The option, else the environment variable, else empty.
+std::string option_or_env(const std::string& option, const char* variable) {
+  if (!option.empty()) return option;
+  const char* v = std::getenv(variable);
+  return v != nullptr ? v : "";
+}
+
+// A segment recorded into must be this user's, or belong to the trusted group (RegistryOptions::
+// trusted_group): another user who owns the file could read our counts or truncate it under us.
+Result<void> trusted_owner(const shm::Segment& segment, gid_t trusted_group, const std::string& group) {
+  auto owner = segment.file_owner();
+  if (!owner) return std::unexpected(owner.error());
+  if (owner->uid == ::geteuid()) return {};
+  if (trusted_group != static_cast<gid_t>(-1) && owner->gid == trusted_group) return {};
+  return fail(Errc::permission,
+              "segment '" + segment.name() + "' (/dev/shm/wsm." + segment.name() + ") is owned by uid " +
+                  std::to_string(owner->uid) + " (group " + std::to_string(owner->gid) +
+                  "), not by this process's user (uid " + std::to_string(::geteuid()) +
+                  "); refusing to record into it: its owner could read these counts or truncate it "
+                  "under this process. Remove it if it is not yours, run as its owner, or trust its "
+                  "group with RegistryOptions::trusted_group or WSM_TRUSTED_GROUP" +
+                  (group.empty() ? "" : " (trusted now: '" + group + "')"));
 }
 
 // Opened segments by name; never destroyed (see SegmentState).
@@ -53,14 +77,17 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
     return fail(Errc::full, "a process may open at most " + std::to_string(detail::kMaxSegments) +
                                 " segments");
   }
-  const char* env_group = std::getenv("WSM_SEGMENT_GROUP");
-  const std::string group = !options.group.empty() ? options.group : env_group != nullptr ? env_group : "";
-  const auto gid = group_id(group);
+  const std::string group = option_or_env(options.group, "WSM_SEGMENT_GROUP");
+  const auto gid = group_id(group, "segment group", "RegistryOptions::group or WSM_SEGMENT_GROUP");
   if (!gid) return std::unexpected(gid.error());
+  const std::string trusted = option_or_env(options.trusted_group, "WSM_TRUSTED_GROUP");
+  const auto trusted_gid = group_id(trusted, "trusted group", "RegistryOptions::trusted_group or WSM_TRUSTED_GROUP");
+  if (!trusted_gid) return std::unexpected(trusted_gid.error());
   const bool grouped = *gid != static_cast<gid_t>(-1);
   const unsigned mode = grouped && options.mode == 0600 ? 0640 : options.mode;
   auto segment = shm::Segment::open_or_create(name, {options.limits, mode, *gid});
   if (!segment) return std::unexpected(segment.error());
+  if (auto ok = trusted_owner(*segment, *trusted_gid, trusted); !ok) return std::unexpected(ok.error());
   const auto index = static_cast<std::uint32_t>(opened().size());
   auto* state = new detail::SegmentState(std::move(*segment), options.role, index);
   detail::attach_process(*state);
@@ -74,11 +101,6 @@ Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType ty
                                        const shm::FamilyEntry*& entry) {
   auto canonical = shm::canonical_labels(std::span<const Label>(labels.begin(), labels.size()));
   if (!canonical) return std::unexpected(canonical.error());
-  if (type == shm::MetricType::histogram) {
-    for (const Label& l : labels) {
-      if (l.first == "le") return fail(Errc::invalid_argument, "label 'le' is reserved for histogram buckets");
-    }
-  }
   auto family = state_->catalog.family({name, type, help, mode, 0});
   if (!family) return std::unexpected(family.error());
   auto id = state_->catalog.series(*family, *canonical);

@@ -198,7 +198,7 @@
   const USAGE_NAMES = {
     series: ['series', fmtCount], families: ['metric families', fmtCount], writers: ['writer slots', fmtCount],
     string_bytes: ['names and labels', fmtBytes], retired_bytes: ['retired arena', fmtBytes],
-    writer_arena_bytes: ['writer arenas', fmtBytes],
+    fullest_writer_arena_bytes: ['fullest writer arena', fmtBytes],
   };
   function renderSegment(s) {
     const box = byId('segment-usage');

@@ -232,6 +232,12 @@ struct RegistryOptions {
   // as another user of the group can read it; the mode 0600 then widens to 0640 (0660 lets that
   // exporter also fold dead writers). Default: WSM_SEGMENT_GROUP, else none.
   std::string group{};
+  // A segment this process opens must be owned by its own user (effective uid): anyone can create
+  // /dev/shm/wsm.<name> first, and the file's owner could then read this process's counts or
+  // truncate the file under it (SIGBUS on the next record). Naming a group (name or number) here
+  // also trusts a segment whose file belongs to that group, e.g. one created by a worker of
+  // another user with RegistryOptions::group set to it. Default: WSM_TRUSTED_GROUP, else none.
+  std::string trusted_group{};
   std::string role{};    // tag shown for this process's writers (e.g. "worker-1")
   // Default: WEBSOCKET_MONITORING_ENABLED (false/0/off/no disables).
   std::optional<bool> enabled{};

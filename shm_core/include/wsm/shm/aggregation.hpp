@@ -3,10 +3,13 @@
 //  - counters and histograms: every cell of every writer (live, dead-not-yet-reaped) plus the
 //    retired arena, so a writer's counts survive its death and its reaping alike;
 //  - gauges: only the process gauge cells of live processes, combined per the family's mode
-//    (sum, max, min, last = latest set, per_writer = one point per pid with a `worker` label).
+//    (sum, max, min, last = latest set, per_writer = one point per pid with a `worker` label);
+//  - one point per family name + labels, however many catalog entries carry them
+//    (series_merge.hpp): no sample is ever exposed twice.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "wsm/shm/catalog_view.hpp"
@@ -33,6 +36,10 @@ class Aggregation {
   // Exposition order: family name, labels, worker. Overflow series appear only once recorded.
   std::vector<Point> points;
   std::vector<std::uint64_t> buckets;  // non-cumulative counts per histogram point
+  // Catalog entries of one family name + labels are one point (series_merge.hpp): how many were
+  // added into another, and the families left out for clashing with another of their name.
+  std::uint32_t merged_entries = 0;
+  std::vector<std::string> left_out;
 
   [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const {
     return {buckets.data() + p.buckets_at, p.family->bucket_count};

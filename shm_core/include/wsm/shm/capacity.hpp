@@ -33,11 +33,17 @@ struct Fill {
 
 struct SegmentFill {
   // In this order: writers (slots not FREE), families, series (catalog entries), string_bytes,
-  // retired_bytes, writer_arena_bytes (the fullest writer's arena), connections (records in use).
+  // retired_bytes, fullest_writer_arena_bytes, connections (records in use).
   std::vector<Fill> regions;
   // Per family, in catalog order: its series (the overflow series not counted) of its series cap.
   std::vector<Fill> families;
 };
+
+// The arena of the writer that has used most of its own: what the cap acts on (each thread has an
+// arena of Limits::arena_bytes, and the thread whose arena is full drops its new cells while the
+// others still have room), so a sum over all arenas would hide it. /api/v1/segment and `wsm
+// inspect` both show this, under this name.
+[[nodiscard]] Fill fullest_writer_arena(const Segment& segment, const Snapshot& snapshot);
 
 // From a snapshot taken with `catalog` (any SnapshotOptions: only header, writers and catalog are
 // read) and the segment's connection table.

@@ -63,6 +63,10 @@ class CatalogView {
   [[nodiscard]] const std::vector<std::uint32_t>& ordered_series() const;
   [[nodiscard]] const std::vector<std::uint32_t>& family_ids() const noexcept { return family_ids_; }
   [[nodiscard]] std::size_t series_count() const noexcept { return known_series_; }
+  // Entries of the family table (the segment's max_families once refreshed).
+  [[nodiscard]] std::uint32_t family_capacity() const noexcept {
+    return static_cast<std::uint32_t>(families_.size());
+  }
   [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
   [[nodiscard]] const std::vector<std::string>& problems() const noexcept { return problems_; }
 

@@ -25,13 +25,18 @@ namespace shm {
 inline constexpr std::size_t kMaxNameBytes = 200;
 inline constexpr std::size_t kMaxLabelSetBytes = 4096;
 
+// Both refuse names starting with __ (reserved by Prometheus).
 [[nodiscard]] Result<void> validate_metric_name(std::string_view name);
 [[nodiscard]] Result<void> validate_label_name(std::string_view name);
+// A label name a registrant may use: valid, and none of the exposition's own (le, quantile,
+// wsm_overflow). Readers check stored label sets with validate_label_name, since the catalog's
+// overflow series carries wsm_overflow.
+[[nodiscard]] Result<void> validate_user_label_name(std::string_view name);
 // Unit by Prometheus naming convention: *_seconds, *_bytes, *_percent (also before _total).
 [[nodiscard]] Unit unit_from_name(std::string_view name) noexcept;
 [[nodiscard]] std::string_view unit_suffix(Unit unit) noexcept;  // "seconds", "bytes", ...
 
-// Validates names (no duplicates, no reserved `__*`), sorts by name, escapes the values.
+// Validates names (validate_user_label_name, no duplicates), sorts by name, escapes the values.
 [[nodiscard]] Result<std::string> canonical_labels(std::span<const Label> labels);
 // Appends value escaped for a label value; invalid UTF-8 becomes U+FFFD.
 void escape_label_value(std::string_view value, std::string& out);

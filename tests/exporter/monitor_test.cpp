@@ -1,0 +1,97 @@
+// The exporter's Monitor in-process, on what its locking and its reads of the mapping promise:
+// the interval's reap runs outside the lock the API's requests take, and a
+// segment file that shrinks under the exporter is reported damaged, not a SIGBUS, and is attached
+// again once re-created.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+#include "exporter_test_support.hpp"
+#include "monitor.hpp"
+#include "routes.hpp"
+#include "wsm/shm/segment.hpp"
+#include "wsm/shm/test_points.hpp"
+
+namespace {
+
+using namespace wsm;
+using namespace wsm::exporter;
+
+// A Monitor of `segment` (resource monitoring off: /proc is not what these tests are about).
+std::unique_ptr<Monitor> monitor_of(const std::string& segment) {
+  Settings s;
+  s.segment = segment;
+  s.resource_monitoring = false;
+  return std::make_unique<Monitor>(s, exposition::IdLabelPolicy(exposition::IdLabelMode::drop));
+}
+
+// A segment a test writer recorded t_monitored_total 3 into, and a Monitor attached to it.
+class WrittenSegment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::run_writer(name_, {"counter", "t_monitored_total", "-", "3"});
+    monitor_->tick();
+    ASSERT_TRUE(monitor_->attached()) << monitor_->status().reason;
+  }
+  const std::string name_ = test::unique_segment_name("monitor");
+  test::SegmentGuard guard_{name_};
+  std::unique_ptr<Monitor> monitor_ = monitor_of(name_);
+};
+
+std::string scrape(Monitor& monitor) {
+  ScrapeBuffers buffers;
+  return std::string(monitor.scrape(exposition::Format::prometheus_text, false, buffers).bytes);
+}
+
+// The interval's reap runs outside the Monitor's mutex: while a fold is under way (each word move
+// held by the reaper's test point), /healthz and the API's other reads answer at once. (A scrape's
+// snapshot still waits for a running fold through the reap sequence, by design: a count must not
+// be seen twice; what it must never wait for is the reap lock, which the reap no longer waits for.)
+TEST_F(WrittenSegment, TheApiAnswersWhileTheIntervalReaps) {
+  if (!shm::test_points::compiled()) GTEST_SKIP() << "needs WSM_TEST_POINTS=ON (scripts/test builds with it)";
+  // A writer that exits: its cells are the next interval's fold.
+  test::run_writer(name_, {"counter", "t_folded_total", "a=1", "4", "counter", "t_folded_total", "a=2", "5"});
+  auto segment = shm::Segment::open(name_, {shm::Access::read_only});
+  ASSERT_TRUE(segment) << segment.error().message();
+  const auto folding = [&] { return segment->header().reap_seq.load() % 2 == 1; };
+  shm::test_points::arm(shm::test_points::Point::reaper_mid_move, shm::test_points::Action::pause, 1, 500'000);
+  std::thread ticker([&] { monitor_->tick(); });
+  ASSERT_TRUE(test::wait_until(folding)) << "no fold began";
+  ScrapeBuffers buffers;
+  const Response health = handle(*monitor_, {"GET", "/healthz", "", "", ""}, buffers);
+  EXPECT_EQ(health.status, 200) << health.body;
+  EXPECT_TRUE(folding()) << "/healthz answered only after the interval's fold";
+  ticker.join();
+  shm::test_points::disarm();
+  EXPECT_NE(scrape(*monitor_).find("t_folded_total{a=\"2\"} 5"), std::string::npos);
+}
+
+TEST_F(WrittenSegment, AFileThatShrinksIsReportedDamagedAndFollowedWhenRecreated) {
+  const std::string& name = name_;
+  Monitor& monitor = *monitor_;
+  ASSERT_NE(scrape(monitor).find("t_monitored_total 3"), std::string::npos);
+
+  // What `truncate -s 64K` does to a 27 MiB segment the exporter has mapped.
+  ASSERT_EQ(::truncate(("/dev/shm/wsm." + name).c_str(), 64 * 1024), 0);
+  const std::string damaged = scrape(monitor);  // used to die of SIGBUS here
+  EXPECT_EQ(damaged.find("t_monitored_total"), std::string::npos) << damaged;
+  EXPECT_NE(damaged.find("wsm_segment_attached 0"), std::string::npos) << damaged;
+  EXPECT_FALSE(monitor.attached());
+  EXPECT_NE(monitor.status().reason.find("is damaged"), std::string::npos) << monitor.status().reason;
+
+  ScrapeBuffers buffers;
+  monitor.tick();  // the truncated file is still there: still damaged, said so
+  const Response health = handle(monitor, {"GET", "/healthz", "", "", ""}, buffers);
+  EXPECT_EQ(health.status, 503);
+  EXPECT_NE(std::string(health.body).find("damaged"), std::string::npos) << health.body;
+
+  ASSERT_TRUE(shm::Segment::remove(name));
+  test::run_writer(name, {"counter", "t_monitored_total", "-", "5"});
+  monitor.tick();
+  ASSERT_TRUE(monitor.attached()) << monitor.status().reason;
+  EXPECT_NE(scrape(monitor).find("t_monitored_total 5"), std::string::npos);
+}
+
+}  // namespace
