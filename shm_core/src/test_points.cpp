@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kNames[] = {"catalog.after_claim", "reaper.mid_move", "slot.after_claim"};
 
+#ifdef WSM_TEST_POINTS
 struct Armed {
   std::atomic<bool> set{false};
   std::atomic<Point> point{};
@@ -25,7 +26,7 @@ struct Armed {
 };
 Armed g_armed;
 
-[[maybe_unused]] void arm_from_environment() {
+void arm_from_environment() {
   const char* spec = std::getenv("WSM_TEST_POINT");
   if (spec == nullptr) return;
   const std::string_view s = spec;
@@ -44,6 +45,7 @@ Armed g_armed;
   if (action == "exit") arm(*point, Action::exit, number == 0 ? 1 : number);
   if (action == "pause") arm(*point, Action::pause, 1, number);
 }
+#endif
 
 }  // namespace
 
