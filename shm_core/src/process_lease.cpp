@@ -1,6 +1,7 @@
 #include "wsm/shm/process_lease.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -24,6 +25,19 @@ std::mutex& lease_mutex() {
   return *m;
 }
 ProcessLease* g_leases = nullptr;  // GUARDED_BY(lease_mutex())
+
+// This process's pid, refreshed in the child of every fork(): getpid() is a system call, and
+// every registration asks whether its lease is still this process's. Relaxed: only the forking
+// thread, in the child, ever changes it.
+std::atomic<pid_t> g_pid{0};
+pid_t current_pid() noexcept {
+  pid_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = ::getpid();
+    g_pid.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
 
 
 bool lock_byte(int fd, std::uint64_t offset, int& err) {
@@ -53,6 +67,7 @@ namespace {
 const bool g_fork_handlers = [] {
   ::pthread_atfork([] { lease_mutex().lock(); }, [] { lease_mutex().unlock(); },
                    [] {
+                     g_pid.store(::getpid(), std::memory_order_relaxed);
                      forget_inherited_leases();
                      lease_mutex().unlock();
                    });
@@ -71,7 +86,7 @@ Result<std::unique_ptr<ProcessLease>> ProcessLease::claim(const Segment& segment
     if (!own) return std::unexpected(own.error());
     fd = *own;
   }
-  const pid_t pid = ::getpid();
+  const pid_t pid = current_pid();
   for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
     ProcessRecord& r = segment.process(i);
     std::uint64_t w = r.state_word.load(std::memory_order_relaxed);
@@ -121,7 +136,7 @@ ProcessLease::~ProcessLease() {
   if (fd_ >= 0) ::close(fd_);  // the kernel releases the lock: readers see the owner dead
 }
 
-bool ProcessLease::held_by_this_process() const noexcept { return pid_ == ::getpid(); }
+bool ProcessLease::held_by_this_process() const noexcept { return pid_ == current_pid(); }
 
 void ProcessLease::heartbeat() const noexcept {
   record_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
