@@ -1,8 +1,8 @@
 #include "wsm/shm/liveness.hpp"
 
 #include <algorithm>
-#include <fcntl.h>
 
+#include "byte_lock.hpp"
 #include "wsm/shm/segment.hpp"
 
 namespace wsm::shm {
@@ -16,17 +16,9 @@ Liveness liveness(const Segment& segment, Owner owner) {
   if (process_state(w) != ProcessState::active || process_tenant(w) != owner.tenant) {
     return Liveness::dead;  // a new tenant took the lock, so the one named has released it
   }
-  const int fd = segment.descriptor();
-  if (fd < 0) return Liveness::unknown;
-  struct flock probe{};
-  probe.l_type = F_RDLCK;  // conflicts with the owner's write lock
-  probe.l_whence = SEEK_SET;
-  probe.l_start = static_cast<off_t>(segment.process_offset(index));
-  probe.l_len = 1;
   // Through the mapping's own description: a lock held by this very process (on its lease's
-  // description, which is another one) still shows as a conflict.
-  if (::fcntl(fd, F_OFD_GETLK, &probe) != 0) return Liveness::unknown;
-  return probe.l_type == F_UNLCK ? Liveness::dead : Liveness::alive;
+  // description, which is another one) still shows as held.
+  return byte_holder(segment.descriptor(), segment.process_offset(index));
 }
 
 Liveness LivenessCache::operator()(Owner owner) {

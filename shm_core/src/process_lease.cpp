@@ -7,9 +7,9 @@
 #include <fcntl.h>
 #include <mutex>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "byte_lock.hpp"
 #include "wsm/shm/connection_entry.hpp"
 #include "wsm/shm/process_table.hpp"
 #include "wsm/shm/segment.hpp"
@@ -39,17 +39,6 @@ pid_t current_pid() noexcept {
   return pid;
 }
 
-
-bool lock_byte(int fd, std::uint64_t offset, int& err) {
-  struct flock l{};
-  l.l_type = F_WRLCK;
-  l.l_whence = SEEK_SET;
-  l.l_start = static_cast<off_t>(offset);
-  l.l_len = 1;
-  if (::fcntl(fd, F_OFD_SETLK, &l) == 0) return true;
-  err = errno;
-  return false;
-}
 
 }  // namespace
 
@@ -91,8 +80,8 @@ Result<std::unique_ptr<ProcessLease>> ProcessLease::claim(const Segment& segment
     ProcessRecord& r = segment.process(i);
     std::uint64_t w = r.state_word.load(std::memory_order_relaxed);
     if (fd >= 0) {
-      int err = 0;
-      if (!lock_byte(fd, segment.process_offset(i), err)) {
+      if (!try_lock_byte(fd, segment.process_offset(i))) {
+        const int err = errno;
         if (err == EAGAIN || err == EACCES) continue;  // a live process holds it
         ::close(fd);
         return fail(Errc::system, "segment '" + segment.name() + "': cannot lock a process record: " +

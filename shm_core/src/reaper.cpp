@@ -1,12 +1,11 @@
 #include "wsm/shm/reaper.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <thread>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-
+#include "byte_lock.hpp"
 #include "test_point_pass.hpp"
 #include "wsm/shm/catalog.hpp"
 #include "wsm/shm/connection_table.hpp"
@@ -37,7 +36,7 @@ class ReapLock {
     }
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
-      if (fd >= 0 ? try_lock(fd) : try_claim_word(h, me)) break;
+      if (fd >= 0 ? try_lock_byte(fd, offsetof(SegmentHeader, reaper)) : try_claim_word(h, me)) break;
       if (fd >= 0 && errno != EAGAIN && errno != EACCES) {
         const int err = errno;
         ::close(fd);
@@ -78,14 +77,6 @@ class ReapLock {
 
  private:
   ReapLock(SegmentHeader& h, int fd) : h_(&h), fd_(fd) {}
-  static bool try_lock(int fd) {
-    struct flock l{};
-    l.l_type = F_WRLCK;
-    l.l_whence = SEEK_SET;
-    l.l_start = offsetof(SegmentHeader, reaper);
-    l.l_len = 1;
-    return ::fcntl(fd, F_OFD_SETLK, &l) == 0;
-  }
   static bool try_claim_word(SegmentHeader& h, std::uint64_t me) {
     std::uint64_t free = 0;
     // Acquire: a previous holder's folds (released when it let go) are visible to us.
@@ -227,15 +218,7 @@ std::uint32_t free_dead_processes(const Segment& segment, LivenessCache& alive) 
 }  // namespace
 
 Liveness reap_lock_holder(const Segment& segment) {
-  const int fd = segment.descriptor();
-  if (fd < 0) return Liveness::unknown;
-  struct flock probe{};
-  probe.l_type = F_RDLCK;
-  probe.l_whence = SEEK_SET;
-  probe.l_start = offsetof(SegmentHeader, reaper);
-  probe.l_len = 1;
-  if (::fcntl(fd, F_OFD_GETLK, &probe) != 0) return Liveness::unknown;
-  return probe.l_type == F_UNLCK ? Liveness::dead : Liveness::alive;
+  return byte_holder(segment.descriptor(), offsetof(SegmentHeader, reaper));
 }
 
 Result<ReapReport> Reaper::reap() const {
