@@ -1,8 +1,10 @@
 #include "wsm/shm/writer_arena.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <optional>
+#include <thread>
 #include <unistd.h>
 
 #include "test_point_pass.hpp"
@@ -20,6 +22,9 @@ std::atomic<std::uint64_t>* word_at(std::byte* p) {
 }  // namespace
 
 namespace {
+
+// How long a claimant follows a reaper that makes no progress before going on without it.
+constexpr std::chrono::milliseconds kStalled{5};
 
 // A thread slot whose writer will never write again: its thread detached, or its process is dead.
 // Its cells may be taken over as they are (adopt) instead of being folded first.
@@ -66,29 +71,48 @@ Result<WriterArena> WriterArena::claim(const Segment& segment, std::uint32_t tid
     return std::unexpected(me.error());
   }
   auto make = [](const Segment& s, std::uint32_t i) { return WriterArena(s, i); };
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  auto take_free = [&]() -> std::optional<WriterArena> {
     for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
       const std::uint64_t w = segment.slot(i).state_word.load(std::memory_order_relaxed);
       if (slot_state(w) != SlotState::free) continue;
-      if (auto a = take(segment, i, w, *me, tid, role, false, make)) return *a;
+      if (auto a = take(segment, i, w, *me, tid, role, false, make)) return a;
     }
-    // No free slot: fold dead writers once, if no other process is folding right now. Never wait
-    // for the reap lock: its holder may be stopped, and a first record must not block.
-    if (attempt == 0 && segment.writable()) {
-      if (auto folded = Reaper(segment, std::chrono::milliseconds(0)).reap(); folded && folded->slots_freed > 0) {
-        continue;
-      }
-    }
-    // Still none (the reap lock is held, or the retired arena is full): take over a finished
-    // thread's slot with its cells, so this thread records into shared memory, not a sink. Its
-    // cells count where they are; a reaper folds them with ours once we are done.
+    return std::nullopt;
+  };
+  // A finished thread's slot, taken over with its cells: they count where they are, and a reaper
+  // folds them with ours once we are done. Instant, and nothing goes to a sink.
+  auto adopt = [&]() -> std::optional<WriterArena> {
     for (std::uint32_t i = 0; i < segment.max_writers() && tid != 0; ++i) {
       const std::uint64_t w = segment.slot(i).state_word.load(std::memory_order_acquire);
       if (!finished_thread_slot(segment, w, segment.slot(i))) continue;
-      if (auto a = take(segment, i, w, *me, tid, role, true, make)) return *a;
+      if (auto a = take(segment, i, w, *me, tid, role, true, make)) return a;
     }
-    break;
+    return std::nullopt;
+  };
+  if (auto a = take_free()) return *a;
+  // No free slot: fold dead writers if no other process is folding this instant (never wait for
+  // the reap lock), else take over a finished slot. If neither works while another reaper holds the
+  // lock, follow it as long as it makes progress (it is about to free slots); one that makes none
+  // for kStalled (stopped, say) is not waited for.
+  const SegmentHeader& h = segment.header();
+  auto progress = [&] { return h.reap_seq.load(std::memory_order_relaxed) ^ (h.fold_moves.load(std::memory_order_relaxed) << 1); };
+  auto last = progress();
+  auto moved_at = std::chrono::steady_clock::now();
+  while (segment.writable()) {
+    auto folded = Reaper(segment, std::chrono::milliseconds(0)).reap();
+    if (auto a = take_free()) return *a;
+    if (auto a = adopt()) return *a;
+    if (folded || folded.error().code() != Errc::busy) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (const auto p = progress(); p != last) {
+      last = p;
+      moved_at = now;
+    } else if (now - moved_at > kStalled) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
+  if (auto a = adopt()) return *a;  // a read-only segment, or a reap that freed nothing
   segment.header().writers_dropped.fetch_add(1, std::memory_order_relaxed);
   return fail(Errc::full, "segment '" + segment.name() + "': all " +
                               std::to_string(segment.max_writers()) +
