@@ -18,10 +18,10 @@ namespace wsm::shm {
 class WriterArena {
  public:
   // Claims a FREE slot for this process (tid 0: the process's shared gauge cells), owned by the
-  // process's record (Segment::owner(role)). When none is free, folds dead writers once if the reap
-  // lock is free this instant (never waiting for it); if that frees nothing (a stopped reaper holds
-  // the lock), a thread takes over a finished thread's slot with its cells as they are. Fails with
-  // Errc::full only when every slot belongs to a running thread.
+  // process's record (Segment::owner(role)). When none is free, folds dead writers if the reap lock
+  // is free this instant, else a thread takes over a finished thread's slot with its cells as they
+  // are; with neither, it follows another reaper only while that one makes progress (not one
+  // stopped for 5 ms). Fails with Errc::full when every slot belongs to a running thread.
   [[nodiscard]] static Result<WriterArena> claim(const Segment& segment, std::uint32_t tid,
                                                  std::string_view role);
 
