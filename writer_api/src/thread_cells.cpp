@@ -157,17 +157,24 @@ void mark_slots_exited() {
   }
 }
 
+// Publishes the process's figures when the last ones are kFiguresEvery old (at once on the first
+// call: figures_ns starts at 0). Reading /proc/self costs tens of microseconds, and a server calls
+// heartbeat() from its event loop, often far more often than once a second. Caller holds the
+// process mutex.
+void publish_figures_when_due(SegmentState& state, const shm::ProcessLease& lease) {
+  const std::uint64_t now = shm::monotonic_ns();
+  if (state.figures_ns != 0 && now - state.figures_ns < kFiguresEvery) return;
+  state.figures_ns = now;
+  lease.publish(own_figures(now));
+}
+
 }  // namespace
 
 void attach_process(SegmentState& state) {
   static const bool registered = std::atexit(mark_slots_exited) == 0;
   (void)registered;
   if (auto owner = state.segment.owner(state.role); !owner) state.last_error = owner.error();
-  if (const shm::ProcessLease* lease = state.segment.lease()) {
-    const std::uint64_t now = shm::monotonic_ns();
-    lease->publish(own_figures(now));
-    state.figures_ns = now;
-  }
+  if (const shm::ProcessLease* lease = state.segment.lease()) publish_figures_when_due(state, *lease);
 }
 
 void heartbeat(SegmentState& state) noexcept {
@@ -180,14 +187,8 @@ void heartbeat(SegmentState& state) noexcept {
     std::lock_guard lock(process_mutex());
     if (state.gauge_pid == ::getpid() && state.gauge_arena) state.gauge_arena->heartbeat();
     if (const shm::ProcessLease* lease = state.segment.lease()) {
-      const std::uint64_t now = shm::monotonic_ns();
       lease->heartbeat();
-      // At most once a second: reading /proc/self costs tens of microseconds, and a server calls
-      // heartbeat() from its event loop, often far more often than that.
-      if (now - state.figures_ns >= kFiguresEvery) {
-        state.figures_ns = now;
-        lease->publish(own_figures(now));
-      }
+      publish_figures_when_due(state, *lease);
     }
   } catch (...) {  // a broken mutex or a failed allocation: skip the beat, never throw
   }
