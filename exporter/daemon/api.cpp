@@ -89,7 +89,7 @@ ApiResult api_summary(Monitor& monitor) {
   if (!status.attached) return api_error(503, status.reason);
   const IntervalFigures f = monitor.figures();
   const std::vector<ProcessFigures> processes = monitor.processes();
-  const Thresholds& t = settings.thresholds;
+  const ws::Thresholds& t = settings.thresholds;
 
   json by_role = json::object();
   for (const auto& [role, n] : f.connections_by_role) by_role[role] = n;
@@ -128,7 +128,7 @@ ApiResult api_summary(Monitor& monitor) {
   check("cpu_percent", max_worker_cpu, t.cpu_percent, true);
   check("memory_bytes", processes.empty() ? std::nullopt : std::optional<double>(static_cast<double>(max_worker_rss)),
         t.memory_bytes, true);
-  check("failed_per_second", f.failed_per_second, t.failed_per_second, true);
+  check("failure_ratio", f.failure_ratio, t.failure_ratio, true);
   check("health_score", f.min_health_score, t.health_score, false);
 
   return {200,
@@ -145,6 +145,7 @@ ApiResult api_summary(Monitor& monitor) {
              {"bytes_per_second",
               {{"in", optional_number(f.bytes_in_per_second)}, {"out", optional_number(f.bytes_out_per_second)}}},
              {"failed_per_second", optional_number(f.failed_per_second)},
+             {"failure_ratio", optional_number(f.failure_ratio)},
              {"disconnections_per_second", optional_number(f.disconnections_per_second)}}},
            {"latency", {{"p95", f.latency_p95 ? quantile_json(*f.latency_p95) : json(nullptr)}, {"window", "interval"}}},
            {"resources",
@@ -155,7 +156,7 @@ ApiResult api_summary(Monitor& monitor) {
            {"health", {{"min_score", optional_number(f.min_health_score)}, {"heartbeat_success_percent", heartbeat}}},
            {"thresholds",
             {{"latency_seconds", t.latency_seconds}, {"cpu_percent", t.cpu_percent},
-             {"memory_bytes", t.memory_bytes}, {"failed_per_second", t.failed_per_second},
+             {"memory_bytes", t.memory_bytes}, {"failure_ratio", t.failure_ratio},
              {"health_score", t.health_score}}},
            {"breached", breached}}};
 }
@@ -282,6 +283,7 @@ ApiResult api_snapshots(Monitor& monitor, std::string_view query) {
                     {"messages_out_per_second", optional_number(r.messages_out_per_second)},
                     {"bytes_per_second", optional_number(r.bytes_per_second)},
                     {"failed_per_second", optional_number(r.failed_per_second)},
+                    {"failure_ratio", optional_number(r.failure_ratio)},
                     {"disconnections_per_second", optional_number(r.disconnections_per_second)},
                     {"active_connections", r.active_connections},
                     {"p95_latency_seconds", r.latency_p95 ? finite_or_null(r.latency_p95->value) : json(nullptr)},

@@ -151,7 +151,13 @@ void Deriver::figures_of(const shm::Aggregation& a, double dt) {
   f.sent = total(in.messages_sent);
   f.received = total(in.messages_received);
   f.failed = total(in.messages_failed);
-  if (dt > 0) f.failed_per_second = rate(static_cast<double>(f.failed), static_cast<double>(previous_failed_), dt);
+  if (dt > 0) {
+    f.failed_per_second = rate(static_cast<double>(f.failed), static_cast<double>(previous_failed_), dt);
+    if (f.sent > previous_sent_ && f.failed >= previous_failed_) {
+      f.failure_ratio = static_cast<double>(f.failed - previous_failed_) / static_cast<double>(f.sent - previous_sent_);
+    }
+  }
+  previous_sent_ = f.sent;
   previous_failed_ = f.failed;
   f.disconnections = total(in.disconnections);
   if (dt > 0) {

@@ -31,6 +31,8 @@ struct IntervalFigures {
   std::optional<double> messages_in_per_second, messages_out_per_second;
   std::optional<double> bytes_in_per_second, bytes_out_per_second;
   std::optional<double> failed_per_second, disconnections_per_second;
+  // Failed messages over sent messages in the interval; absent while none were sent.
+  std::optional<double> failure_ratio;
   std::map<std::string, double> heartbeat_success_by_role;  // percent; a role whose pings moved
   std::optional<Quantile> latency_p95;  // of the messages recorded in the interval
   std::optional<double> min_health_score;  // of the live connections (connection tables)
@@ -65,7 +67,7 @@ class Deriver {
   std::uint64_t last_mono_ns_ = 0;
   std::vector<Totals> previous_;  // per rate rule, then numerator and denominator per ratio rule
   std::vector<std::uint64_t> previous_latency_;  // summed HDR buckets of the latency family
-  std::uint64_t previous_failed_ = 0, previous_disconnections_ = 0;
+  std::uint64_t previous_sent_ = 0, previous_failed_ = 0, previous_disconnections_ = 0;
   std::vector<exposition::ComputedFamily> families_;
   IntervalFigures figures_;
 };

@@ -229,6 +229,7 @@ void Monitor::tick() {
   r.messages_in_per_second = f.messages_in_per_second;
   r.messages_out_per_second = f.messages_out_per_second;
   r.failed_per_second = f.failed_per_second;
+  r.failure_ratio = f.failure_ratio;
   r.disconnections_per_second = f.disconnections_per_second;
   r.min_health_score = f.min_health_score;
   if (f.messages_in_per_second || f.messages_out_per_second) {

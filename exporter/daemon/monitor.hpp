@@ -65,6 +65,7 @@ struct IntervalRecord {
   std::optional<double> messages_in_per_second, messages_out_per_second;
   std::optional<double> bytes_per_second;     // in + out
   std::optional<double> failed_per_second, disconnections_per_second;
+  std::optional<double> failure_ratio;  // failed / sent messages
   double active_connections = 0;
   std::optional<Quantile> latency_p95;
   std::optional<double> min_health_score;

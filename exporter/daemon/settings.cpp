@@ -8,10 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "wsm/shm/segment.hpp"
+#include "wsm/websocket_thresholds.hpp"
 
 namespace wsm::exporter {
 
 namespace {
+
+// Before thresholds had one definition the exporter read failures per second from this variable;
+// the same number now means a fraction, so an old setting is refused rather than misread.
+constexpr const char* kRenamedFailureVariable = "WEBSOCKET_FAILED_RATE_THRESHOLD";
 
 // Applies a value; returns what is allowed when the value is not.
 using Apply = std::optional<std::string> (*)(Settings&, const std::string&);
@@ -24,6 +29,7 @@ struct Key {
   const char* help;
   Apply apply;
   bool is_switch = false;  // also a bare flag meaning "on" (--allow-foreign-segment)
+  const ws::ThresholdSpec* threshold = nullptr;  // set: a threshold, applied by its spec
 };
 
 std::optional<std::string> set_switch(bool& field, const std::string& v) {
@@ -52,7 +58,7 @@ std::optional<std::string> set_number(double& field, const std::string& text, do
   return std::nullopt;
 }
 
-const Key kKeys[] = {
+const Key kFixedKeys[] = {
     {"segment", "--segment", "WSM_SEGMENT", "NAME",
      "segment to read, /dev/shm/wsm.<NAME> (default wsm)",
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
@@ -122,37 +128,25 @@ const Key kKeys[] = {
        s.http_timeout_seconds = static_cast<int>(d);
        return std::nullopt;
      }},
-    {"latency_threshold", "--latency-threshold", "WEBSOCKET_LATENCY_THRESHOLD", "SECONDS",
-     "breached when the interval's p95 message latency is above, >0-3600 (default 0.5)",
-     [](Settings& s, const std::string& v) {
-       return set_number(s.thresholds.latency_seconds, v, 0, 3600, true, "a number of seconds >0-3600");
-     }},
-    {"cpu_threshold", "--cpu-threshold", "WEBSOCKET_CPU_THRESHOLD", "PERCENT",
-     "breached when a worker process uses more CPU, >0-10000 (100 = one core; default 80)",
-     [](Settings& s, const std::string& v) {
-       return set_number(s.thresholds.cpu_percent, v, 0, 10000, true, "a percentage >0-10000");
-     }},
-    {"memory_threshold", "--memory-threshold", "WEBSOCKET_MEMORY_THRESHOLD", "BYTES",
-     "breached when a worker process's RSS is above, 1-1125899906842624 (default 1073741824)",
-     [](Settings& s, const std::string& v) -> std::optional<std::string> {
-       double d = 0;
-       if (set_number(d, v, 1, 1125899906842624.0, false, "x") || d != std::floor(d)) {
-         return "an integer number of bytes 1-1125899906842624";
-       }
-       s.thresholds.memory_bytes = d;
-       return std::nullopt;
-     }},
-    {"failed_rate_threshold", "--failed-rate-threshold", "WEBSOCKET_FAILED_RATE_THRESHOLD",
-     "PER_SECOND", "breached when failed messages per second are above, 0-1000000000 (default 1)",
-     [](Settings& s, const std::string& v) {
-       return set_number(s.thresholds.failed_per_second, v, 0, 1e9, false, "a rate 0-1000000000 per second");
-     }},
-    {"health_score_threshold", "--health-score-threshold", "WEBSOCKET_HEALTH_SCORE_THRESHOLD",
-     "SCORE", "breached when a connection's health score is below, 0-100 (default 70)",
-     [](Settings& s, const std::string& v) {
-       return set_number(s.thresholds.health_score, v, 0, 100, false, "a score 0-100");
-     }},
 };
+
+// The fixed keys, then one per threshold of the shared table (wsm/websocket_thresholds.hpp).
+const std::vector<Key>& all_keys() {
+  static const std::vector<Key> keys = [] {
+    std::vector<Key> k(std::begin(kFixedKeys), std::end(kFixedKeys));
+    for (const ws::ThresholdSpec& t : ws::kThresholdSpecs) {
+      k.push_back({t.key, t.flag, t.env, t.unit, t.meaning, nullptr, false, &t});
+    }
+    return k;
+  }();
+  return keys;
+}
+
+std::optional<std::string> apply(const Key& k, Settings& s, const std::string& v) {
+  if (k.threshold == nullptr) return k.apply(s, v);
+  if (ws::set_threshold(*k.threshold, v, s.thresholds)) return std::nullopt;
+  return std::string(k.threshold->integer ? "a whole number in " : "a number in ") + k.threshold->allowed;
+}
 
 std::string error_line(const std::string& source, const std::string& value, const std::string& allowed) {
   return source + ": '" + value + "' is not allowed; expected " + allowed;
@@ -197,13 +191,13 @@ std::string one_line(std::string s) {
 
 std::optional<std::string> set_key(Settings& settings, const std::string& key, const std::string& value,
                                    const std::string& source) {
-  for (const Key& k : kKeys) {
+  for (const Key& k : all_keys()) {
     if (key != k.json) continue;
-    if (auto allowed = k.apply(settings, value)) return error_line(source, value, *allowed);
+    if (auto allowed = apply(k, settings, value)) return error_line(source, value, *allowed);
     return std::nullopt;
   }
   std::string known;
-  for (const Key& k : kKeys) known += std::string(known.empty() ? "" : ", ") + k.json;
+  for (const Key& k : all_keys()) known += std::string(known.empty() ? "" : ", ") + k.json;
   return source + ": unknown key; expected one of " + known;
 }
 
@@ -220,10 +214,11 @@ ParseOutcome parse_settings(const std::vector<std::string>& args, const Environm
                                 "resource_monitoring, id_labels, id_hash_key, allow_foreign_segment, web_config, "
                                 "http_timeout, *_threshold) [env: WSM_CONFIG]")
                      ->type_name("FILE");
-  std::vector<std::string> values(std::size(kKeys));
+  const std::vector<Key>& keys = all_keys();
+  std::vector<std::string> values(keys.size());
   std::vector<CLI::Option*> options;
-  for (std::size_t i = 0; i < std::size(kKeys); ++i) {
-    const Key& k = kKeys[i];
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const Key& k = keys[i];
     auto* option = app.add_option(k.flag, values[i], std::string(k.help) + " [env: " + k.env + "]")
                        ->type_name(k.value);
     if (k.is_switch) option->expected(0, 1);  // bare: "on"
@@ -246,15 +241,21 @@ ParseOutcome parse_settings(const std::vector<std::string>& args, const Environm
   if (!config_path.empty()) {
     if (auto err = apply_config(s, config_path)) return {std::nullopt, 2, *err};
   }
-  for (const Key& k : kKeys) {
+  if (const char* old = env(kRenamedFailureVariable); old != nullptr && *old != '\0') {
+    return {std::nullopt, 2,
+            std::string(kRenamedFailureVariable) + " (failed messages per second) was replaced by "
+            "WEBSOCKET_FAILURE_RATE_THRESHOLD, a fraction of sent messages (0.05 = 5%), as the alert "
+            "rules read it; unset it and set that instead"};
+  }
+  for (const Key& k : keys) {
     if (const char* v = env(k.env); v != nullptr) {
       if (auto err = set_key(s, k.json, v, k.env)) return {std::nullopt, 2, *err};
     }
   }
-  for (std::size_t i = 0; i < std::size(kKeys); ++i) {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     if (options[i]->count() == 0) continue;
-    if (kKeys[i].is_switch && values[i].empty()) values[i] = "on";
-    if (auto err = set_key(s, kKeys[i].json, values[i], kKeys[i].flag)) return {std::nullopt, 2, *err};
+    if (keys[i].is_switch && values[i].empty()) values[i] = "on";
+    if (auto err = set_key(s, keys[i].json, values[i], keys[i].flag)) return {std::nullopt, 2, *err};
   }
   return {std::move(s), 0, {}};
 }

@@ -10,19 +10,9 @@
 #include <vector>
 
 #include "wsm/exposition/id_labels.hpp"
+#include "wsm/websocket_thresholds.hpp"
 
 namespace wsm::exporter {
-
-// Limits the summary's "breached" list compares against (each interval). The defaults are those of
-// the alert rules (wsm::alerts::Thresholds, read from the same WEBSOCKET_*_THRESHOLD variables; a
-// test checks), so the live page and Prometheus agree on what is breached.
-struct Thresholds {
-  double latency_seconds = 0.5;        // p95 message latency over the last interval
-  double cpu_percent = 80;             // CPU of any one worker process (100 = one core)
-  double memory_bytes = 1024.0 * 1024 * 1024;  // resident memory of any one worker process
-  double failed_per_second = 1;        // failed messages per second over the last interval
-  double health_score = 70;            // the lowest websocket_health_score of any connection
-};
 
 struct Settings {
   std::string segment = "wsm";
@@ -34,7 +24,7 @@ struct Settings {
   bool allow_foreign_segment = false;  // serve a segment file another user owns
   std::string web_config;   // TLS and basic-auth file (web_config.hpp); empty: plain HTTP, no auth
   int http_timeout_seconds = 10;  // a request must arrive whole within this time
-  Thresholds thresholds;
+  ws::Thresholds thresholds;  // what the summary's "breached" list compares against
 };
 
 struct ParseOutcome {

@@ -50,7 +50,7 @@ class RenderTest : public ::testing::Test {
 TEST_F(RenderTest, CommittedFileIsTheDefaultRendering) {
   const std::string committed = committed_rules();
   ASSERT_FALSE(committed.empty());
-  EXPECT_EQ(committed, wsm::alerts::render_alert_rules(wsm::alerts::Thresholds{}))
+  EXPECT_EQ(committed, wsm::alerts::render_alert_rules(wsm::ws::Thresholds{}))
       << "re-render: build/bin/wsm-alerts render --out dashboards/prometheus/prometheus-websocket-alerts.yml";
   const auto r = run({bin("wsm-alerts"), "render"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -125,7 +125,7 @@ TEST_F(RenderTest, ForOverrideReplacesEveryAlertsFor) {
 
 TEST_F(RenderTest, RangeEdgesAreAccepted) {
   for (const char* kv :
-       {"WEBSOCKET_LATENCY_THRESHOLD=60", "WEBSOCKET_CPU_THRESHOLD=100", "WEBSOCKET_MEMORY_THRESHOLD=1048576",
+       {"WEBSOCKET_LATENCY_THRESHOLD=60", "WEBSOCKET_CPU_THRESHOLD=10000", "WEBSOCKET_MEMORY_THRESHOLD=1048576",
         "WEBSOCKET_MEMORY_THRESHOLD=1099511627776", "WEBSOCKET_FAILURE_RATE_THRESHOLD=0.999",
         "WEBSOCKET_HEALTH_SCORE_THRESHOLD=100", "WEBSOCKET_LATENCY_THRESHOLD=1e-3",
         "WEBSOCKET_CPU_THRESHOLD="}) {
@@ -142,7 +142,7 @@ TEST_F(RenderTest, BadValuesGiveOneLineNamingTheVariableAndRangeAndExitTwo) {
   };
   const std::vector<Case> cases = {
       {"WEBSOCKET_LATENCY_THRESHOLD", "(0, 60] seconds", {"abc", "0", "-1", "61", "0.5s", " 0.5", "nan", "inf"}},
-      {"WEBSOCKET_CPU_THRESHOLD", "(0, 100] percent", {"0", "100.5", "80%", "1e400"}},
+      {"WEBSOCKET_CPU_THRESHOLD", "(0, 10000] percent", {"0", "10000.5", "80%", "1e400"}},
       {"WEBSOCKET_MEMORY_THRESHOLD", "[1048576, 1099511627776]", {"1.5", "1048575", "1GiB", "-1", "1099511627777"}},
       {"WEBSOCKET_FAILURE_RATE_THRESHOLD", "(0, 1)", {"0", "1", "5", "5%"}},
       {"WEBSOCKET_HEALTH_SCORE_THRESHOLD", "(0, 100]", {"0", "101", "seventy"}},
@@ -164,7 +164,7 @@ TEST_F(RenderTest, BadValuesGiveOneLineNamingTheVariableAndRangeAndExitTwo) {
 }
 
 TEST(Thresholds, FromEnvReadsEachVariableIntoItsField) {
-  const auto t = wsm::alerts::thresholds_from_env([](const char* name) -> const char* {
+  const auto t = wsm::ws::thresholds_from_env([](const char* name) -> const char* {
     const std::string n = name;
     if (n == "WEBSOCKET_LATENCY_THRESHOLD") return "0.75";
     if (n == "WEBSOCKET_CPU_THRESHOLD") return "90";
@@ -179,7 +179,7 @@ TEST(Thresholds, FromEnvReadsEachVariableIntoItsField) {
   EXPECT_EQ(t->memory_bytes, 536870912u);
   EXPECT_EQ(t->failure_ratio, 0.01);
   EXPECT_EQ(t->health_score, 40);
-  const wsm::alerts::Thresholds defaults;
+  const wsm::ws::Thresholds defaults;
   EXPECT_EQ(t->compression_ratio_percent, defaults.compression_ratio_percent);
 }
 

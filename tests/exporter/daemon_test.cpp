@@ -18,7 +18,7 @@
 #include "quantile.hpp"
 #include "routes.hpp"
 #include "settings.hpp"
-#include "wsm/alerts/thresholds.hpp"
+#include "wsm/websocket_thresholds.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/limits.hpp"
 
@@ -78,15 +78,40 @@ TEST(Settings, DefaultsAndPrecedenceFlagOverEnvironmentOverConfig) {
   std::filesystem::remove(config);
 }
 
-// One WEBSOCKET_LATENCY_THRESHOLD etc. for both: unset, the exporter's summary and the rendered
-// alert rules breach at the same values.
-TEST(Settings, DefaultThresholdsAreTheAlertRules) {
-  const Thresholds exporter;
-  const wsm::alerts::Thresholds rules;
-  EXPECT_EQ(exporter.latency_seconds, rules.latency_seconds);
-  EXPECT_EQ(exporter.cpu_percent, rules.cpu_percent);
-  EXPECT_EQ(exporter.memory_bytes, static_cast<double>(rules.memory_bytes));
-  EXPECT_EQ(exporter.health_score, rules.health_score);
+// One WEBSOCKET_*_THRESHOLD table for the exporter and the alert rules: each variable lands in the
+// same field with the same value in both, and the flag and config key of each set it too.
+TEST(Settings, ThresholdsReadTheSameVariablesAsTheAlertRules) {
+  const std::map<std::string, std::string> env = {
+      {"WEBSOCKET_LATENCY_THRESHOLD", "0.25"}, {"WEBSOCKET_CPU_THRESHOLD", "150"},
+      {"WEBSOCKET_MEMORY_THRESHOLD", "2097152"}, {"WEBSOCKET_FAILURE_RATE_THRESHOLD", "0.125"},
+      {"WEBSOCKET_HEALTH_SCORE_THRESHOLD", "55"}};
+  const auto exporter = parse({}, env);
+  ASSERT_TRUE(exporter.settings) << exporter.message;
+  const auto rules = wsm::ws::thresholds_from_env([&](const char* name) -> const char* {
+    const auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  });
+  ASSERT_TRUE(rules.has_value()) << rules.error().message();
+  const wsm::ws::Thresholds defaults;
+  for (const wsm::ws::ThresholdSpec& spec : wsm::ws::kThresholdSpecs) {
+    EXPECT_EQ(spec.get(exporter.settings->thresholds), std::stod(env.at(spec.env))) << spec.env;
+    EXPECT_EQ(spec.get(*rules), spec.get(exporter.settings->thresholds)) << spec.env;
+    EXPECT_NE(spec.get(defaults), spec.get(*rules)) << spec.env << ": the test value is the default";
+    const auto by_flag = parse({spec.flag, env.at(spec.env)});
+    ASSERT_TRUE(by_flag.settings) << by_flag.message;
+    EXPECT_EQ(spec.get(by_flag.settings->thresholds), spec.get(*rules)) << spec.flag;
+  }
+  EXPECT_EQ(exporter.settings->thresholds.failure_ratio, 0.125) << "a fraction of sent messages";
+}
+
+// The exporter once read failures per second from WEBSOCKET_FAILED_RATE_THRESHOLD; the number now
+// means a fraction, so an old setting is refused with the new name instead of being misread.
+TEST(Settings, TheRenamedFailureVariableIsRefusedWithItsReplacement) {
+  const auto r = parse({}, {{"WEBSOCKET_FAILED_RATE_THRESHOLD", "1"}});
+  EXPECT_FALSE(r.settings);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.message.find("WEBSOCKET_FAILURE_RATE_THRESHOLD"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("fraction"), std::string::npos) << r.message;
 }
 
 TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {
@@ -107,11 +132,12 @@ TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {
       {{"--resource-monitoring", "maybe"}, {}, "--resource-monitoring", "on or off"},
       {{}, {{"WEBSOCKET_RESOURCE_MONITORING", "yes please"}}, "WEBSOCKET_RESOURCE_MONITORING", "on or off"},
       {{"--id-labels", "keep"}, {}, "--id-labels", "drop, hash or raw"},
-      {{}, {{"WEBSOCKET_LATENCY_THRESHOLD", "0"}}, "WEBSOCKET_LATENCY_THRESHOLD", ">0-3600"},
-      {{}, {{"WEBSOCKET_CPU_THRESHOLD", "-1"}}, "WEBSOCKET_CPU_THRESHOLD", ">0-10000"},
-      {{}, {{"WEBSOCKET_MEMORY_THRESHOLD", "1.5"}}, "WEBSOCKET_MEMORY_THRESHOLD", "integer"},
-      {{"--failed-rate-threshold", "nan"}, {}, "--failed-rate-threshold", "0-1000000000"},
-      {{"--health-score-threshold", "101"}, {}, "--health-score-threshold", "0-100"},
+      {{}, {{"WEBSOCKET_LATENCY_THRESHOLD", "0"}}, "WEBSOCKET_LATENCY_THRESHOLD", "(0, 60] seconds"},
+      {{}, {{"WEBSOCKET_CPU_THRESHOLD", "-1"}}, "WEBSOCKET_CPU_THRESHOLD", "(0, 10000]"},
+      {{}, {{"WEBSOCKET_MEMORY_THRESHOLD", "1.5"}}, "WEBSOCKET_MEMORY_THRESHOLD", "whole number"},
+      {{"--failure-rate-threshold", "nan"}, {}, "--failure-rate-threshold", "(0, 1)"},
+      {{"--failure-rate-threshold", "1"}, {}, "--failure-rate-threshold", "fraction"},
+      {{"--health-score-threshold", "101"}, {}, "--health-score-threshold", "(0, 100]"},
       {{"--http-timeout", "0"}, {}, "--http-timeout", "1-300"},
       {{}, {{"WSM_ALLOW_FOREIGN_SEGMENT", "sure"}}, "WSM_ALLOW_FOREIGN_SEGMENT", "on or off"},
       {{"--unknown-flag"}, {}, "--unknown-flag", "--help"},
@@ -140,7 +166,7 @@ TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {
   for (const char* listed : {"--segment", "WSM_SEGMENT", "--listen", "--interval", "WEBSOCKET_METRICS_INTERVAL",
                              "--resource-monitoring", "WEBSOCKET_RESOURCE_MONITORING", "--id-labels", "--config",
                              "WEBSOCKET_LATENCY_THRESHOLD", "WEBSOCKET_CPU_THRESHOLD", "WEBSOCKET_MEMORY_THRESHOLD",
-                             "WEBSOCKET_FAILED_RATE_THRESHOLD", "WEBSOCKET_HEALTH_SCORE_THRESHOLD",
+                             "WEBSOCKET_FAILURE_RATE_THRESHOLD", "WEBSOCKET_HEALTH_SCORE_THRESHOLD",
                              "--allow-foreign-segment", "WSM_ALLOW_FOREIGN_SEGMENT", "--web-config",
                              "WSM_WEB_CONFIG", "--http-timeout", "WSM_HTTP_TIMEOUT"}) {
     EXPECT_NE(help.message.find(listed), std::string::npos) << listed;
@@ -267,6 +293,7 @@ TEST(Deriver, RatesAndHeartbeatRatioComeFromCounterDeltasOverTheInterval) {
   t.interval(10);
   EXPECT_TRUE(t.family("websocket_throughput_messages_per_second").empty()) << "no rate on the first interval";
   EXPECT_FALSE(t.deriver.figures().failed_per_second);
+  EXPECT_FALSE(t.deriver.figures().failure_ratio);
 
   sent_doc.inc(30);
   sent_doc2.inc(10);
@@ -290,6 +317,7 @@ TEST(Deriver, RatesAndHeartbeatRatioComeFromCounterDeltasOverTheInterval) {
   EXPECT_EQ(*f.messages_in_per_second, 4.0);
   EXPECT_EQ(*f.bytes_in_per_second, 2048.0);
   EXPECT_EQ(*f.failed_per_second, 3.0);
+  EXPECT_EQ(*f.failure_ratio, 6.0 / 40.0) << "failed over sent in the interval, as the alert rule";
   EXPECT_EQ(f.sent, 140u);
   EXPECT_EQ(f.received, 8u);
   EXPECT_EQ(f.failed, 6u);

@@ -182,9 +182,9 @@ TEST(ExporterProcess, ApiParametersAreCheckedOverHttp) {
   SegmentGuard guard(seg);
   Child w = start_writer(seg, kWrites);
   Child h = start_writer(seg, {"connection", "nurse", "n7", "-", "20", "0", "0"});
-  // Thresholds from the environment: any worker RSS is above 1 byte; a health score of 20 is
-  // below the default 70.
-  Exporter exporter(seg, {}, {"WEBSOCKET_MEMORY_THRESHOLD=1"});
+  // Thresholds from the environment: any worker RSS is above 1 MiB (the lowest allowed); a health
+  // score of 20 is below the default 70.
+  Exporter exporter(seg, {}, {"WEBSOCKET_MEMORY_THRESHOLD=1048576"});
   ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
   nlohmann::json summary;
   ASSERT_TRUE(wait_until([&] {
@@ -193,11 +193,11 @@ TEST(ExporterProcess, ApiParametersAreCheckedOverHttp) {
   })) << summary.dump();
   std::map<std::string, nlohmann::json> breached;
   for (const auto& b : summary["breached"]) breached[b["threshold"].get<std::string>()] = b;
-  EXPECT_EQ(breached["memory_bytes"]["limit"], 1);
-  EXPECT_GT(breached["memory_bytes"]["value"].get<double>(), 1);
+  EXPECT_EQ(breached["memory_bytes"]["limit"], 1048576);
+  EXPECT_GT(breached["memory_bytes"]["value"].get<double>(), 1048576);
   EXPECT_EQ(breached["health_score"]["value"], 20);
   EXPECT_EQ(breached["health_score"]["limit"], 70);
-  EXPECT_EQ(summary["thresholds"]["memory_bytes"], 1);
+  EXPECT_EQ(summary["thresholds"]["memory_bytes"], 1048576);
   for (const auto& [path, status] : std::vector<std::pair<std::string, int>>{
            {"/api/v1/percentiles?metric=websocket_message_size_bytes&q=2", 400},
            {"/api/v1/percentiles?q=0.5", 400},

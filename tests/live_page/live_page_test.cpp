@@ -336,7 +336,7 @@ TEST_F(LivePage, ShowsWhatTheApiSaysWithoutErrors) {
   expect_shown(number_at(dom, id("messages-received")), s["messages"]["received"], "received");
   expect_shown(number_at(dom, id("messages-failed")), s["messages"]["failed"], "failed");
 
-  // Breached thresholds are the alerts at the top: health 42 < 70 and ~10 failed/s > 1 here.
+  // Breached thresholds are the alerts at the top: health 42 < 70 and 1 failed per 3 sent > 5% here.
   const std::string alerts = element(dom, id("alerts"));
   std::set<std::string> breached;
   for (const json& b : s["breached"]) {
@@ -347,7 +347,7 @@ TEST_F(LivePage, ShowsWhatTheApiSaysWithoutErrors) {
     expect_shown(number_at(alerts, marker), b["value"], "alert " + name);
     expect_shown(number_at(alerts, marker, "data-limit"), b["limit"], "limit of " + name);
   }
-  EXPECT_EQ(breached, (std::set<std::string>{"failed_per_second", "health_score"}));
+  EXPECT_EQ(breached, (std::set<std::string>{"failure_ratio", "health_score"}));
   std::size_t shown_alerts = 0;
   for (std::size_t at = alerts.find("data-threshold="); at != std::string::npos; at = alerts.find("data-threshold=", at + 1)) {
     ++shown_alerts;
@@ -373,7 +373,7 @@ TEST_F(LivePage, ShowsWhatTheApiSaysWithoutErrors) {
       {"chart-connections", "active_connections"}, {"chart-messages", "messages_out_per_second"},
       {"chart-bandwidth", "bytes_per_second"},     {"chart-latency", "p95_latency_seconds"},
       {"chart-cpu", "max_worker_cpu_percent"},     {"chart-memory", "max_worker_memory_bytes"},
-      {"chart-failed", "failed_per_second"},       {"chart-disconnects", "disconnections_per_second"},
+      {"chart-failed", "failure_ratio"},           {"chart-disconnects", "disconnections_per_second"},
       {"chart-health", "min_health_score"}};
   for (const auto& [chart, field] : charts) {
     expect_shown(number_at(dom, id(chart + "-value")), r[field], chart);
@@ -382,7 +382,7 @@ TEST_F(LivePage, ShowsWhatTheApiSaysWithoutErrors) {
   // Thresholds are drawn where a chart has one.
   const std::map<std::string, std::string> limits = {
       {"chart-latency", "latency_seconds"}, {"chart-cpu", "cpu_percent"}, {"chart-memory", "memory_bytes"},
-      {"chart-failed", "failed_per_second"}, {"chart-health", "health_score"}};
+      {"chart-failed", "failure_ratio"}, {"chart-health", "health_score"}};
   for (const auto& [chart, threshold] : limits) {
     expect_shown(number_at(dom, id(chart + "-limit")), s["thresholds"][threshold], chart + " limit");
     EXPECT_NE(element(dom, id(chart)).find("class=\"limit"), std::string::npos) << chart << " draws no limit";

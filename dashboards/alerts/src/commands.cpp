@@ -40,8 +40,8 @@ constexpr int kUsage = 2;
 }
 
 // The thresholds from the environment, or the one-line error and kUsage.
-[[nodiscard]] Result<Thresholds> thresholds_or_report(int& exit_code) {
-  auto thresholds = thresholds_from_env(&std::getenv);
+[[nodiscard]] Result<ws::Thresholds> thresholds_or_report(int& exit_code) {
+  auto thresholds = ws::thresholds_from_env(&std::getenv);
   if (!thresholds) {
     std::fprintf(stderr, "error: %s\n", thresholds.error().message().c_str());
     exit_code = kUsage;

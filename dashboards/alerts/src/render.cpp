@@ -66,7 +66,7 @@ bool is_prometheus_duration(std::string_view text) {
   return !text.empty() && std::regex_match(text.begin(), text.end(), kDuration);
 }
 
-std::string render_alert_rules(const Thresholds& t, std::string_view runbook_base,
+std::string render_alert_rules(const ws::Thresholds& t, std::string_view runbook_base,
                                std::string_view for_override) {
   const std::array<std::pair<std::string_view, std::string>, 11> values{{
       {"@LATENCY_SECONDS@", format_number(t.latency_seconds)},

@@ -14,6 +14,7 @@
   function fmtCount(n) { return grouped.format(n); }
   function fmtRate(n) { return n >= 100 ? grouped.format(n) : sig(n); }
   function fmtPercent(n) { return (n >= 10 ? n.toFixed(0) : sig(n)) + '%'; }
+  function fmtShare(fraction) { return fmtPercent(fraction * 100); }
   function fmtScore(n) { return n.toFixed(0); }
   function fmtSeconds(s) {
     if (s === 0) return '0';
@@ -90,7 +91,7 @@
     latency_seconds: { what: 'p95 message latency', format: fmtSeconds, chart: 'chart-latency', sign: '>' },
     cpu_percent: { what: 'CPU of a worker', format: fmtPercent, chart: 'chart-cpu', sign: '>' },
     memory_bytes: { what: 'memory of a worker', format: fmtBytes, chart: 'chart-memory', sign: '>' },
-    failed_per_second: { what: 'failed messages', format: (n) => fmtRate(n) + '/s', chart: 'chart-failed', sign: '>' },
+    failure_ratio: { what: 'failed share of sent messages', format: fmtShare, chart: 'chart-failed', sign: '>' },
     health_score: { what: 'lowest connection health', format: fmtScore, chart: 'chart-health', sign: '<' },
   };
   function renderAlerts(breached) {
@@ -236,8 +237,8 @@
       threshold: 'cpu_percent' },
     { id: 'chart-memory', title: 'Memory, largest worker', series: [['max_worker_memory_bytes', 'RSS']], format: fmtBytes,
       threshold: 'memory_bytes' },
-    { id: 'chart-failed', title: 'Failed messages / s', series: [['failed_per_second', 'failed']], format: fmtRate,
-      threshold: 'failed_per_second' },
+    { id: 'chart-failed', title: 'Failed messages, share of sent', series: [['failure_ratio', 'failed']], format: fmtShare,
+      threshold: 'failure_ratio' },
     { id: 'chart-disconnects', title: 'Disconnections / s', series: [['disconnections_per_second', 'closed']],
       format: fmtRate },
     { id: 'chart-health', title: 'Lowest connection health', series: [['min_health_score', 'score']], format: fmtScore,

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "wsm/alerts/thresholds.hpp"
+#include "wsm/websocket_thresholds.hpp"
 
 namespace wsm::alerts {
 
@@ -16,7 +16,7 @@ inline constexpr std::string_view kDefaultRunbookBase = "docs/runbooks.md";
 // render_alert_rules(Thresholds{}) is the committed file. A non-empty `for_override` (a Prometheus
 // duration such as "1s", checked by is_prometheus_duration) replaces every alert's `for:`, for
 // end-to-end tests and staging systems that must see alerts fire within seconds.
-[[nodiscard]] std::string render_alert_rules(const Thresholds& thresholds,
+[[nodiscard]] std::string render_alert_rules(const ws::Thresholds& thresholds,
                                              std::string_view runbook_base = kDefaultRunbookBase,
                                              std::string_view for_override = {});
 
