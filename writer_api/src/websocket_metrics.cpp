@@ -1,7 +1,9 @@
-// The cold half of wsm::ws::Metrics: registering catalogue series, identities, opening and
-// closing connections.
+// The cold half of wsm::ws::Metrics: choosing categories, registering catalogue series and
+// identities, opening and closing connections.
 #include "wsm/websocket_metrics.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <unordered_map>
 
@@ -58,7 +60,9 @@ Gauge Resolver::identity(Role role, std::string_view user_id, std::string_view p
   const MetricSpec& s = spec(Metric::connections_active);
   auto& anonymous = identities_->anonymous[static_cast<std::size_t>(role)];
   const auto anonymous_gauge = [&] {
-    if (!anonymous) anonymous = gauge(Metric::connections_active, values(label_value(role), "", ""));
+    if (!anonymous) {
+      anonymous = gauge(Metric::connections_active, std::array<std::string_view, 3>{label_value(role), "", ""});
+    }
     return *anonymous;
   };
   if (user_id.empty() && patient_id.empty()) return anonymous_gauge();
@@ -75,6 +79,36 @@ Gauge Resolver::identity(Role role, std::string_view user_id, std::string_view p
   return *g;
 }
 
+namespace {
+
+// MetricsOptions::categories, else the variable, else every category.
+Categories chosen_categories(const MetricsOptions& options) {
+  if (options.categories) return *options.categories;
+  const char* text = std::getenv(kCategoriesVariable);
+  if (text == nullptr) return Categories::all();
+  auto parsed = parse_categories(text);
+  if (parsed) return *parsed;
+  // A worker must not stop over a monitoring setting: say so once and lose nothing.
+  std::fprintf(stderr, "wsm: %s; recording every category\n", parsed.error().message().c_str());
+  return Categories::all();
+}
+
+}  // namespace
+
+MetricsState::MetricsState(Registry registry, MetricsOptions o)
+    : resolver(registry, o.process_role), options(std::move(o)), categories(chosen_categories(options)) {
+  const bool preregister = options.preregister && registry.enabled();
+  const auto prepare = [&](auto&... tables) { (tables.prepare(resolver, categories, preregister), ...); };
+  prepare(connections_total, disconnections, duration, reconnections, sent, received, size, latency,
+          broadcast, failed, compression, backpressure, buffer, queue, pool, stale, subscriptions,
+          matches, sub_failures, transferred, heartbeats_sent, heartbeats_acked);
+  if (preregister && categories.enabled(Category::connection)) {
+    for (std::size_t r = 0; r < kValueCount<Role>; ++r) {
+      resolver.identity(static_cast<Role>(r), "", "", options.max_identities);
+    }
+  }
+}
+
 }  // namespace detail
 
 Metrics::Metrics(Registry registry, MetricsOptions options)
@@ -85,16 +119,16 @@ Metrics::~Metrics() = default;
 Connection Metrics::connection_opened(Role role, std::string_view user_id,
                                       std::string_view patient_id, Compression compression) {
   auto& s = *state_;
-  s.connections_total.get(s.resolver, [&] {
-    return detail::values(label_value(role), label_value(ConnectionStatus::success));
-  }, role, ConnectionStatus::success).inc();
+  s.connections_total.get(s.resolver, role, ConnectionStatus::success).inc();
   Connection c;
   c.state_ = state_.get();
   c.role_ = role;
   c.compression_ = compression;
   c.opened_ns_ = shm::monotonic_ns();
-  c.active_ = s.resolver.identity(role, user_id, patient_id, s.options.max_identities);
-  c.active_.inc();
+  if (s.categories.enabled(Category::connection)) {
+    c.active_ = s.resolver.identity(role, user_id, patient_id, s.options.max_identities);
+    c.active_.inc();
+  }
   const shm::Segment* segment = s.resolver.registry().segment();
   if (s.options.connection_table && segment != nullptr) {
     if (auto entry = shm::ConnectionEntry::claim(*segment, {label_value(role), user_id, patient_id})) {
@@ -107,12 +141,8 @@ Connection Metrics::connection_opened(Role role, std::string_view user_id,
 void Connection::close(DisconnectReason reason) noexcept {
   if (state_ == nullptr) return;
   auto& s = *state_;
-  const Role r = role_;
-  s.disconnections.get(s.resolver, [&] {
-    return detail::values(label_value(r), label_value(reason), disconnect_status(reason));
-  }, r, reason).inc();
-  s.duration.get(s.resolver, [&] { return detail::values(label_value(r), label_value(reason)); },
-                 r, reason).record(shm::monotonic_ns() - opened_ns_);
+  s.disconnections.get(s.resolver, role_, reason).inc();
+  s.duration.get(s.resolver, role_, reason).record(shm::monotonic_ns() - opened_ns_);
   active_.dec();
   if (entry_) entry_->release();
   entry_.reset();

@@ -419,6 +419,33 @@ inline constexpr std::array<MetricSpec, 30> kMetrics = {{
   return kMetrics[static_cast<std::size_t>(m)];
 }
 
+// ---- Categories --------------------------------------------------------------------------------
+// The groups WEBSOCKET_METRICS_CATEGORIES switches on and off (websocket_categories.hpp). A source
+// counter belongs to the category of what is derived from it.
+enum class Category : std::uint8_t { connection, message, performance, resource, health, subscription };
+template <>
+struct LabelValues<Category> {
+  static constexpr std::array names = {std::string_view("connection"), std::string_view("message"),
+                                       std::string_view("performance"), std::string_view("resource"),
+                                       std::string_view("health"), std::string_view("subscription")};
+};
+
+[[nodiscard]] constexpr Category category_of(Metric m) noexcept {
+  switch (m) {
+    case Metric::transferred_bytes_total: return Category::performance;  // bandwidth
+    case Metric::heartbeats_sent_total:
+    case Metric::heartbeats_acked_total: return Category::health;         // heartbeat success
+    default: break;
+  }
+  // The rest of kMetrics is in category order; each category starts at its first metric.
+  if (m < Metric::messages_sent_total) return Category::connection;
+  if (m < Metric::throughput_messages_per_second) return Category::message;
+  if (m < Metric::cpu_usage_percent) return Category::performance;
+  if (m < Metric::health_score) return Category::resource;
+  if (m < Metric::subscriptions_active) return Category::health;
+  return Category::subscription;
+}
+
 namespace detail {
 constexpr bool catalogue_is_consistent() {
   for (std::size_t i = 0; i < kMetrics.size(); ++i) {

@@ -37,9 +37,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 #include "wsm/shm/connection_entry.hpp"
 #include "wsm/websocket_catalogue.hpp"
+#include "wsm/websocket_categories.hpp"
 #include "wsm/writer.hpp"
 
 namespace wsm::ws {
@@ -48,6 +51,13 @@ struct MetricsOptions {
   std::string process_role = "worker";  // role label of process-level gauges (thread pool)
   std::size_t max_identities = 1000;    // identity series of connections_active per process
   bool connection_table = true;         // give each open connection a connection-table record
+  // What is recorded; unset: WEBSOCKET_METRICS_CATEGORIES (websocket_categories.hpp), every
+  // category when that is unset (or invalid: one line on stderr says so).
+  std::optional<Categories> categories{};
+  // Register every label set the catalogue enumerates at construction, so each series exports 0
+  // from the first scrape (rate() sees the first event, panels and alerts have data). Off: each
+  // is registered on its first use.
+  bool preregister = true;
 };
 
 namespace detail {
@@ -87,29 +97,84 @@ class Resolver {
   std::unique_ptr<Identities> identities_;
 };
 
-// The handles of one family, one per combination of its enum labels, resolved on first use.
+// The enum values of combination `i` of a family's handle array (the inverse of flat()).
+template <class... E>
+[[nodiscard]] constexpr std::tuple<E...> unflat(std::size_t i) noexcept {
+  std::tuple<E...> out;
+  [&]<std::size_t... k>(std::index_sequence<k...>) {
+    // The last enum varies fastest, as in flat().
+    constexpr std::size_t n = sizeof...(E);
+    ((std::get<n - 1 - k>(out) = static_cast<std::tuple_element_t<n - 1 - k, std::tuple<E...>>>(
+          i % kValueCount<std::tuple_element_t<n - 1 - k, std::tuple<E...>>>),
+      i /= kValueCount<std::tuple_element_t<n - 1 - k, std::tuple<E...>>>),
+     ...);
+  }(std::index_sequence_for<E...>{});
+  return out;
+}
+
+template <Metric M>
+struct MetricTag {};
+
+// A family's label values, in catalogue order, from the enums of one combination: by default each
+// enum's own value; the overloads below derive a label or add a fixed one.
+template <Metric M, class... E>
+[[nodiscard]] std::array<std::string_view, sizeof...(E)> label_set(MetricTag<M>, const Resolver&, E... e) noexcept {
+  return {label_value(e)...};
+}
+[[nodiscard]] inline std::array<std::string_view, 3> label_set(MetricTag<Metric::disconnections_total>,
+                                                               const Resolver&, Role r, DisconnectReason d) noexcept {
+  return {label_value(r), label_value(d), disconnect_status(d)};
+}
+[[nodiscard]] inline std::array<std::string_view, 3> label_set(MetricTag<Metric::messages_received_total>,
+                                                               const Resolver&, MessageType t, Role r) noexcept {
+  return {label_value(t), label_value(source_of(r)), label_value(r)};
+}
+[[nodiscard]] inline std::array<std::string_view, 2> label_set(MetricTag<Metric::compression_ratio_percent>,
+                                                               const Resolver&, MessageType t) noexcept {
+  return {label_value(Compression::deflate), label_value(t)};
+}
+[[nodiscard]] inline std::array<std::string_view, 2> label_set(MetricTag<Metric::thread_pool_utilization_percent>,
+                                                               const Resolver& resolver, PoolType p) noexcept {
+  return {label_value(p), resolver.process_role()};
+}
+[[nodiscard]] inline std::array<std::string_view, 3> label_set(MetricTag<Metric::transferred_bytes_total>,
+                                                               const Resolver&, Direction d, Compression k,
+                                                               Role r) noexcept {
+  return {label_value(d), protocol_of(k), label_value(r)};
+}
+
+// The handles of one family, one per combination of its enum labels: all registered at
+// construction (MetricsOptions::preregister), else each on its first use; sinks when the family's
+// category is off.
 template <class Handle, Metric M, class... Dims>
 class HandleTable {
  public:
   static constexpr std::size_t kSize = (kValueCount<Dims> * ... * std::size_t{1});
 
-  // `values` gives the label values in catalogue order; it runs only on a combination's first use.
-  template <class Values>
-  [[gnu::always_inline]] Handle get(Resolver& resolver, Values&& values, Dims... dims) noexcept {
+  [[gnu::always_inline]] Handle get(Resolver& resolver, Dims... dims) noexcept {
     const std::size_t i = flat(dims...);
     // Acquire: pairs with the release in resolve(), so handles_[i] is whole.
     if (ready_[i].load(std::memory_order_acquire)) [[likely]] return handles_[i];
-    return resolve(resolver, i, values);
+    return resolve(resolver, i, dims...);
+  }
+
+  // At construction, before any other thread can see the table.
+  void prepare(Resolver& resolver, Categories categories, bool preregister) noexcept {
+    for (std::size_t i = 0; i < kSize; ++i) {
+      if (!categories.enabled(M)) {
+        ready_[i].store(true, std::memory_order_relaxed);  // the default handle: a sink
+      } else if (preregister) {
+        std::apply([&](Dims... d) { resolve(resolver, i, d...); }, unflat<Dims...>(i));
+      }
+    }
   }
 
  private:
-  template <class Values>
-  [[gnu::noinline, gnu::cold]] Handle resolve(Resolver& resolver, std::size_t i, Values& values) noexcept {
+  [[gnu::noinline, gnu::cold]] Handle resolve(Resolver& resolver, std::size_t i, Dims... dims) noexcept {
     std::lock_guard lock(resolver.mutex());
     if (!ready_[i].load(std::memory_order_relaxed)) {
       try {
-        const auto v = values();
-        resolver.make(M, v, handles_[i]);
+        resolver.make(M, label_set(MetricTag<M>{}, resolver, dims...), handles_[i]);
       } catch (...) {  // allocation failure: the default handle is a sink
         handles_[i] = Handle{};
       }
@@ -121,11 +186,6 @@ class HandleTable {
   std::array<std::atomic<bool>, kSize> ready_{};
   std::array<Handle, kSize> handles_{};
 };
-
-template <class... V>
-[[nodiscard]] std::array<std::string_view, sizeof...(V)> values(V... v) noexcept {
-  return {std::string_view(v)...};
-}
 
 struct MetricsState;
 
@@ -165,11 +225,12 @@ class Connection {
 namespace detail {
 
 struct MetricsState {
-  MetricsState(Registry registry, MetricsOptions o)
-      : resolver(registry, o.process_role), options(std::move(o)) {}
+  // Resolves the categories and prepares every table (websocket_metrics.cpp).
+  MetricsState(Registry registry, MetricsOptions o);
 
   Resolver resolver;
   MetricsOptions options;
+  Categories categories = Categories::all();
   HandleTable<Counter, Metric::connections_total, Role, ConnectionStatus> connections_total;
   HandleTable<Counter, Metric::disconnections_total, Role, DisconnectReason> disconnections;
   HandleTable<Histogram, Metric::connection_duration_seconds, Role, DisconnectReason> duration;
@@ -206,6 +267,9 @@ class Metrics {
   Metrics& operator=(Metrics&&) noexcept = default;
   ~Metrics();
 
+  // The categories this Metrics records (MetricsOptions::categories).
+  [[nodiscard]] Categories categories() const noexcept { return state_->categories; }
+
   // ---- connection ----
   // A successful upgrade: counts it, adds it to connections_active and claims its record.
   [[nodiscard]] Connection connection_opened(Role role, std::string_view user_id,
@@ -213,46 +277,33 @@ class Metrics {
   // An upgrade that was refused or failed (status != success).
   void connection_failed(Role role, ConnectionStatus status) noexcept {
     auto& s = *state_;
-    s.connections_total.get(s.resolver, [&] { return detail::values(label_value(role), label_value(status)); },
-                            role, status).inc();
+    s.connections_total.get(s.resolver, role, status).inc();
   }
   void connection_closed(Connection& c, DisconnectReason reason) noexcept { c.close(reason); }
   // A client declared this connection its attempt-th reconnection (1 = first retry).
   void reconnection_attempt(Role role, unsigned attempt) noexcept {
     auto& s = *state_;
-    const AttemptNumber a = attempt_number(attempt);
-    s.reconnections.get(s.resolver, [&] { return detail::values(label_value(role), label_value(a)); },
-                        role, a).inc();
+    s.reconnections.get(s.resolver, role, attempt_number(attempt)).inc();
   }
 
   // ---- messages ----
   void message_received(Connection& c, MessageType type, std::size_t payload_bytes) noexcept {
     auto& s = *state_;
-    const Role r = c.role_;
-    s.received.get(s.resolver, [&] {
-      return detail::values(label_value(type), label_value(source_of(r)), label_value(r));
-    }, type, r).inc();
+    s.received.get(s.resolver, type, c.role_).inc();
     record_size(type, Direction::in, c.compression_, payload_bytes);
     if (c.entry_) shm::ConnectionEntry::add(c.entry_->record().messages_in, 1);
   }
   void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
                     std::size_t payload_bytes) noexcept {
     auto& s = *state_;
-    const Role r = c.role_;
-    s.sent.get(s.resolver, [&] {
-      return detail::values(label_value(type), label_value(priority), label_value(r), label_value(target));
-    }, type, priority, r, target).inc();
+    s.sent.get(s.resolver, type, priority, c.role_, target).inc();
     record_size(type, Direction::out, c.compression_, payload_bytes);
     if (c.entry_) shm::ConnectionEntry::add(c.entry_->record().messages_out, 1);
   }
   // Bytes moved on the connection's socket (frames, after compression).
   void bytes_transferred(Connection& c, Direction direction, std::uint64_t wire_bytes) noexcept {
     auto& s = *state_;
-    const Role r = c.role_;
-    const Compression k = c.compression_;
-    s.transferred.get(s.resolver, [&] {
-      return detail::values(label_value(direction), protocol_of(k), label_value(r));
-    }, direction, k, r).inc(wire_bytes);
+    s.transferred.get(s.resolver, direction, c.compression_, c.role_).inc(wire_bytes);
     if (c.entry_) {
       auto& rec = c.entry_->record();
       shm::ConnectionEntry::add(direction == Direction::in ? rec.bytes_in : rec.bytes_out, wire_bytes);
@@ -260,79 +311,62 @@ class Metrics {
   }
   void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d) noexcept {
     auto& s = *state_;
-    s.latency.get(s.resolver, [&] { return detail::values(label_value(type), label_value(stage)); },
-                  type, stage).record(d);
+    s.latency.get(s.resolver, type, stage).record(d);
   }
   // A message queued for `recipients` connections, `d` after it was read.
   void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
                  std::chrono::nanoseconds d) noexcept {
     auto& s = *state_;
-    const RecipientCount n = recipient_count(recipients);
-    s.broadcast.get(s.resolver, [&] {
-      return detail::values(label_value(target), label_value(type), label_value(n));
-    }, target, type, n).record(d);
+    s.broadcast.get(s.resolver, target, type, recipient_count(recipients)).record(d);
   }
   // A permessage-deflate frame of `compressed_bytes` for a payload of `payload_bytes`.
   void compression(MessageType type, std::size_t payload_bytes, std::size_t compressed_bytes) noexcept {
     if (payload_bytes == 0) return;
     auto& s = *state_;
-    s.compression.get(s.resolver, [&] {
-      return detail::values(label_value(Compression::deflate), label_value(type));
-    }, type).record(static_cast<std::uint64_t>(compressed_bytes) * 100 / payload_bytes);
+    s.compression.get(s.resolver, type).record(static_cast<std::uint64_t>(compressed_bytes) * 100 / payload_bytes);
   }
   void failure(MessageType type, FailureReason reason, Role role) noexcept {
     auto& s = *state_;
-    s.failed.get(s.resolver, [&] {
-      return detail::values(label_value(type), label_value(reason), label_value(role));
-    }, type, reason, role).inc();
+    s.failed.get(s.resolver, type, reason, role).inc();
   }
 
   // ---- performance ----
   void backpressure(BackpressureType type, Severity severity, Role role) noexcept {
     auto& s = *state_;
-    s.backpressure.get(s.resolver, [&] {
-      return detail::values(label_value(type), label_value(severity), label_value(role));
-    }, type, severity, role).inc();
+    s.backpressure.get(s.resolver, type, severity, role).inc();
   }
   void buffer_utilization(BufferType type, Role role, double percent) noexcept {
     auto& s = *state_;
-    s.buffer.get(s.resolver, [&] { return detail::values(label_value(type), label_value(role)); },
-                 type, role).set(percent);
+    s.buffer.get(s.resolver, type, role).set(percent);
   }
   // Messages added to (delta > 0) or taken from (delta < 0) the queues of a role's connections.
   void queue_changed(QueueType type, Role role, double delta) noexcept {
     auto& s = *state_;
-    s.queue.get(s.resolver, [&] { return detail::values(label_value(type), label_value(role)); },
-                type, role).add(delta);
+    s.queue.get(s.resolver, type, role).add(delta);
   }
   // This process's pool: CPU time of its threads, percent of their wall time.
   void thread_pool_utilization(PoolType type, double percent) noexcept {
     auto& s = *state_;
-    s.pool.get(s.resolver, [&] {
-      return detail::values(label_value(type), std::string_view(s.resolver.process_role()));
-    }, type).set(percent);
+    s.pool.get(s.resolver, type).set(percent);
   }
 
   // ---- health ----
   void heartbeat_sent(Connection& c) noexcept {
     auto& s = *state_;
-    const Role r = c.role_;
-    s.heartbeats_sent.get(s.resolver, [&] { return detail::values(label_value(r)); }, r).inc();
+    s.heartbeats_sent.get(s.resolver, c.role_).inc();
   }
   void heartbeat_acked(Connection& c) noexcept {
     auto& s = *state_;
-    const Role r = c.role_;
-    s.heartbeats_acked.get(s.resolver, [&] { return detail::values(label_value(r)); }, r).inc();
+    s.heartbeats_acked.get(s.resolver, c.role_).inc();
     if (c.entry_) c.entry_->set_heartbeat(shm::unix_ns());
   }
   // The connection's health, 0 (worst) to 100, kept in its connection-table record.
   void health(Connection& c, double score) noexcept {
-    if (c.entry_) c.entry_->set_health(score);
+    if (c.entry_ && state_->categories.enabled(Category::health)) c.entry_->set_health(score);
   }
   void stale_connection(StaleType type, Role role) noexcept {
     auto& s = *state_;
-    s.stale.get(s.resolver, [&] { return detail::values(label_value(type), label_value(role)); },
-                type, role).inc();
+    s.stale.get(s.resolver, type, role).inc();
   }
 
   // ---- subscriptions ----
@@ -341,29 +375,21 @@ class Metrics {
   // A published message matched a subscription of a connection of `role`.
   void subscription_matched(SubscriptionType type, MatchType match, Role role) noexcept {
     auto& s = *state_;
-    s.matches.get(s.resolver, [&] {
-      return detail::values(label_value(type), label_value(match), label_value(role));
-    }, type, match, role).inc();
+    s.matches.get(s.resolver, type, match, role).inc();
   }
   void subscription_failed(SubscriptionFailure failure, Role role) noexcept {
     auto& s = *state_;
-    s.sub_failures.get(s.resolver, [&] {
-      return detail::values(label_value(failure), label_value(role));
-    }, failure, role).inc();
+    s.sub_failures.get(s.resolver, failure, role).inc();
   }
 
  private:
   void record_size(MessageType type, Direction d, Compression k, std::size_t bytes) noexcept {
     auto& s = *state_;
-    s.size.get(s.resolver, [&] {
-      return detail::values(label_value(type), label_value(d), label_value(k));
-    }, type, d, k).record(bytes);
+    s.size.get(s.resolver, type, d, k).record(bytes);
   }
   Gauge subscriptions(SubscriptionType type, Role role) noexcept {
     auto& s = *state_;
-    return s.subscriptions.get(s.resolver, [&] {
-      return detail::values(label_value(type), label_value(role));
-    }, type, role);
+    return s.subscriptions.get(s.resolver, type, role);
   }
 
   std::unique_ptr<detail::MetricsState> state_;
