@@ -9,20 +9,23 @@ const DerivedRules& derived_rules() {
   static const DerivedRules rules{
       .rates =
           {
-              {.output = "websocket_throughput_messages_per_second",
+              {.category = ws::Category::performance,
+               .output = "websocket_throughput_messages_per_second",
                .help = "Messages per second over the last exporter interval, by direction "
                        "(out: sent, in: received)",
                .inputs = {{"websocket_messages_sent_total", "direction", "out"},
                           {"websocket_messages_received_total", "direction", "in"}},
                .by = {"message_type", "role"}},
-              {.output = "websocket_bandwidth_bytes_per_second",
+              {.category = ws::Category::performance,
+               .output = "websocket_bandwidth_bytes_per_second",
                .help = "Bytes per second transferred over the last exporter interval",
                .inputs = {{"websocket_transferred_bytes_total", "", ""}},
                .by = {"direction", "protocol", "role"}},
           },
       .ratios =
           {
-              {.output = "websocket_heartbeat_success_rate_percent",
+              {.category = ws::Category::health,
+               .output = "websocket_heartbeat_success_rate_percent",
                .help = "Heartbeats acknowledged per heartbeat sent over the last exporter "
                        "interval, in percent",
                .numerator = "websocket_heartbeats_acked_total",
@@ -70,6 +73,13 @@ const DerivedRules& derived_rules() {
               .compression_ratio = "websocket_compression_ratio_percent",
           },
   };
+  return rules;
+}
+
+DerivedRules derived_rules(ws::Categories categories) {
+  DerivedRules rules = derived_rules();
+  std::erase_if(rules.rates, [&](const RateRule& r) { return !categories.enabled(r.category); });
+  std::erase_if(rules.ratios, [&](const RatioRule& r) { return !categories.enabled(r.category); });
   return rules;
 }
 

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "wsm/websocket_categories.hpp"
+
 namespace wsm::exporter {
 
 // A counter feeding a rate, optionally tagged with a fixed label (direction="out").
@@ -17,6 +19,7 @@ struct RateInput {
 
 // gauge{by...} = sum over inputs of delta(counter) / interval, summed by the `by` labels.
 struct RateRule {
+  ws::Category category;  // of the output
   std::string_view output;
   std::string_view help;
   std::vector<RateInput> inputs;
@@ -26,6 +29,7 @@ struct RateRule {
 // gauge{by...} = scale * delta(numerator) / delta(denominator); absent while the denominator
 // did not move.
 struct RatioRule {
+  ws::Category category;  // of the output
   std::string_view output;
   std::string_view help;
   std::string_view numerator;
@@ -79,5 +83,7 @@ struct DerivedRules {
 };
 
 [[nodiscard]] const DerivedRules& derived_rules();
+// The rules without the rates and ratios of categories that are off.
+[[nodiscard]] DerivedRules derived_rules(ws::Categories categories);
 
 }  // namespace wsm::exporter

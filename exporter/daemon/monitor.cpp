@@ -49,7 +49,7 @@ std::optional<std::string> Monitor::foreign_owner(const shm::Segment& segment) c
 }
 
 Monitor::Monitor(Settings settings, exposition::IdLabelPolicy policy)
-    : settings_(std::move(settings)), policy_(std::move(policy)) {
+    : settings_(std::move(settings)), policy_(std::move(policy)), rules_(derived_rules(settings_.categories)) {
   status_.reason = "segment '" + settings_.segment + "' not looked for yet";
 }
 
@@ -177,7 +177,10 @@ void Monitor::tick() {
     options.only_families = deriver_.input_families();
     auto snapshot = shm::Snapshot::take(attached_->segment, catalog_, options);
     const auto fill = snapshot ? shm::segment_fill(attached_->segment, catalog_, *snapshot) : shm::SegmentFill{};
-    const auto connections = shm::list_connections(attached_->segment);
+    // The connections give the lowest health score: none when the health category is off.
+    const auto connections = settings_.categories.enabled(ws::Category::health)
+                                 ? shm::list_connections(attached_->segment)
+                                 : std::vector<shm::ConnectionInfo>{};
     auto processes = settings_.resource_monitoring ? shm::list_processes(attached_->segment)
                                                    : std::vector<shm::ProcessInfo>{};
     if (!sound()) return;  // read (in part) from zero pages: nothing of it is used
@@ -272,7 +275,9 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
                           self);
       created = static_cast<double>(attached_->segment.header().created_unix_ns) / 1e9;
       // The health scores are read now, like the segment's counts.
-      health = health_score_family(shm::list_connections(attached_->segment), policy_, derived_rules().health);
+      if (settings_.categories.enabled(ws::Category::health)) {
+        health = health_score_family(shm::list_connections(attached_->segment), policy_, rules_.health);
+      }
     }
     if (!sound()) {  // not attached, or the file shrank under these reads: none of them is served
       snapshot.reset();

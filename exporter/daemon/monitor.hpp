@@ -148,7 +148,8 @@ class Monitor {
   bool damaged_ = false;  // the last segment was dropped as damaged; attach() says so until one is
   shm::CatalogView catalog_;
   MonitorStatus status_;
-  Deriver deriver_;
+  const DerivedRules rules_;  // of settings_.categories
+  Deriver deriver_{rules_};
   CapacityWatch capacity_;  // used by tick() only
   ResourceMonitor resources_;  // used by tick() only
   std::vector<exposition::ComputedFamily> computed_;  // derived + resource families of the interval

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wsm/shm/segment.hpp"
+#include "wsm/websocket_categories.hpp"
 #include "wsm/websocket_thresholds.hpp"
 
 namespace wsm::exporter {
@@ -92,6 +93,17 @@ const Key kFixedKeys[] = {
     {"resource_monitoring", "--resource-monitoring", "WEBSOCKET_RESOURCE_MONITORING", "on|off",
      "CPU, memory, fds and threads of writers and exporter from /proc (default on)",
      [](Settings& s, const std::string& v) { return set_switch(s.resource_monitoring, v); }},
+    {"categories", "--categories", "WEBSOCKET_METRICS_CATEGORIES", "LIST",
+     "categories to derive: all, or a comma-separated list of connection, message, performance, "
+     "resource, health, subscription; -name leaves one out (default all; workers read the same "
+     "variable for what they record)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       auto parsed = ws::parse_categories(v);
+       if (!parsed) return "all, or a comma-separated list of connection, message, performance, "
+                           "resource, health, subscription (-name leaves one out)";
+       s.categories = *parsed;
+       return std::nullopt;
+     }},
     {"id_labels", "--id-labels", "WSM_ID_LABELS", "drop|hash|raw",
      "user_id, patient_id, connection_id: sum them away, keyed hash, or as is (default drop)",
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
@@ -257,6 +269,8 @@ ParseOutcome parse_settings(const std::vector<std::string>& args, const Environm
     if (keys[i].is_switch && values[i].empty()) values[i] = "on";
     if (auto err = set_key(s, keys[i].json, values[i], keys[i].flag)) return {std::nullopt, 2, *err};
   }
+  // The resource category off is resource monitoring off: nothing is read from /proc.
+  if (!s.categories.enabled(ws::Category::resource)) s.resource_monitoring = false;
   return {std::move(s), 0, {}};
 }
 

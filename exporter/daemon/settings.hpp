@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "wsm/exposition/id_labels.hpp"
+#include "wsm/websocket_categories.hpp"
 #include "wsm/websocket_thresholds.hpp"
 
 namespace wsm::exporter {
@@ -18,7 +19,9 @@ struct Settings {
   std::string segment = "wsm";
   std::string listen = "127.0.0.1:9470";
   int interval_seconds = 5;
-  bool resource_monitoring = true;
+  bool resource_monitoring = true;  // off too when `categories` leaves out resource
+  // What is derived (WEBSOCKET_METRICS_CATEGORIES, as the writers read it for what they record).
+  ws::Categories categories = ws::Categories::all();
   exposition::IdLabelMode id_labels = exposition::IdLabelMode::drop;
   std::string id_hash_key;  // empty: exposition::default_hash_key_path()
   bool allow_foreign_segment = false;  // serve a segment file another user owns

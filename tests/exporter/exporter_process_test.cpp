@@ -318,3 +318,44 @@ TEST(ExporterProcess, HashedIdentifiersUseAPrivateKeyFile) {
 }
 
 }  // namespace
+
+// WEBSOCKET_METRICS_CATEGORIES on the exporter: it derives nothing for a category that is off (no
+// rates of performance, no heartbeat success or health scores of health, nothing from /proc of
+// resource), while every family the writers recorded is served as with every category on.
+TEST(ExporterProcess, CategoriesOffDeriveNothingForThem) {
+  const std::string seg = unique_segment_name("exp-categories");
+  SegmentGuard guard(seg);
+  Child w = start_writer(seg, {"--repeat-ms", "100",
+                               "counter", "websocket_messages_sent_total", "message_type=vitals,role=nurse", "5",
+                               "counter", "websocket_transferred_bytes_total", "direction=out,protocol=ws,role=nurse", "500",
+                               "counter", "websocket_heartbeats_sent_total", "role=nurse", "2",
+                               "counter", "websocket_heartbeats_acked_total", "role=nurse", "2",
+                               "connection", "nurse", "-", "-", "40", "1", "1"});
+  Exporter all(seg);
+  Exporter some(seg, {}, {"WEBSOCKET_METRICS_CATEGORIES=all,-performance,-health,-resource"});
+  const std::vector<std::string> derived = {
+      "websocket_throughput_messages_per_second", "websocket_bandwidth_bytes_per_second",
+      "websocket_heartbeat_success_rate_percent", "websocket_health_score", "websocket_cpu_usage_percent",
+      "websocket_memory_usage_bytes",             "websocket_file_descriptors_count"};
+  ParsedExposition with_all;
+  ASSERT_TRUE(wait_until([&] {
+    with_all = parse_exposition(all.metrics());
+    return std::ranges::all_of(derived, [&](const std::string& f) { return with_all.types.count(f) == 1; });
+  })) << "the exporter with every category never derived all of them";
+  ASSERT_TRUE(wait_for_http(some.port(), "/healthz", 200));
+  // Two intervals of its own, so rates would be there by now.
+  ASSERT_TRUE(wait_until([&] {
+    const auto snaps = nlohmann::json::parse(some.get("/api/v1/snapshots?n=2")->body);
+    return snaps["snapshots"].size() == 2;
+  }));
+  const auto with_some = parse_exposition(some.metrics());
+  for (const std::string& f : derived) EXPECT_EQ(with_some.types.count(f), 0u) << f << " was derived";
+  for (const auto& [family, type] : with_all.types) {
+    if (family.starts_with("wsm_") || std::ranges::find(derived, family) != derived.end()) continue;
+    EXPECT_EQ(with_some.types.count(family), 1u) << family << ", recorded by the writer, is not served";
+  }
+  const auto summary = nlohmann::json::parse(some.get("/api/v1/summary")->body);
+  EXPECT_TRUE(summary["health"]["heartbeat_success_percent"].empty()) << summary.dump();
+  EXPECT_TRUE(summary["health"]["min_score"].is_null()) << summary.dump();
+  EXPECT_EQ(summary["resources"]["monitoring"], false) << "resource off is resource monitoring off";
+}
