@@ -254,6 +254,20 @@ def demo_stack(bin_dir, rules_path, load_args, load_seconds=240, alertmanager_ba
             os.unlink("/dev/shm/wsm." + segment)
 
 
+def preview_until_data(preview, dashboard, out, base, timeout_s=120):
+    """Runs dashboards/preview --require-data against Prometheus at `base` until every panel target
+    has data; the problems left (none, or the last failure after timeout_s)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = subprocess.run([preview, base, "--dashboard", dashboard, "--out", out, "--range", "1m",
+                            "--scrape-interval", "1s", "--require-data"], capture_output=True, text=True)
+        if r.returncode == 0:
+            return []
+        if time.monotonic() > deadline:
+            return ["preview still failing after %ds (rc %d):\n%s%s" % (timeout_s, r.returncode, r.stdout, r.stderr)]
+        time.sleep(2)
+
+
 def wait_for(condition, timeout_s, what):
     """Polls condition() every 0.5 s until it returns a truthy value (returned) or timeout_s passes."""
     deadline = time.monotonic() + timeout_s

@@ -14,9 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-from live_stack import demo_stack
+from live_stack import demo_stack, preview_until_data
 
 LOAD = ["--clients", "8", "--rate", "40", "--mix", "patient_monitor=2,doctor=2,nurse=1,admin=1",
         "--malformed-ratio", "0.05"]
@@ -42,19 +41,6 @@ def main():
         return 1 if problems else 0
     finally:
         shutil.rmtree(out, ignore_errors=True)
-
-
-def preview_until_data(preview, dashboard, out, base, timeout_s=120):
-    """Runs the preview until every target has data; the problems left."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        r = subprocess.run([preview, base, "--dashboard", dashboard, "--out", out, "--range", "1m",
-                            "--scrape-interval", "1s", "--require-data"], capture_output=True, text=True)
-        if r.returncode == 0:
-            return []
-        if time.monotonic() > deadline:
-            return ["preview still failing after %ds (rc %d):\n%s%s" % (timeout_s, r.returncode, r.stdout, r.stderr)]
-        time.sleep(2)
 
 
 def check_output(panels, out):

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::string url, mix = "patient_monitor=1,doctor=1,nurse=1", deflate = "on";
   std::uint64_t messages = 0;
   double duration_s = 0, timeout_s = 0;
-  app.add_option("--url", url, "ws://127.0.0.1:PORT/ws (loopback hosts only)")->required();
+  app.add_option("--url", url, "ws://127.0.0.1:PORT/ws (loopback hosts only; no path: /ws)")->required();
   app.add_option("--clients", o.clients, "connections")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--mix", mix, "role weights ROLE=W,... (doctor, nurse, patient_monitor, admin)")->capture_default_str();
   auto* m = app.add_option("--messages", messages, "publishes in total, spread over the monitors")
@@ -34,6 +34,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_option("--max-reconnects", o.max_reconnects, "per client, after a dropped connection")
       ->capture_default_str()->check(CLI::Range(0, 100));
+  double churn_s = 0, stall_s = 15;
+  app.add_option("--churn-every", churn_s,
+                 "every SECONDS a subscriber closes and reconnects, declaring a reconnection (0: never)")
+      ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--stall-clients", o.stall_clients,
+                 "subscribers that stop reading 3 s after connecting, for --stall-for seconds, then read "
+                 "as long, and so on (backpressure, unanswered pings, a close as stale, a reconnection)")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
+  app.add_option("--stall-for", stall_s, "length of a stall and of the reading between two")
+      ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
   app.add_option("--timeout", timeout_s, "give up after this many seconds (default: 60, or duration + 60)")
       ->check(CLI::Range(1.0, 90000.0));
   CLI11_PARSE(app, argc, argv);
@@ -49,6 +59,8 @@ int main(int argc, char** argv) {
   }
   o.target = *target;
   o.deflate = deflate == "on";
+  o.churn_every = std::chrono::milliseconds(static_cast<long long>(churn_s * 1000));
+  o.stall_for = std::chrono::milliseconds(static_cast<long long>(stall_s * 1000));
   if (messages > 0) o.messages = messages;
   if (duration_s > 0) o.duration = std::chrono::milliseconds(static_cast<long long>(duration_s * 1000));
   const double default_timeout = 60 + duration_s;

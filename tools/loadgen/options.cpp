@@ -36,7 +36,7 @@ std::optional<Target> parse_loopback_url(const std::string& url, std::string& er
   const auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   Target t;
-  t.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  t.path = slash == std::string_view::npos ? "/ws" : std::string(rest.substr(slash));
   const auto colon = authority.rfind(':');
   if (colon == std::string_view::npos || authority.ends_with("]")) {
     error = "--url needs a port: ws://127.0.0.1:PORT/ws";

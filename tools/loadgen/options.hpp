@@ -18,7 +18,8 @@ struct Target {
   std::string path;  // "/ws"
 };
 
-// ws://HOST:PORT/PATH whose host resolves to loopback addresses only; error otherwise.
+// ws://HOST:PORT[/PATH] whose host resolves to loopback addresses only; error otherwise. Without a
+// path the server's endpoint, /ws, is meant.
 [[nodiscard]] std::optional<Target> parse_loopback_url(const std::string& url, std::string& error);
 
 inline constexpr std::size_t kRoles = 4;  // doctor, nurse, patient_monitor, admin
@@ -33,7 +34,12 @@ struct Options {
   unsigned window = 16;                          // unacknowledged publishes per monitor
   bool deflate = true;
   double malformed_ratio = 0;                    // share of publishes replaced by bad messages
-  unsigned max_reconnects = 5;                   // per client, after unexpected drops
+  unsigned max_reconnects = 5;                   // per client, after unexpected drops in a row
+  // Disruptions, so every event of the catalogue happens (scripts/demo); none by default, where
+  // the counts must match the server's exactly.
+  std::chrono::milliseconds churn_every{0};      // a subscriber leaves (clean close) and comes back
+  unsigned stall_clients = 0;                    // subscribers that stop reading 3 s after connecting,
+  std::chrono::milliseconds stall_for{15'000};   // for this long, then read as long, and so on
   std::chrono::milliseconds timeout{60'000};     // the whole run, however it goes
 };
 

@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace wsm::loadgen {
 
@@ -57,6 +58,12 @@ class Client : public std::enable_shared_from_this<Client> {
   void close();
   void abort();
   void pump();  // monitors: publish what the rate, the window and the quota allow
+  // --churn-every: a subscriber that is ready closes cleanly and reconnects, declaring attempt 1.
+  void leave_and_return();
+  // --stall-clients: from its next connection on, this subscriber reads for --stall-for, stops
+  // reading as long (its pings go unanswered, the server's queue for it fills), and so on.
+  void make_staller() { staller_ = true; }
+  [[nodiscard]] bool staller() const noexcept { return staller_; }
 
   [[nodiscard]] Stage stage() const noexcept { return stage_; }
   [[nodiscard]] Role role() const noexcept { return role_; }
@@ -69,6 +76,9 @@ class Client : public std::enable_shared_from_this<Client> {
   void read(std::uint64_t gen);
   void on_read(std::uint64_t gen, beast::error_code ec);
   void on_lost(std::uint64_t gen, const char* what, beast::error_code ec);
+  // Stops reading (begin) or reads again after `after` (default: --stall-for), then arms the other.
+  void press(std::uint64_t gen);
+  void arm_stall(std::uint64_t gen, bool begin, std::optional<Clock::duration> after = std::nullopt);
   void send(Pending p);
   void write_next();
   void catch_up();
@@ -94,8 +104,16 @@ class Client : public std::enable_shared_from_this<Client> {
     bool publish;
   };
   std::deque<Inflight> inflight_;
-  unsigned attempt_ = 0;
+  unsigned attempt_ = 0;    // unexpected drops since the last successful handshake
+  unsigned declared_ = 0;   // the attempt number this connection's handshake declared
+  bool leaving_ = false;    // closing to come back (--churn-every): the read's error is expected
+  bool rejoining_ = false;  // the next handshake declares a reconnection after leaving
+  bool staller_ = false;
+  bool stalled_ = false;    // not reading now
+  bool resuming_ = false;   // reading again after a stall; the first read tells if the server closed
+  bool read_pending_ = false;
   std::optional<net::steady_timer> timer_;  // pacing and reconnect backoff
+  std::optional<net::steady_timer> stall_timer_;
   std::optional<std::uint64_t> quota_;      // publishes left for this monitor (nullopt: until stopped)
   std::uint64_t published_ = 0;
   Clock::time_point next_send_{};
@@ -105,7 +123,7 @@ class Client : public std::enable_shared_from_this<Client> {
 class Run {
  public:
   Run(const Options& options, const std::vector<Role>& roles)
-      : options_(options), signals_(io_, SIGINT, SIGTERM), deadline_(io_), stop_timer_(io_) {
+      : options_(options), signals_(io_, SIGINT, SIGTERM), deadline_(io_), stop_timer_(io_), churn_timer_(io_) {
     summary_.clients = roles.size();
     unsigned monitors = 0, others = 0;
     for (Role r : roles) (r == Role::patient_monitor ? monitors : others)++;
@@ -134,6 +152,13 @@ class Run {
     }
     if (!options.messages) {
       for (auto& c : clients_) c->set_quota(std::nullopt);
+    }
+    unsigned stallers = 0;
+    for (auto& c : clients_) {
+      if (!c->monitor() && stallers < options.stall_clients) {
+        c->make_staller();
+        ++stallers;
+      }
     }
   }
 
@@ -195,6 +220,7 @@ class Run {
       for (auto& c : clients_) {
         if (c->monitor() && c->stage() == Stage::ready) c->start_publishing();
       }
+      if (options_.churn_every.count() > 0) arm_churn();
     }
     if (phase_ == Phase::publishing && passed(Stage::published, true)) {
       phase_ = Phase::draining;
@@ -213,6 +239,8 @@ class Run {
   }
 
   [[nodiscard]] Phase phase() const noexcept { return phase_; }
+  // True from the second call on: a refused upgrade is explained once per run.
+  [[nodiscard]] bool refusal_reported() noexcept { return std::exchange(refusal_reported_, true); }
   [[nodiscard]] bool publishing_stopped() const noexcept { return stop_publishing_; }
   [[nodiscard]] bool aborting() const noexcept { return aborting_; }
   [[nodiscard]] const Options& options() const noexcept { return options_; }
@@ -224,6 +252,22 @@ class Run {
   Summary& summary() noexcept { return summary_; }
 
  private:
+  // Every --churn-every, the next subscriber in turn (stallers aside) leaves and comes back.
+  void arm_churn() {
+    churn_timer_.expires_after(options_.churn_every);
+    churn_timer_.async_wait([this](beast::error_code e) {
+      if (e || phase_ != Phase::publishing || stop_publishing_) return;
+      for (std::size_t k = 0; k < clients_.size(); ++k) {
+        auto& c = clients_[(next_churn_ + k) % clients_.size()];
+        if (c->monitor() || c->staller() || c->stage() != Stage::ready) continue;
+        next_churn_ = (next_churn_ + k + 1) % clients_.size();
+        c->leave_and_return();
+        break;
+      }
+      arm_churn();
+    });
+  }
+
   void stop_publishing() {
     stop_publishing_ = true;
     for (auto& c : clients_) {
@@ -254,6 +298,7 @@ class Run {
     signals_.cancel(ignored);
     deadline_.cancel();
     stop_timer_.cancel();
+    churn_timer_.cancel();
   }
 
   const Options& options_;
@@ -261,6 +306,8 @@ class Run {
   net::signal_set signals_;
   net::steady_timer deadline_;
   net::steady_timer stop_timer_;  // --duration
+  net::steady_timer churn_timer_;  // --churn-every
+  std::size_t next_churn_ = 0;
   tcp::resolver::results_type endpoints_;
   std::vector<std::shared_ptr<Client>> clients_;
   unsigned monitors_ = 0;
@@ -268,6 +315,7 @@ class Run {
   bool stop_publishing_ = false;
   bool aborting_ = false;
   bool updating_ = false, again_ = false;
+  bool refusal_reported_ = false;
   Clock::time_point started_;
   Summary summary_;
 };
@@ -288,6 +336,17 @@ void Client::connect() {
   writing_ = false;
   stage_ = Stage::connecting;
   beast::get_lowest_layer(ws()).expires_after(std::chrono::seconds(5));
+  if (staller_) {
+    // A small receive buffer before connecting, so a stall reaches the server's queue in seconds.
+    const tcp::endpoint endpoint = *run_.endpoints().begin();
+    auto& socket = beast::get_lowest_layer(ws()).socket();
+    beast::error_code ec;
+    socket.open(endpoint.protocol(), ec);
+    if (!ec) socket.set_option(net::socket_base::receive_buffer_size(2048), ec);
+    beast::get_lowest_layer(ws()).async_connect(
+        endpoint, [self = shared_from_this(), gen](beast::error_code e) { self->on_connect(gen, e); });
+    return;
+  }
   beast::get_lowest_layer(ws()).async_connect(
       run_.endpoints(), [self = shared_from_this(), gen](beast::error_code ec, const tcp::endpoint&) {
         self->on_connect(gen, ec);
@@ -302,11 +361,12 @@ void Client::on_connect(std::uint64_t gen, beast::error_code ec) {
   }
   beast::get_lowest_layer(ws()).socket().set_option(tcp::no_delay(true));
   websocket::permessage_deflate pmd;
-  pmd.client_enable = run_.options().deflate;
+  pmd.client_enable = run_.options().deflate && !staller_;  // whole frames fill its buffers sooner
   ws().set_option(pmd);
   std::string target = run_.options().target.path + "?role=" + std::string(ws::label_value(role_)) +
                        "&user=" + user_ + "&patient=" + patient_;
-  if (attempt_ > 0) target += "&attempt=" + std::to_string(attempt_);
+  declared_ = rejoining_ ? 1 : attempt_;
+  if (declared_ > 0) target += "&attempt=" + std::to_string(declared_);
   const std::string host = run_.options().target.host + ":" + run_.options().target.port;
   ws().async_handshake(handshake_response_, host, target,
                        [self = shared_from_this(), gen](beast::error_code e) { self->on_handshake(gen, e); });
@@ -315,12 +375,21 @@ void Client::on_connect(std::uint64_t gen, beast::error_code ec) {
 void Client::on_handshake(std::uint64_t gen, beast::error_code ec) {
   if (gen != generation_) return;
   if (ec) {
+    const unsigned status = handshake_response_.result_int();
+    if (status != 0 && !run_.refusal_reported()) {  // once: the server said why (e.g. a wrong path)
+      std::fprintf(stderr, "wsm-loadgen: the server refused the upgrade of %s: HTTP %u %s\n",
+                   run_.options().target.path.c_str(), status, handshake_response_.body().c_str());
+    }
     on_lost(gen, "handshake", ec);
     return;
   }
   Summary& s = run_.summary();
   ++s.connected;
-  if (attempt_ > 0) ++s.reconnects;
+  if (declared_ > 0) ++s.reconnects;
+  rejoining_ = false;
+  attempt_ = 0;
+  resuming_ = stalled_ = false;
+  if (staller_) arm_stall(gen, true, std::chrono::seconds(3));
   if (handshake_response_[beast::http::field::sec_websocket_extensions].find("permessage-deflate") !=
       beast::string_view::npos) {
     ++s.deflate_negotiated;
@@ -402,6 +471,11 @@ void Client::start_draining() {
     set_stage(Stage::drained);
     return;
   }
+  if (stalled_) {  // the unsubscribe's reply must be read
+    stalled_ = false;
+    resuming_ = true;
+    if (!read_pending_) read(generation_);
+  }
   stage_ = Stage::unsubscribing;
   subscription(false);
 }
@@ -480,7 +554,7 @@ void Client::write_next() {
     if (gen != self->generation_) return;
     Summary& s = self->run_.summary();
     if (ec) {
-      ++s.write_errors;
+      if (!self->stalled_) ++s.write_errors;  // a stalled client's connection may be closed by the server
       self->writing_ = false;
       return;  // the read side sees the connection end
     }
@@ -492,12 +566,15 @@ void Client::write_next() {
 }
 
 void Client::read(std::uint64_t gen) {
+  read_pending_ = true;
   ws().async_read(buffer_, [self = shared_from_this(), gen](beast::error_code ec, std::size_t) { self->on_read(gen, ec); });
 }
 
 void Client::on_read(std::uint64_t gen, beast::error_code ec) {
   if (gen != generation_) return;
+  read_pending_ = false;
   if (ec) {
+    if (leaving_) return;  // our own close: leave_and_return() goes on
     // Closing or closed: the close operation's handler counts the end.
     const bool ending = stage_ == Stage::closing || stage_ == Stage::closed || stage_ == Stage::failed;
     if (!ending && !run_.aborting()) on_lost(gen, "read", ec);
@@ -505,6 +582,7 @@ void Client::on_read(std::uint64_t gen, beast::error_code ec) {
   }
   Summary& s = run_.summary();
   ++s.received;
+  resuming_ = false;
   const std::string text = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
@@ -526,8 +604,58 @@ void Client::on_read(std::uint64_t gen, beast::error_code ec) {
   } else if (j.is_object() && j.contains("ts") && j["ts"].is_number_integer()) {
     s.delivery_latency.add(static_cast<double>(mono_ns() - j["ts"].get<std::int64_t>()) / 1e6);
   }
-  // Once closing, the close operation reads until the server's close frame.
-  if (gen == generation_ && stage_ != Stage::closing && stage_ != Stage::closed) read(gen);
+  // Once closing, the close operation reads until the server's close frame; a stalled client
+  // reads again when its stall ends.
+  if (gen == generation_ && stage_ != Stage::closing && stage_ != Stage::closed && !stalled_) read(gen);
+}
+
+void Client::arm_stall(std::uint64_t gen, bool begin, std::optional<Clock::duration> after) {
+  if (!stall_timer_) stall_timer_.emplace(run_.io());
+  stall_timer_->expires_after(after.value_or(run_.options().stall_for));
+  stall_timer_->async_wait([self = shared_from_this(), gen, begin](beast::error_code ec) {
+    if (ec || gen != self->generation_ || self->stage_ >= Stage::unsubscribing) return;
+    if (begin && self->run_.phase() != Phase::publishing) return;  // stalls only while publishing
+    if (begin) {
+      self->stalled_ = true;
+      ++self->run_.summary().stalled;
+      self->press(gen);
+    } else {
+      self->stalled_ = false;
+      self->resuming_ = true;
+      if (!self->read_pending_) self->read(gen);
+    }
+    self->arm_stall(gen, !begin);
+  });
+}
+
+// While stalled: a request every 20 ms whose reply (an ack: re-subscribing changes nothing) the
+// server must queue. The first reply completes the read that was pending, so from then on nothing
+// reads: pings go unanswered and the replies fill the buffers, then the server's queue, wherever
+// the client's patient publishes.
+void Client::press(std::uint64_t gen) {
+  if (!stalled_ || gen != generation_) return;
+  subscription(true);
+  if (!timer_) timer_.emplace(run_.io());
+  timer_->expires_after(std::chrono::milliseconds(20));
+  timer_->async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+    if (!ec) self->press(gen);
+  });
+}
+
+void Client::leave_and_return() {
+  if (stage_ != Stage::ready) return;
+  stage_ = Stage::connecting;  // the barriers wait for it to come back
+  leaving_ = true;
+  const std::uint64_t gen = generation_;
+  ws().async_close(websocket::close_code::normal, [self = shared_from_this(), gen](beast::error_code) {
+    if (gen != self->generation_) return;
+    Summary& s = self->run_.summary();
+    ++s.disconnected;
+    ++s.churned;
+    self->leaving_ = false;
+    self->rejoining_ = true;
+    self->connect();
+  });
 }
 
 // The connection failed or dropped: count it, then reconnect with backoff or give up.
@@ -535,7 +663,10 @@ void Client::on_lost(std::uint64_t gen, const char* what, beast::error_code ec) 
   if (gen != generation_) return;
   Summary& s = run_.summary();
   const bool was_connected = stage_ != Stage::connecting;
-  if (was_connected) {
+  if (was_connected && resuming_) {  // closed by the server while this client did not read
+    ++s.stall_closes;
+    ++s.disconnected;
+  } else if (was_connected) {
     ++s.dropped;
     ++s.disconnected;
   } else {
@@ -544,6 +675,7 @@ void Client::on_lost(std::uint64_t gen, const char* what, beast::error_code ec) 
   s.unanswered += inflight_.size();
   inflight_.clear();
   ++generation_;
+  resuming_ = stalled_ = false;
   if (ws_) beast::get_lowest_layer(ws()).close();
   if (run_.phase() == Phase::closing || run_.phase() == Phase::done || attempt_ >= run_.options().max_reconnects) {
     std::fprintf(stderr, "wsm-loadgen: client %u (%s): %s: %s; giving up\n", index_,

@@ -31,7 +31,10 @@ struct Summary {
   std::uint64_t disconnected = 0;      // connections that ended, cleanly or not
   std::uint64_t connect_failures = 0;  // TCP or handshake failures
   std::uint64_t dropped = 0;           // connections that ended without our close
-  std::uint64_t reconnects = 0;
+  std::uint64_t reconnects = 0;        // handshakes that declared a reconnection attempt
+  std::uint64_t churned = 0;           // --churn-every: clean closes followed by a reconnection
+  std::uint64_t stalled = 0;           // --stall-clients: stalls begun
+  std::uint64_t stall_closes = 0;      // connections the server closed during a stall (not errors)
   std::uint64_t deflate_negotiated = 0;
   std::uint64_t sent = 0;              // messages written, every type
   std::uint64_t received = 0;          // messages read, every type
