@@ -146,9 +146,17 @@ wsm::ws::Metrics& facade() {
   return m;
 }
 
-void wsm_facade_message_sent(benchmark::State& state) {
+// The same call with the message category switched off (WEBSOCKET_METRICS_CATEGORIES): what a
+// disabled category costs a server, i.e. sink handles plus the connection record.
+wsm::ws::Metrics& facade_message_off() {
+  static wsm::ws::Metrics m(wsm_handles().segment.registry(),
+                            {.process_role = "bench",
+                             .categories = wsm::ws::Categories::all().disable(wsm::ws::Category::message)});
+  return m;
+}
+
+void facade_message_sent(benchmark::State& state, wsm::ws::Metrics& m) {
   using namespace wsm::ws;
-  Metrics& m = facade();
   // The thread index as user id (GCC 12 warns falsely, -Wrestrict, on "u" + std::to_string(...)).
   const std::string user = std::to_string(state.thread_index());
   Connection c = m.connection_opened(Role::doctor, user, "p7", Compression::deflate);
@@ -160,6 +168,10 @@ void wsm_facade_message_sent(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   m.connection_closed(c, DisconnectReason::client_close);
+}
+void wsm_facade_message_sent(benchmark::State& state) { facade_message_sent(state, facade()); }
+void wsm_facade_message_sent_category_off(benchmark::State& state) {
+  facade_message_sent(state, facade_message_off());
 }
 
 void wsm_gauge_set(benchmark::State& state) {
@@ -359,6 +371,7 @@ void register_all() {
       {"wsm/histogram_record_size", wsm_histogram_record_size},
       {"wsm/histogram_record_size_local", wsm_histogram_record_size_local},
       {"wsm/facade_message_sent", wsm_facade_message_sent},
+      {"wsm/facade_message_sent_category_off", wsm_facade_message_sent_category_off},
       {"prometheus_cpp/counter_increment", prometheus_counter_increment},
       {"prometheus_cpp/histogram_observe_12_buckets", prometheus_histogram_observe},
       {"statsd/udp_datagram_per_event", statsd_udp_counter},

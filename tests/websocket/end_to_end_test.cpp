@@ -299,3 +299,63 @@ TEST(LoadGenerator, RefusesTargetsOffThisHost) {
 
 }  // namespace
 }  // namespace wsm::test
+
+namespace wsm::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A URL without a path means the server's endpoint; a wrong path is refused with the server's
+// own answer on stderr, once.
+TEST(LoadGenerator, AUrlWithoutAPathMeansWsAndARefusalSaysWhy) {
+  SegmentGuard guard(unique_segment_name("lg-url"));
+  DemoServer server(guard.name(), 1);
+  const std::string bare = "ws://127.0.0.1:" + std::to_string(server.port());
+  const auto ok = run_loadgen({"--url", bare, "--clients", "2", "--mix", "patient_monitor=1,doctor=1",
+                               "--messages", "10"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.summary["connected"], 2) << ok.summary.dump();
+  EXPECT_EQ(ok.summary["acked"].get<int>(), 10 + 2) << "ten publishes, a subscribe and an unsubscribe";
+
+  const auto wrong = run_loadgen({"--url", bare + "/metrics", "--clients", "2", "--messages", "1",
+                                  "--max-reconnects", "1", "--timeout", "10"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_EQ(wrong.summary["connected"], 0);
+  const std::string said = "refused the upgrade of /metrics: HTTP 400";
+  ASSERT_NE(wrong.err.find(said), std::string::npos) << wrong.err;
+  EXPECT_EQ(wrong.err.find(said), wrong.err.rfind(said)) << "said once: " << wrong.err;
+  EXPECT_NE(wrong.err.find("WebSocket endpoint is /ws"), std::string::npos) << wrong.err;
+}
+
+// --churn-every and --stall-clients: every disruption the demo relies on, counted exactly where
+// the load generator can know it (clean leaves, declared reconnections) and at least once where the
+// server decides (backpressure, stale pings, its close of the stalled client).
+TEST(LoadGenerator, ChurnAndStallsMakeEveryDisruptionEvent) {
+  SegmentGuard guard(unique_segment_name("lg-churn"));
+  DemoServer server(guard.name(), 2, {"--queue-limit", "16", "--socket-send-buffer", "4096",
+                                      "--heartbeat-ms", "500", "--max-missed-heartbeats", "8"});
+  const auto r = run_loadgen({"--url", server.url(), "--clients", "6", "--rate", "20",
+                              "--mix", "patient_monitor=2,doctor=2,nurse=1,admin=1", "--duration", "12",
+                              "--churn-every", "1", "--stall-clients", "1", "--stall-for", "5"},
+                             90s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto& s = r.summary;
+  EXPECT_EQ(s["errors"], 0) << s.dump();
+  EXPECT_GE(s["churned"].get<int>(), 5) << s.dump();
+  EXPECT_GE(s["stalled"].get<int>(), 1) << s.dump();
+  EXPECT_GE(s["stall_closes"].get<int>(), 1) << "the server closed the stalled client: " << s.dump();
+  const Totals t(guard.name());
+  const auto clean = [](const nlohmann::json& l) { return l.value("reason", "") == "client_close"; };
+  // Every clean close: the churned ones and each client's close at the end.
+  EXPECT_EQ(t.sum("websocket_disconnections_total", clean), s["churned"].get<double>() + 6);
+  EXPECT_EQ(t.sum("websocket_reconnection_attempts_total"), s["reconnects"].get<double>());
+  EXPECT_EQ(s["reconnects"].get<int>(), s["churned"].get<int>() + s["stall_closes"].get<int>());
+  EXPECT_GE(t.sum("websocket_backpressure_events_total"), 1);
+  EXPECT_GE(t.sum("websocket_stale_connections_total"), 1);
+  const auto abnormal = [](const nlohmann::json& l) { return l.value("status", "") == "abnormal"; };
+  EXPECT_EQ(t.sum("websocket_disconnections_total", abnormal), s["stall_closes"].get<double>());
+  EXPECT_EQ(t.sum("websocket_connection_duration_seconds"), t.sum("websocket_disconnections_total"));
+}
+
+}  // namespace
+}  // namespace wsm::test

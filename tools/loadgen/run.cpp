@@ -628,7 +628,7 @@ void Client::arm_stall(std::uint64_t gen, bool begin, std::optional<Clock::durat
   });
 }
 
-// While stalled: a request every 20 ms whose reply (an ack: re-subscribing changes nothing) the
+// While stalled: a request every 5 ms whose reply (an ack: re-subscribing changes nothing) the
 // server must queue. The first reply completes the read that was pending, so from then on nothing
 // reads: pings go unanswered and the replies fill the buffers, then the server's queue, wherever
 // the client's patient publishes.
@@ -636,7 +636,7 @@ void Client::press(std::uint64_t gen) {
   if (!stalled_ || gen != generation_) return;
   subscription(true);
   if (!timer_) timer_.emplace(run_.io());
-  timer_->expires_after(std::chrono::milliseconds(20));
+  timer_->expires_after(std::chrono::milliseconds(5));
   timer_->async_wait([self = shared_from_this(), gen](beast::error_code ec) {
     if (!ec) self->press(gen);
   });
