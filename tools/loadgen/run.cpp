@@ -554,7 +554,8 @@ void Client::write_next() {
     if (gen != self->generation_) return;
     Summary& s = self->run_.summary();
     if (ec) {
-      if (!self->stalled_) ++s.write_errors;  // a stalled client's connection may be closed by the server
+      // A stalled client's connection may have been closed by the server: not an error.
+      if (!self->stalled_ && !self->resuming_) ++s.write_errors;
       self->writing_ = false;
       return;  // the read side sees the connection end
     }
@@ -628,7 +629,7 @@ void Client::arm_stall(std::uint64_t gen, bool begin, std::optional<Clock::durat
   });
 }
 
-// While stalled: a request every 5 ms whose reply (an ack: re-subscribing changes nothing) the
+// While stalled: a request every 10 ms whose reply (an ack: re-subscribing changes nothing) the
 // server must queue. The first reply completes the read that was pending, so from then on nothing
 // reads: pings go unanswered and the replies fill the buffers, then the server's queue, wherever
 // the client's patient publishes.
@@ -636,7 +637,7 @@ void Client::press(std::uint64_t gen) {
   if (!stalled_ || gen != generation_) return;
   subscription(true);
   if (!timer_) timer_.emplace(run_.io());
-  timer_->expires_after(std::chrono::milliseconds(5));
+  timer_->expires_after(std::chrono::milliseconds(10));
   timer_->async_wait([self = shared_from_this(), gen](beast::error_code ec) {
     if (!ec) self->press(gen);
   });
