@@ -18,13 +18,14 @@ using namespace wsm::shm;
 
 std::span<const Label> view(const std::vector<Label>& labels) { return {labels.data(), labels.size()}; }
 
+const std::string kLongValue(300, 'v');  // outlives the views of kSets
 const std::vector<std::vector<Label>> kSets = {
     {},
     {{"role", "doctor"}},
     {{"role", "doctor"}, {"route", "/ws/telemetry"}, {"user", "user-1"}},
     {{"q", "a\"b\\c\nd"}, {"z", ""}},
     {{"bad", "x\xff\xfey"}, {"ok", "caf\xc3\xa9"}},                      // invalid and valid UTF-8
-    {{"long", std::string(300, 'v')}, {"a", "1234567"}, {"b", "12345678"}},  // whole and part words
+    {{"long", kLongValue}, {"a", "1234567"}, {"b", "12345678"}},  // whole and part words
 };
 
 TEST(LabelHash, CallerLabelsInAnyOrderHashLikeTheirCanonicalForm) {
