@@ -305,11 +305,15 @@ class Report:
         self.table(["index", "index alone", "record", "record vs shipped"], rows)
 
     def registration_table(self):
-        runs = self.results.get("bench_registration", {}).get("runs", {})
-        if not runs:
+        goals = registration_goals(self.results)
+        if not goals:
             return
-        self.out("## Registration (3 labels)", "", "The cold path: a handle is registered once and kept.", "")
-        self.table(["case", "time per call"], [(f"`{n}`", fmt_ns(r["cpu_ns"])) for (n, _), r in sorted(runs.items())])
+        self.out("## Registration (3 labels)", "",
+                 "The cold path: a handle is registered once and kept. wsm and prometheus-cpp in the same "
+                 "run (`bench_registration`), CPU time per call, median; issue 17's goals.", "")
+        self.table(["figure", "wsm", "prometheus-cpp", "goal", ""],
+                   [(g["figure"], fmt_ns(g["wsm_ns"]), fmt_ns(g["prometheus_cpp_ns"]), f"<= {fmt_ns(g['goal_ns'])}",
+                     g["verdict"] if g["verdict"] != "MISSED" else "**MISSED**") for g in goals])
 
     def accuracy_table(self):
         runs = self.results.get("bench_accuracy", {}).get("runs", {})
@@ -453,6 +457,29 @@ class Report:
             self.out("## Failed", "", *(f"- `{exe}`: {self.results[exe]['failed']}" for exe in failed), "")
         self.charts(chart_dir)
         return "\n".join(self.lines)
+
+
+# Issue 17's registration goals: (figure, wsm case, prometheus-cpp case, goal in ns).
+REGISTRATION_GOALS = [
+    ("registration, existing series, 3 labels", "registration/wsm_existing_series_3_labels",
+     "registration/prometheus_cpp_existing_series_3_labels", 300.0),
+    ("registration, new series, 3 labels", "registration/wsm_new_series_3_labels",
+     "registration/prometheus_cpp_new_series_3_labels", 1000.0),
+]
+
+
+def registration_goals(results):
+    """Each registration goal with both figures of this run (CPU ns, median) and MET / MISSED."""
+    runs = results.get("bench_registration", {}).get("runs", {})
+    if not runs:
+        return []
+    cpu = {n: r["cpu_ns"] for (n, _), r in runs.items()}
+    goals = []
+    for figure, wsm_case, peer_case, goal in REGISTRATION_GOALS:
+        value = cpu.get(wsm_case)
+        goals.append({"figure": figure, "wsm_ns": value, "prometheus_cpp_ns": cpu.get(peer_case), "goal_ns": goal,
+                      "verdict": "not measured" if value is None else ("MET" if value <= goal else "MISSED")})
+    return goals
 
 
 def scrape_axes(name):
@@ -602,6 +629,7 @@ def main():
         exe: {"failed": r.get("failed"),
               "cases": [{"name": n, "threads": t, **run} for (n, t), run in sorted(r["runs"].items())]}
         for exe, r in results.items()}}
+    doc["registration_goals"] = registration_goals(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 

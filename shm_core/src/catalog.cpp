@@ -6,6 +6,7 @@
 
 #include "test_point_pass.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
+#include "wsm/shm/label_hash.hpp"
 #include "wsm/shm/labels.hpp"
 #include "wsm/shm/liveness.hpp"
 
@@ -103,10 +104,18 @@ std::uint8_t max_octave_for(Unit unit) {
 
 }  // namespace
 
+std::uint64_t series_hash(std::uint32_t family_id, std::uint64_t labels_hash) noexcept {
+  // Mixed again so that one label set in two families starts two unrelated probe sequences.
+  StreamHash h;
+  char bytes[12];
+  std::memcpy(bytes, &family_id, 4);
+  std::memcpy(bytes + 4, &labels_hash, 8);
+  h.update({bytes, sizeof bytes});
+  return h.finish();
+}
+
 std::uint64_t series_hash(std::uint32_t family_id, std::string_view labels) noexcept {
-  char id[4];
-  std::memcpy(id, &family_id, 4);
-  return stable_hash(labels, stable_hash({id, 4}));
+  return series_hash(family_id, canonical_label_set_hash(labels));
 }
 
 
@@ -219,6 +228,11 @@ Result<std::uint32_t> Catalog::find_series(std::uint32_t family_id,
 }
 
 Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view labels) const {
+  return series(family_id, labels, canonical_label_set_hash(labels));
+}
+
+Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view labels,
+                                      std::uint64_t labels_hash) const {
   if (family_id >= segment_.max_families() ||
       entry_state(segment_.family(family_id).state_word.load(std::memory_order_acquire)) !=
           EntryState::ready) {
@@ -242,7 +256,7 @@ Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view 
            l == labels;
   };
   auto at = [&](std::uint32_t i) -> SeriesEntry& { return segment_.series(i); };
-  const std::uint64_t hash = series_hash(family_id, labels);
+  const std::uint64_t hash = series_hash(family_id, labels_hash);
   const auto me = segment_.owner();
   if (!me) return std::unexpected(me.error());
   const ProbeResult r = probe<SeriesEntry>(segment_, at, segment_.max_series(), hash, !at_cap, matches, *me);

@@ -23,28 +23,6 @@ Result<void> validate_name(std::string_view name, bool colon_ok, const char* wha
   return {};
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0 if it is not valid (RFC 3629 ranges).
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
-    if (c == 0xed && b(1) > 0x9f) return 0;  // surrogates
-    return 3;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xf0 && b(1) < 0x90) return 0;  // overlong
-    if (c == 0xf4 && b(1) > 0x8f) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
 // A valid name that does not start with __ (Prometheus reserves those for itself).
 Result<void> validate_unreserved_name(std::string_view name, bool colon_ok, const char* what) {
   if (auto ok = validate_name(name, colon_ok, what); !ok) return ok;
@@ -101,21 +79,70 @@ std::string_view unit_suffix(Unit unit) noexcept {
   return "";
 }
 
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+    if (c == 0xed && b(1) > 0x9f) return 0;  // surrogates
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xf0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xf4 && b(1) > 0x8f) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
 void escape_label_value(std::string_view value, std::string& out) {
-  for (std::size_t i = 0; i < value.size();) {
-    const char c = value[i];
-    if (c == '\\') { out += "\\\\"; ++i; continue; }
-    if (c == '"') { out += "\\\""; ++i; continue; }
-    if (c == '\n') { out += "\\n"; ++i; continue; }
-    const std::size_t n = utf8_length(value, i);
-    if (n == 0) {
-      out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
-      ++i;
-    } else {
-      out.append(value.substr(i, n));
-      i += n;
+  for_each_escaped_piece(value, [&](std::string_view piece) { out.append(piece); });
+}
+
+std::string_view canonical_fragment(std::string_view s, std::size_t start) noexcept {
+  const std::size_t open = s.find("=\"", start);
+  if (open == std::string_view::npos) return s.substr(start);
+  for (std::size_t i = open + 2; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;  // an escaped byte: never the closing quote
+    } else if (s[i] == '"') {
+      return s.substr(start, i + 1 - start);
     }
   }
+  return s.substr(start);
+}
+
+bool canonical_labels_equal(std::string_view canonical, std::span<const Label> labels) noexcept {
+  std::size_t count = 0;
+  for (std::size_t start = 0; start < canonical.size(); ++count) {
+    const std::string_view fragment = canonical_fragment(canonical, start);
+    start += fragment.size();
+    if (start < canonical.size() && canonical[start++] != ',') return false;
+    const std::size_t open = fragment.find("=\"");
+    if (open == std::string_view::npos || !fragment.ends_with('"') || fragment.size() < open + 3) return false;
+    const std::string_view name = fragment.substr(0, open);
+    const std::string_view stored = fragment.substr(open + 2, fragment.size() - open - 3);
+    const Label* given = nullptr;
+    for (const Label& l : labels) {
+      if (l.first == name) given = &l;
+    }
+    if (given == nullptr) return false;
+    // The stored value is the given one escaped: compare it piece by piece, with no copy.
+    std::size_t at = 0;
+    bool same = true;
+    for_each_escaped_piece(given->second, [&](std::string_view piece) {
+      same = same && piece.size() <= stored.size() - at && stored.compare(at, piece.size(), piece) == 0;
+      at += piece.size();
+    });
+    if (!same || at != stored.size()) return false;
+  }
+  // Each stored name is unique and found among labels, so equal counts leave no label unmatched.
+  return count == labels.size();
 }
 
 Result<std::string> canonical_labels(std::span<const Label> labels) {

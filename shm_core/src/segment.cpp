@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 #include <thread>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,6 +289,19 @@ bool Segment::string_at(std::uint32_t off, std::uint32_t len, std::string_view& 
   if (off == 0 || std::uint64_t{off} + len > limits_.string_bytes) return false;
   out = {reinterpret_cast<const char*>(bytes_.data() + layout_.strings_offset + off), len};
   return true;
+}
+
+bool Segment::populate_catalog() const noexcept {
+#ifdef MADV_POPULATE_WRITE
+  if (!mapping_ || !writable_) return false;
+  // The family table, series catalog, retired index and string arena are adjacent (layout.hpp).
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t begin = layout_.families_offset / page * page;
+  const std::uint64_t end = layout_.retired_offset;
+  return ::madvise(bytes_.data() + begin, end - begin, MADV_POPULATE_WRITE) == 0;
+#else
+  return false;
+#endif
 }
 
 Result<void> Segment::remove(std::string_view name) {

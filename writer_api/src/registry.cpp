@@ -88,6 +88,7 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
   auto segment = shm::Segment::open_or_create(name, {options.limits, mode, *gid});
   if (!segment) return std::unexpected(segment.error());
   if (auto ok = trusted_owner(*segment, *trusted_gid, trusted); !ok) return std::unexpected(ok.error());
+  (void)segment->populate_catalog();  // registrations then take no page faults (segment.hpp)
   const auto index = static_cast<std::uint32_t>(opened().size());
   auto* state = new detail::SegmentState(std::move(*segment), options.role, index);
   detail::attach_process(*state);
@@ -99,28 +100,51 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
 Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType type, Labels labels,
                                        std::string_view help, GaugeMode mode,
                                        const shm::FamilyEntry*& entry) {
-  auto canonical = shm::canonical_labels(std::span<const Label>(labels.begin(), labels.size()));
+  const detail::SeriesKey key = detail::series_key(name, type, std::span<const Label>(labels.begin(), labels.size()));
+  const std::uint64_t hash = state_->key_hash(key);
+  std::uint32_t family_id = 0;
+  auto holds_key = [&](std::uint32_t id) {
+    const auto f = detail::family_holding(state_->segment, id, key);
+    if (f) family_id = *f;
+    return f.has_value();
+  };
+  if (const auto id = state_->series_index.find(hash, holds_key)) {  // registered before: no lock, no copy
+    entry = &state_->segment.family(family_id);
+    return *id;
+  }
+  std::lock_guard lock(detail::registration_mutex());
+  if (const auto id = state_->series_index.find(hash, holds_key)) {  // by another thread meanwhile
+    entry = &state_->segment.family(family_id);
+    return *id;
+  }
+  auto id = register_series(key, help, mode, entry);
+  // Indexed only when the entry holds this key: not the family's overflow series.
+  if (id && holds_key(*id)) state_->series_index.insert(hash, *id);
+  return id;
+}
+
+Result<std::uint32_t> Registry::register_series(const detail::SeriesKey& key, std::string_view help,
+                                                GaugeMode mode, const shm::FamilyEntry*& entry) {
+  auto canonical = shm::canonical_labels(key.labels);
   if (!canonical) return std::unexpected(canonical.error());
-  auto family = state_->catalog.family({name, type, help, mode, 0});
+  auto family = state_->catalog.family({key.name, key.type, help, mode, 0});
   if (!family) return std::unexpected(family.error());
-  auto id = state_->catalog.series(*family, *canonical);
+  auto id = state_->catalog.series(*family, *canonical, key.labels_hash);
   if (!id) return std::unexpected(id.error());
   const shm::FamilyEntry& f = state_->segment.family(*family);
   // The record path trusts the scheme: check what another process wrote before handing it out.
-  const bool shape_ok = type != shm::MetricType::histogram ||
+  const bool shape_ok = key.type != shm::MetricType::histogram ||
                         (f.max_octave >= shm::kSubBits && f.max_octave <= shm::kMaxOctaveLimit &&
                          f.bucket_count == shm::HistogramScheme{f.max_octave}.bucket_count());
   if (!shape_ok) {
     return fail(Errc::corrupt, "segment '" + state_->segment.name() + "': family '" +
-                                   std::string(name) + "' has a corrupt histogram scheme");
+                                   std::string(key.name) + "' has a corrupt histogram scheme");
   }
   entry = &f;  // the first registrant's mode and scheme win
-  const std::uint32_t words = type == shm::MetricType::counter ? shm::kCounterWords
-                              : type == shm::MetricType::gauge ? shm::kGaugeWords
-                                                               : shm::histogram_words(f.bucket_count);
-  std::lock_guard lock(detail::process_mutex());
-  if (*id >= state_->shapes.size()) state_->shapes.resize(*id + 1);
-  state_->shapes[*id] = {type, words};
+  const std::uint32_t words = key.type == shm::MetricType::counter ? shm::kCounterWords
+                              : key.type == shm::MetricType::gauge ? shm::kGaugeWords
+                                                                   : shm::histogram_words(f.bucket_count);
+  state_->shapes.set(*id, {key.type, words});  // before the index publishes the id
   return id;
 }
 

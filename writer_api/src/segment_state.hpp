@@ -13,26 +13,29 @@
 #include "wsm/shm/error.hpp"
 #include "wsm/shm/segment.hpp"
 #include "wsm/shm/writer_arena.hpp"
+#include "series_index.hpp"
+#include "series_key.hpp"
+#include "series_shapes.hpp"
 
 namespace wsm::detail {
 
-// What a thread needs to append a cell for a series id.
-struct SeriesShape {
-  shm::MetricType kind{};
-  std::uint32_t words = 0;  // 0: unknown to this process
-};
-
 struct SegmentState {
   SegmentState(shm::Segment s, std::string r, std::uint32_t i)
-      : segment(std::move(s)), catalog(segment), role(std::move(r)), index(i) {}
+      : segment(std::move(s)), catalog(segment), role(std::move(r)), index(i),
+        shapes(segment.max_series()) {}
 
   shm::Segment segment;
   shm::Catalog catalog;
   std::string role;
   std::uint32_t index;  // into tls_tables (handles carry it)
 
-  // Guarded by process_mutex(): shapes of registered series, the process's gauge slot.
-  std::vector<SeriesShape> shapes;
+  SeriesShapes shapes;  // of the series this process registered (lock-free, see its header)
+  // Key -> id of the series this process registered: found without a lock; inserted under
+  // registration_mutex(), which also keeps this process's threads from registering one key twice.
+  SeriesIndex series_index;
+  KeyHash key_hash = index_hash;  // the index's hash; tests force collisions through it
+
+  // Guarded by process_mutex(): the process's gauge slot.
   pid_t gauge_pid = 0;  // the process that claimed gauge_arena (a forked child claims anew)
   std::optional<shm::WriterArena> gauge_arena;
   std::vector<std::atomic<std::uint64_t>*> gauge_cells;
@@ -48,6 +51,10 @@ void publish_segment(std::uint32_t index, SegmentState* state) noexcept;
 // One mutex for every cold-path structure of the process; held across fork() (pthread_atfork) so
 // a child never inherits it locked.
 std::mutex& process_mutex();
+// Serialises this process's registrations of new series (and SeriesIndex inserts), so its threads
+// never race each other for one key in the catalog. Held across fork() like process_mutex(), and
+// taken before it when both are held.
+std::mutex& registration_mutex();
 
 // Stamps the calling thread's writer slot, the process's gauge slot and its process record with the
 // time now, and publishes the process's resource figures at most once a second (kFiguresEvery).

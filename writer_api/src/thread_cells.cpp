@@ -77,20 +77,43 @@ void forget_parent_writers() {
 
 }  // namespace
 
-std::mutex& process_mutex() {
-  static auto* mutex = new std::mutex;  // never destroyed: threads may record during exit
-  // Installed with the mutex, before anything can hold it, so every fork() sees the handlers.
+namespace {
+
+// Both mutexes of the process, held across fork() so a child never inherits one locked. Taken in
+// this order (registration, then process) wherever both are held, the fork handler included.
+struct ProcessMutexes {
+  std::mutex registration;
+  std::mutex process;
+};
+
+ProcessMutexes& process_mutexes() {
+  static auto* m = new ProcessMutexes;  // never destroyed: threads may record during exit
+  // Installed with the mutexes, before anything can hold them, so every fork() sees the handlers.
   static const bool fork_handlers = [] {
-    ::pthread_atfork([] { mutex->lock(); }, [] { mutex->unlock(); },
-                     [] {
-                       mutex->unlock();
-                       forget_parent_writers();
-                     });
+    ::pthread_atfork(
+        [] {
+          m->registration.lock();
+          m->process.lock();
+        },
+        [] {
+          m->process.unlock();
+          m->registration.unlock();
+        },
+        [] {
+          m->process.unlock();
+          m->registration.unlock();
+          forget_parent_writers();
+        });
     return true;
   }();
   (void)fork_handlers;
-  return *mutex;
+  return *m;
 }
+
+}  // namespace
+
+std::mutex& process_mutex() { return process_mutexes().process; }
+std::mutex& registration_mutex() { return process_mutexes().registration; }
 
 SegmentState* segment_at(std::uint32_t index) noexcept {
   // Acquire: pairs with publish_segment's release; the state is fully built when seen.
@@ -213,11 +236,10 @@ std::atomic<std::uint64_t>* cell_slow(std::uint32_t segment, std::uint32_t serie
     if (w == nullptr) return tls_sink.data();
     std::atomic<std::uint64_t>* cell = w->table[series];
     if (cell == nullptr) {
-      SeriesShape shape;
-      {
+      const SeriesShape shape = state->shapes.at(series);
+      if (shape.words != 0 && shape.kind == shm::MetricType::gauge) {
         std::lock_guard lock(process_mutex());
-        if (series < state->shapes.size()) shape = state->shapes[series];
-        if (shape.words != 0 && shape.kind == shm::MetricType::gauge) cell = gauge_cell(*state, series);
+        cell = gauge_cell(*state, series);
       }
       if (shape.words == 0) return tls_sink.data();  // not registered by this process
       if (shape.kind != shm::MetricType::gauge && w->arena) {

@@ -223,6 +223,7 @@ inline LocalHistogram Histogram::local() const noexcept {
 
 namespace detail {
 struct SegmentState;
+struct SeriesKey;
 }
 
 struct RegistryOptions {
@@ -273,8 +274,12 @@ class Registry {
 
  private:
   explicit Registry(detail::SegmentState* state) : state_(state) {}
+  // The series id of (name, type, labels): from the process's index when registered before, else
+  // registered in the catalog (register_series) and indexed.
   Result<std::uint32_t> series(std::string_view name, shm::MetricType type, Labels labels,
                                std::string_view help, GaugeMode mode, const shm::FamilyEntry*& entry);
+  Result<std::uint32_t> register_series(const detail::SeriesKey& key, std::string_view help,
+                                        GaugeMode mode, const shm::FamilyEntry*& entry);
   detail::SegmentState* state_ = nullptr;  // lives until the process exits
 };
 

@@ -45,6 +45,10 @@ class Catalog {
   // string arena is full, returns the family's overflow series and counts the drop.
   [[nodiscard]] Result<std::uint32_t> series(std::uint32_t family_id,
                                              std::string_view canonical_labels) const;
+  // The same, with the label set's hash already computed (label_set_hash of the caller's labels,
+  // equal to canonical_label_set_hash(canonical_labels)), so it is not computed twice.
+  [[nodiscard]] Result<std::uint32_t> series(std::uint32_t family_id, std::string_view canonical_labels,
+                                             std::uint64_t labels_hash) const;
   // Id of an existing series, without creating one.
   [[nodiscard]] Result<std::uint32_t> find_series(std::uint32_t family_id,
                                                   std::string_view canonical_labels) const;
@@ -60,8 +64,9 @@ class Catalog {
   const Segment& segment_;
 };
 
-// The key hash of a series entry; its probe sequence starts at series_hash % max_series. (A family
-// entry's is stable_hash(name).)
+// The key hash of a series entry, from its family and its label set's hash (label_hash.hpp); its
+// probe sequence starts at series_hash % max_series. (A family entry's is stable_hash(name).)
+[[nodiscard]] std::uint64_t series_hash(std::uint32_t family_id, std::uint64_t labels_hash) noexcept;
 [[nodiscard]] std::uint64_t series_hash(std::uint32_t family_id,
                                         std::string_view canonical_labels) noexcept;
 

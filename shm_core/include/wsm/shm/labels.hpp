@@ -40,6 +40,45 @@ inline constexpr std::size_t kMaxLabelSetBytes = 4096;
 [[nodiscard]] Result<std::string> canonical_labels(std::span<const Label> labels);
 // Appends value escaped for a label value; invalid UTF-8 becomes U+FFFD.
 void escape_label_value(std::string_view value, std::string& out);
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not valid (RFC 3629 ranges).
+[[nodiscard]] std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
+// The escaped form of value, handed to piece(std::string_view) in order: runs of bytes kept as
+// they are, and the escape of each byte or sequence between them. The one definition of the
+// escape, shared by building (escape_label_value), hashing and comparing without a copy.
+template <class Piece>
+void for_each_escaped_piece(std::string_view value, Piece&& piece) {
+  std::size_t kept = 0;  // start of the run not yet handed out
+  for (std::size_t i = 0; i < value.size();) {
+    std::string_view escape;
+    std::size_t n = 1;
+    switch (value[i]) {
+      case '\\': escape = "\\\\"; break;
+      case '"': escape = "\\\""; break;
+      case '\n': escape = "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(value[i]) >= 0x80) {
+          n = utf8_sequence_length(value, i);
+          if (n == 0) {
+            escape = "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
+            n = 1;
+          }
+        }
+    }
+    if (!escape.empty()) {
+      if (kept < i) piece(value.substr(kept, i - kept));
+      piece(escape);
+      kept = i + n;
+    }
+    i += n;
+  }
+  if (kept < value.size()) piece(value.substr(kept));
+}
+// The `name="value"` fragment of a canonical label set that starts at `start`: up to its closing
+// quote, or to the end of `canonical` when it is malformed. The next one starts after a comma.
+[[nodiscard]] std::string_view canonical_fragment(std::string_view canonical, std::size_t start) noexcept;
+// True when canonical_labels(labels) would give exactly `canonical`, in any order of labels,
+// without building it (no allocation). Labels are not validated: a duplicate name never matches.
+[[nodiscard]] bool canonical_labels_equal(std::string_view canonical, std::span<const Label> labels) noexcept;
 // Splits a canonical label set back into (name, unescaped value) pairs; false if malformed.
 [[nodiscard]] bool parse_canonical_labels(std::string_view canonical,
                                           std::vector<std::pair<std::string, std::string>>& out);

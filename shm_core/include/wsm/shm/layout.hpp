@@ -38,7 +38,8 @@
 namespace wsm::shm {
 
 inline constexpr std::uint64_t kMagic = 0x0147'4553'4d53'5700ull;  // "\0WSMSEG\1" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: the connection table; 3: process records
+// 2: the connection table; 3: process records; 4: the series key hash (label_hash.hpp)
+inline constexpr std::uint32_t kLayoutVersion = 4;
 
 enum class MetricType : std::uint8_t { counter = 1, gauge = 2, histogram = 3 };
 // The word every output uses for a type (Prometheus TYPE, `wsm dump --json`, `wsm inspect`).

@@ -120,6 +120,14 @@ class Segment {
   [[nodiscard]] std::span<std::byte> strings() const noexcept {
     return bytes_.subspan(layout_.strings_offset, limits_.string_bytes);
   }
+  // Maps the family table, the series catalog (with its retired index) and the string arena into
+  // this process's page tables now, in one madvise(MADV_POPULATE_WRITE), so that registering does
+  // not take a page fault per fresh catalog page: entries are spread by hash over the whole table,
+  // and a fault costs several microseconds on a VM, more than the registration itself. The pages
+  // are the segment's own (reserved at creation), so this adds page-table entries, not memory.
+  // False when the kernel cannot (before Linux 5.14, a read-only mapping, a view): the pages then
+  // fault in on first use as before.
+  bool populate_catalog() const noexcept;
   // A string of the string arena, or nullopt-like empty + false when off/len point outside it.
   [[nodiscard]] bool string_at(std::uint32_t off, std::uint32_t len, std::string_view& out) const;
 
