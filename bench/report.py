@@ -38,7 +38,7 @@ UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 def base_name(run_name):
     """'wsm/counter_inc/threads:2' -> 'wsm/counter_inc'; 'BM_X/10/real_time' -> 'BM_X/10'."""
-    return re.sub(r"/(threads|iterations|repeats|min_time):[^/]+|/real_time$", "", run_name)
+    return re.sub(r"/(threads|iterations|repeats|min_time):[^/]+|/(real_time|manual_time)$", "", run_name)
 
 
 def load_runs(path):
@@ -315,6 +315,26 @@ class Report:
                    [(g["figure"], fmt_ns(g["wsm_ns"]), fmt_ns(g["prometheus_cpp_ns"]), f"<= {fmt_ns(g['goal_ns'])}",
                      g["verdict"] if g["verdict"] != "MISSED" else "**MISSED**") for g in goals])
 
+    def startup_table(self):
+        runs = self.results.get("bench_startup", {}).get("runs", {})
+        if not runs:
+            return
+        self.out("## Worker start: the catalogue registered ahead (issue 16)", "",
+                 "`wsm::ws::Metrics` registers every label set the catalogue enumerates when it is constructed, "
+                 "so each series exports 0 from the first scrape. Each construction is timed in a process of "
+                 "its own (`bench_startup`, wall time, median); the series and string bytes are what it left "
+                 "in a default segment.", "")
+        rows = []
+        for label, case in (("first worker (every series new)", "startup/metrics_first_worker"),
+                            ("later worker (every series there)", "startup/metrics_next_worker")):
+            run = runs.get((case, 1))
+            if run is None:
+                continue
+            rows.append((label, f"{run['real_ns'] / 1e6:.2f} ms",
+                         f"{run.get('series', 0):,.0f} of {run.get('series_capacity', 0):,.0f}",
+                         f"{run.get('string_bytes', 0) / 1024:,.0f} KiB of {run.get('string_bytes_capacity', 0) / 1024:,.0f} KiB"))
+        self.table(["construction", "time", "series", "string bytes"], rows)
+
     def accuracy_table(self):
         runs = self.results.get("bench_accuracy", {}).get("runs", {})
         if not runs:
@@ -449,6 +469,7 @@ class Report:
         self.record_table()
         self.scheme_table()
         self.registration_table()
+        self.startup_table()
         self.accuracy_table()
         self.scrape_table()
         self.overhead_section()
