@@ -46,6 +46,7 @@
 #include "wsm/shm/proc_stats.hpp"
 #include "wsm/exposition/classic_buckets.hpp"
 #include "wsm/shm/labels.hpp"
+#include "wsm/shm/tally.hpp"
 
 extern char** environ;
 
@@ -232,6 +233,23 @@ void BM_Serialise(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Serialise)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The scrape path's read: every cell summed straight from the mapping (tally.hpp), with one
+// thread or two, 8 and 32 writers: the speed-up of the second thread.
+void BM_Tally(benchmark::State& state) {
+  Read r(segment_of(static_cast<std::size_t>(state.range(0)), static_cast<int>(state.range(1))).name());
+  shm::Tally tally;
+  const shm::TallyOptions options{.threads = static_cast<unsigned>(state.range(2))};
+  for (auto _ : state) {
+    if (!tally.take(r.segment, r.catalog, options)) state.SkipWithError("tally failed");
+    benchmark::DoNotOptimize(tally.aggregation().points.size());
+  }
+}
+BENCHMARK(BM_Tally)
+    ->ArgsProduct({{100'000}, {kWriters, 32}, {1, 2}})
+    ->ArgNames({"series", "writers", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // What a prometheus-cpp Collectable would do each scrape: build MetricFamily objects (labels
 // unescaped into pairs, classic buckets), then the Exposer's TextSerializer writes them.

@@ -14,7 +14,8 @@
 // for another process's reap lock: scrapes and API requests wait for neither. (A scrape's snapshot
 // still retries while a fold is running, so that no count is seen twice; folds are short.)
 //
-// scrape(), called by HTTP threads: a fresh Snapshot + Aggregation + identifier-label policy,
+// scrape(), called by HTTP threads: a fresh Tally (the cells summed straight from the mapping) +
+// identifier-label policy,
 // serialised with the interval's derived families and the self metrics into the calling thread's
 // buffers, with websocket_health_score from the connection tables (health_scores.hpp). Segment
 // counters come straight from the segment at each scrape, so they never decrease
@@ -43,6 +44,7 @@
 #include "wsm/shm/connection_table.hpp"
 #include "wsm/shm/mapping_guard.hpp"
 #include "wsm/shm/segment.hpp"
+#include "wsm/shm/tally.hpp"
 
 namespace wsm::exporter {
 
@@ -136,6 +138,9 @@ class Monitor {
   bool sound();
   // The reap of one interval; runs without mutex_ (see the class comment).
   void reap(Attached& attached) const;
+  // Threads a scrape reads the writer arenas with (tally.hpp): 2 on a machine with two cores or
+  // more, else 1.
+  [[nodiscard]] static unsigned scrape_threads() noexcept;
 
   const Settings settings_;
   // Guards every member below it. Never held across a reap (reap() runs without it), so scrapes,
@@ -146,6 +151,7 @@ class Monitor {
   std::shared_ptr<Attached> attached_;
   bool damaged_ = false;  // the last segment was dropped as damaged; attach() says so until one is
   shm::CatalogView catalog_;
+  shm::Tally tally_;  // scrape()'s accumulators, reused scrape after scrape
   MonitorStatus status_;
   Deriver deriver_;
   CapacityWatch capacity_;  // used by tick() only
