@@ -90,8 +90,15 @@ void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& 
   out.left_out = merge_->left_out;
   out.merged_entries = merge_->merged;
   out.points.reserve(merge_->order.size());
-  for (const std::uint32_t id : merge_->order) {
-    if (copied(catalog.family_of(id))) emit_point(catalog, id, out);
+  // Exposition order visits series ids at random: their entries are prefetched a few ahead.
+  constexpr std::size_t kAhead = 16;
+  const auto& order = merge_->order;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i + kAhead < order.size()) {
+      __builtin_prefetch(catalog.series(order[i + kAhead]));
+      __builtin_prefetch(&value_[order[i + kAhead]]);
+    }
+    if (copied(catalog.family_of(order[i]))) emit_point(catalog, order[i], out);
   }
 }
 
