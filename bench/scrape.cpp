@@ -241,7 +241,7 @@ BENCHMARK(BM_Serialise)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTim
 void BM_Tally(benchmark::State& state) {
   Read r(segment_of(static_cast<std::size_t>(state.range(0)), static_cast<int>(state.range(1))).name());
   shm::Tally tally;
-  const shm::TallyOptions options{.threads = static_cast<unsigned>(state.range(2))};
+  const shm::TallyOptions options{.threads = static_cast<unsigned>(state.range(2)), .split_bytes = 0};
   for (auto _ : state) {
     if (!tally.take(r.segment, r.catalog, options)) state.SkipWithError("tally failed");
     benchmark::DoNotOptimize(tally.aggregation().points.size());

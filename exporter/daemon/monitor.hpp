@@ -36,6 +36,7 @@
 #include "capacity_watch.hpp"
 #include "derive.hpp"
 #include "resources.hpp"
+#include "scrape_buffers.hpp"
 #include "settings.hpp"
 #include "wsm/exposition/format.hpp"
 #include "wsm/exposition/gzip.hpp"
@@ -47,13 +48,6 @@
 #include "wsm/shm/tally.hpp"
 
 namespace wsm::exporter {
-
-// One HTTP thread's reusable buffers: one serialisation buffer and one gzip buffer per scrape.
-struct ScrapeBuffers {
-  std::string text;
-  std::string gzip;
-  exposition::Gzip gzipper;
-};
 
 // One entry of the ring behind /api/v1/snapshots.
 struct IntervalRecord {
@@ -97,6 +91,8 @@ class Monitor {
     bool gzipped = false;
   };
   [[nodiscard]] Body scrape(exposition::Format format, bool gzip, ScrapeBuffers& buffers);
+  // The buffers HTTP workers lease for their answers (scrape_buffers.hpp).
+  [[nodiscard]] ScrapeBufferPool& buffer_pool() noexcept { return buffer_pool_; }
 
   // Calls f with a fresh aggregation as exposed (identifier-label policy applied); false when no
   // segment is attached or the snapshot failed (status() says why).
@@ -143,6 +139,7 @@ class Monitor {
   [[nodiscard]] static unsigned scrape_threads() noexcept;
 
   const Settings settings_;
+  ScrapeBufferPool buffer_pool_;
   // Guards every member below it. Never held across a reap (reap() runs without it), so scrapes,
   // API calls and the interval's snapshot wait at most for each other's reads of the segment.
   mutable std::mutex mutex_;

@@ -55,9 +55,14 @@ class SeriesTotals {
   // Adds another pass's counter and histogram totals (same lay-out; its gauges must be empty).
   void add_counts_of(const SeriesTotals& other) noexcept;
 
-  // The points in exposition order; families for which `copied` is false are left out.
+  // The points in exposition order; families for which `copied` is false are left out. The
+  // bucket totals move into out.buckets (no copy): reclaim() takes them back before the next
+  // clear().
   template <class Copied>
-  void emit(const CatalogView& catalog, Copied copied, Aggregation& out) const;
+  void emit(const CatalogView& catalog, Copied copied, Aggregation& out);
+  void reclaim(Aggregation& out) noexcept {
+    if (buckets_.empty()) buckets_.swap(out.buckets);
+  }
 
  private:
   struct GaugeTotal {
@@ -84,9 +89,10 @@ class SeriesTotals {
 };
 
 template <class Copied>
-void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& out) const {
+void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& out) {
   out.points.clear();
-  out.buckets.assign(buckets_.begin(), buckets_.end());
+  out.buckets.swap(buckets_);
+  buckets_.clear();  // empty until reclaim() or lay_out(): never a stale size
   out.left_out = merge_->left_out;
   out.merged_entries = merge_->merged;
   out.points.reserve(merge_->order.size());

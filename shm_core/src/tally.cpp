@@ -205,9 +205,6 @@ void Tally::State::lay_out(const CatalogView& catalog, bool helper) {
 PassResult Tally::State::pass(const Segment& segment, CatalogView& catalog, const TallyOptions& options,
                               const std::optional<InFlightMove>& move) {
   catalog.refresh(segment);
-  const bool two = options.threads >= 2;
-  lay_out(catalog, two);
-  totals.clear();
   meta.generation = segment.header().generation;
   meta.taken_unix_ns = unix_ns();
   meta.taken_mono_ns = monotonic_ns();
@@ -218,6 +215,15 @@ PassResult Tally::State::pass(const Segment& segment, CatalogView& catalog, cons
   for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
     if (auto info = read_writer(segment, i, liveness_of)) meta.writers.push_back(std::move(*info));
   }
+
+  // A second thread pays (its start, its accumulators' memory, adding them up) only when there
+  // are many cells to read.
+  std::uint64_t published = 0;
+  for (const WriterInfo& w : meta.writers) published += w.cells_bytes;
+  const bool two = options.threads >= 2 && published >= options.split_bytes;
+  lay_out(catalog, two);
+  totals.reclaim(out);
+  totals.clear();
 
   // Which writers the helper reads: thread slots (gauges live in the process slots, tid 0),
   // balanced by published bytes against the calling thread's share.

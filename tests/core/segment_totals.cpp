@@ -59,7 +59,7 @@ Result<Totals> totals_of(const shm::Segment& segment, std::chrono::milliseconds 
   shm::CatalogView catalog;
   if (reader == Reader::tally) {
     shm::Tally tally;
-    auto taken = tally.take(segment, catalog, {wait, threads});
+    auto taken = tally.take(segment, catalog, {wait, threads, 0});
     if (!taken) return std::unexpected(taken.error());
     if (!tally.meta().problems.empty()) return fail(Errc::corrupt, "tally problem: " + tally.meta().problems.front());
     return totals_from(tally.aggregation());

@@ -152,7 +152,7 @@ void expect_tally_matches_snapshot(const shm::Segment& segment, const std::strin
   shm::Tally tally;
   for (unsigned threads : {1u, 2u, 1u}) {
     shm::CatalogView own;
-    auto taken = tally.take(segment, own, {std::chrono::milliseconds(50), threads});
+    auto taken = tally.take(segment, own, {std::chrono::milliseconds(50), threads, 0});
     ASSERT_TRUE(taken) << taken.error().message();
     EXPECT_TRUE(tally.meta().problems.empty()) << what;
     EXPECT_EQ(tally.meta().writers.size(), snapshot->writers.size()) << what;

@@ -12,7 +12,7 @@
 // journal), counters never go back, a histogram's _count is the sum of its buckets, entries of one
 // name and label set are merged (series_merge.hpp), every cell is checked against the catalog.
 //
-// With options.threads == 2 the writer arenas are split between the calling thread and one
+// With options.threads == 2 (and enough cells to read) the writer arenas are split between the calling thread and one
 // helper thread of the Tally's own, each with accumulators of its own that are then added up:
 // only reads of the mapping, so writers are never delayed. A Tally is used by one thread at a time.
 #pragma once
@@ -33,6 +33,10 @@ namespace wsm::shm {
 struct TallyOptions {
   std::chrono::milliseconds wait{1000};  // for a fold under way to finish
   unsigned threads = 1;                  // 1 or 2: threads that read the writer arenas
+  // With threads == 2, the published cell bytes from which the second thread is used: below it,
+  // its start and its accumulators (memory, adding them up) cost more than it saves. 100k series
+  // x 8 writers publish 28 MB, x 32 writers 112 MB.
+  std::uint64_t split_bytes = 48ull << 20;
   // The helper thread's reads run under a MappingGuard of their own, which marks this damage.
   MappingDamage* damage = nullptr;
 };
