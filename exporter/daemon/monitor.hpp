@@ -11,8 +11,8 @@
 // tick attaches again once the segment is re-created.
 //
 // The interval's reap runs outside mutex_, on its own reference to the segment, and never waits
-// for another process's reap lock: scrapes and API requests wait for neither. (A scrape's snapshot
-// still retries while a fold is running, so that no count is seen twice; folds are short.)
+// for another process's reap lock: scrapes and API requests wait for neither. (A scrape's read of
+// the cells still retries while a fold is running, so that no count is seen twice; folds are short.)
 //
 // scrape(), called by HTTP threads: a fresh Tally (the cells summed straight from the mapping) +
 // identifier-label policy,
