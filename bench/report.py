@@ -271,8 +271,8 @@ class Report:
         if prom is not None:
             peers.append(f"prometheus-cpp's MetricFamily + TextSerializer over the same 100k series: "
                          f"{fmt_ns(prom['cpu_ns'])} CPU per scrape in this run.")
-        one = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/threads:1", 1))
-        two = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/threads:2", 1))
+        one = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/readers:1", 1))
+        two = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/readers:2", 1))
         if one is not None and two is not None:
             peers.append(f"Reading 100k series x 32 writers from the mapping (`BM_Tally`): one thread "
                          f"{fmt_ns(one['real_ns'])} wall, two threads {fmt_ns(two['real_ns'])} wall "
