@@ -230,6 +230,61 @@ class Report:
                  "thread-bound form) both are judged.", "")
         self.table(["target (issue 7)", "this run", "status"], rows)
 
+    def scrape_figures(self):
+        """Issue 17's figures: each with its goal, the value it is judged on and MET / MISSED."""
+        runs = self.scrape_runs()
+        rows = []
+
+        def scrape(name, goal_ms, judged_on, what):
+            r = runs.get((name, 1))
+            if r is None:
+                rows.append({"figure": what, "goal": f"<= {goal_ms} ms", "value": None,
+                             "text": f"not measured: no `{name}` in this run", "status": "not measured"})
+                return
+            value = r[judged_on]
+            text = (f"{fmt_ns(r['cpu_ns'])} CPU, {fmt_ns(r['real_ns'])} wall (judged on "
+                    f"{'CPU' if judged_on == 'cpu_ns' else 'wall'} time)")
+            rows.append({"figure": what, "goal": f"<= {goal_ms} ms", "value": value / 1e6, "text": text,
+                         "status": "MET" if value <= goal_ms * 1e6 else "MISSED"})
+
+        # One thread below TallyOptions::split_bytes (the 8-writer cases): CPU time is the scrape's.
+        # With 32 writers a second thread reads half the arenas, and Google Benchmark's CPU time
+        # counts the calling thread only, so that case is judged on wall time.
+        scrape("BM_Scrape/series:100000/writers:8/om:0/gzip:0", 15, "cpu_ns", "scrape 100k series x 8 writers, text")
+        scrape("BM_Scrape/series:100000/writers:32/om:0/gzip:0", 50, "real_ns", "scrape 100k series x 32 writers, text")
+        scrape("BM_Scrape/series:100000/writers:8/om:1/gzip:1", 35, "cpu_ns",
+               "scrape 100k series x 8 writers, OpenMetrics + gzip")
+        foot = runs.get(("BM_ExporterFootprint/series:100000/scrape_every_s:15", 1))
+        for key, goal, what in (("rss_anon_MB", 10, "exporter RSS at 100k series, anonymous"),
+                                ("rss_MB", 50, "exporter RSS at 100k series, total"),
+                                ("hwm_MB", 60, "exporter RSS at 100k series, peak (VmHWM)")):
+            v = None if foot is None else foot.get(key)
+            rows.append({"figure": what, "goal": f"<= {goal} MB", "value": v,
+                         "text": "not measured" if v is None else f"{v:.1f} MB",
+                         "status": "not measured" if v is None else ("MET" if v <= goal else "MISSED")})
+        return rows
+
+    def scrape_targets(self):
+        rows = self.scrape_figures()
+        peers = []
+        prom = self.scrape_runs().get(("BM_PrometheusCpp/100000", 1))
+        if prom is not None:
+            peers.append(f"prometheus-cpp's MetricFamily + TextSerializer over the same 100k series: "
+                         f"{fmt_ns(prom['cpu_ns'])} CPU per scrape in this run.")
+        one = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/readers:1", 1))
+        two = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/readers:2", 1))
+        if one is not None and two is not None:
+            peers.append(f"Reading 100k series x 32 writers from the mapping (`BM_Tally`): one thread "
+                         f"{fmt_ns(one['real_ns'])} wall, two threads {fmt_ns(two['real_ns'])} wall "
+                         f"({fmt_x(ratio(one['real_ns'], two['real_ns']))} speed-up).")
+        peers.append("Python multiprocess is not measured by this tree's benchmarks.")
+        self.out("## Scrape targets (issue 17)", "", "Medians; the exporter's scrape path sums the cells "
+                 "straight from the mapping (`shm::Tally`).", "")
+        self.table(["figure", "goal", "this run", "status"],
+                   [(r["figure"], r["goal"], r["text"], r["status"] if r["status"] != "MISSED" else "**MISSED**")
+                    for r in rows])
+        self.out(*peers, "")
+
     def scrape_runs(self):
         return {k: v for exe, r in self.results.items() if "scrape" in exe for k, v in r.get("runs", {}).items()}
 
@@ -466,6 +521,7 @@ class Report:
                      "(`for (auto _ : state)`) is inline in the benchmark's own Release code; the library's "
                      "debug code runs only before and after it.", "")
         self.targets()
+        self.scrape_targets()
         self.record_table()
         self.scheme_table()
         self.registration_table()
@@ -646,7 +702,8 @@ def main():
         scrape_png.unlink()  # stale chart from an earlier run
     args.markdown.write_text(report.render(args.charts) + "\n")
 
-    doc = {"settings": settings, "machine": machine, "overhead": overhead, "results": {
+    doc = {"settings": settings, "machine": machine, "overhead": overhead,
+           "scrape_targets": report.scrape_figures(), "results": {
         exe: {"failed": r.get("failed"),
               "cases": [{"name": n, "threads": t, **run} for (n, t), run in sorted(r["runs"].items())]}
         for exe, r in results.items()}}

@@ -4,7 +4,11 @@
 //                                       (Monitor::scrape: snapshot + aggregate + identifier
 //                                       policy + derived and self families + serialise [+ gzip])
 //                                       1k/10k/100k series x 1/8/32 writers, text and OpenMetrics
-//  BM_Snapshot, BM_Aggregate, BM_Serialise   its parts, 100k series, 8 writers
+//  BM_Snapshot, BM_Aggregate, BM_Serialise   its parts, 100k series, 8 writers (the copy + sum
+//                                       that `wsm dump` and the API still use)
+//  BM_Tally/<series>/<writers>/<readers>  the scrape path's read: cells summed from the mapping,
+//                                       by one reading thread or two
+//  BM_Compress/<libdeflate>/<level>     gzip of the 100k-series text body: zlib vs libdeflate
 //  BM_PrometheusCpp/<series>            the same aggregation through prometheus-cpp's
 //                                       MetricFamily + TextSerializer, i.e. what a Collectable
 //                                       behind prometheus-cpp's Exposer would cost per scrape
@@ -15,10 +19,13 @@
 // The segment: <series> series across <writers> writer threads of a child process (8 where not
 // given; every thread records every series, as pre-forked workers of one server do), 90%
 // counters, 9% gauges, 1% histograms (*_seconds, 345 HDR buckets each), labels role + id, 50/5/1
-// families. Targets: 10k series 20 ms, 100k 200 ms,
-// RSS 50 MB at 100k, CPU under 1% at a 5 s interval.
+// families. Targets (issue 4): 10k series 20 ms, 100k 200 ms, RSS 50 MB at 100k, CPU under 1% at a
+// 5 s interval; issue 17's (bench/report.py, "Scrape targets"): 100k x 8 text 15 ms, 100k x 32 text
+// 50 ms, OpenMetrics + gzip 100k x 8 35 ms, exporter RSS at 100k anonymous 10 MB, total 50 MB,
+// peak 60 MB.
 #include <benchmark/benchmark.h>
 #include <wsm/writer.hpp>
+#include <zlib.h>
 
 #include <arpa/inet.h>
 #include <chrono>
@@ -29,6 +36,7 @@
 #include <fcntl.h>
 #include <cstdlib>
 #include <fstream>
+#include <libdeflate.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +54,7 @@
 #include "wsm/shm/proc_stats.hpp"
 #include "wsm/exposition/classic_buckets.hpp"
 #include "wsm/shm/labels.hpp"
+#include "wsm/shm/tally.hpp"
 
 extern char** environ;
 
@@ -232,6 +241,68 @@ void BM_Serialise(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Serialise)->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The scrape path's read: every cell summed straight from the mapping (tally.hpp), with one
+// thread or two, 8 and 32 writers: the speed-up of the second thread.
+void BM_Tally(benchmark::State& state) {
+  Read r(segment_of(static_cast<std::size_t>(state.range(0)), static_cast<int>(state.range(1))).name());
+  shm::Tally tally;
+  const shm::TallyOptions options{.threads = static_cast<unsigned>(state.range(2)), .split_bytes = 0};
+  for (auto _ : state) {
+    if (!tally.take(r.segment, r.catalog, options)) state.SkipWithError("tally failed");
+    benchmark::DoNotOptimize(tally.aggregation().points.size());
+  }
+}
+BENCHMARK(BM_Tally)
+    ->ArgsProduct({{100'000}, {kWriters, 32}, {1, 2}})
+    ->ArgNames({"series", "writers", "readers"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// gzip of the Prometheus text body of 100k series x 8 writers (7.3 MB): zlib at levels 1-6
+// against libdeflate at levels 1-6 (codec 0: zlib, 1: libdeflate). What the exporter's Gzip uses
+// is chosen by these figures (exporter README, "Compression").
+void BM_Compress(benchmark::State& state) {
+  Read r(segment_of(100'000).name());
+  shm::Tally tally;
+  if (!tally.take(r.segment, r.catalog)) return state.SkipWithError("tally failed");
+  exposition::Writer writer;
+  std::string text;
+  writer.write(exposition::Format::prometheus_text, &tally.aggregation(), {}, 0, text);
+  const bool libdeflate = state.range(0) == 1;
+  const int level = static_cast<int>(state.range(1));
+  std::string out;
+  libdeflate_compressor* c = libdeflate ? libdeflate_alloc_compressor(level) : nullptr;
+  for (auto _ : state) {
+    if (libdeflate) {
+      out.resize(libdeflate_gzip_compress_bound(c, text.size()));
+      out.resize(libdeflate_gzip_compress(c, text.data(), text.size(), out.data(), out.size()));
+    } else {
+      uLongf n = compressBound(static_cast<uLong>(text.size())) + 32;
+      out.resize(n);
+      z_stream z{};
+      deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+      z.next_in = reinterpret_cast<Bytef*>(text.data());
+      z.avail_in = static_cast<uInt>(text.size());
+      z.next_out = reinterpret_cast<Bytef*>(out.data());
+      z.avail_out = static_cast<uInt>(out.size());
+      deflate(&z, Z_FINISH);
+      out.resize(z.total_out);
+      deflateEnd(&z);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  if (c != nullptr) libdeflate_free_compressor(c);
+  state.counters["text_MB"] = static_cast<double>(text.size()) / 1e6;
+  state.counters["gzip_MB"] = static_cast<double>(out.size()) / 1e6;
+  state.counters["ratio"] = static_cast<double>(text.size()) / static_cast<double>(out.size());
+  state.SetLabel(libdeflate ? "libdeflate" : "zlib");
+}
+BENCHMARK(BM_Compress)
+    ->ArgsProduct({{0, 1}, {1, 2, 3, 4, 5, 6}})
+    ->ArgNames({"libdeflate", "level"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // What a prometheus-cpp Collectable would do each scrape: build MetricFamily objects (labels
 // unescaped into pairs, classic buckets), then the Exposer's TextSerializer writes them.

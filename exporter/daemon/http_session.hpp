@@ -116,10 +116,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     // The answer may take a scrape's time (or wait for a password hash): a worker computes it and
     // hands it back to this connection on the I/O thread.
     boost::asio::post(context_.workers, [self = this->shared_from_this()] {
-      thread_local ScrapeBuffers buffers;  // each worker keeps its own, reused scrape after scrape
       WireResponse response;
       try {
-        response = answer(*self->request_, self->context_.monitor, self->context_.auth, buffers);
+        // Leased for this answer only (answer() copies the body out of them), reused by the next.
+        const auto buffers = self->context_.monitor.buffer_pool().lease();
+        response = answer(*self->request_, self->context_.monitor, self->context_.auth, *buffers);
       } catch (const std::exception& e) {  // e.g. out of memory in a scrape: that request fails, not the exporter
         response = refusal(500, std::string("Internal Server Error: ") + e.what());
       }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <pwd.h>
+#include <thread>
 #include <unistd.h>
 
 #include "health_scores.hpp"
@@ -115,6 +116,10 @@ void Monitor::attach() {
   reported_.clear();
   log_line("attached to segment '" + settings_.segment + "' (" + std::to_string(attached_->segment.size()) +
            " bytes" + (reaping ? "" : ", read-only: dead writers are not folded") + ")");
+}
+
+unsigned Monitor::scrape_threads() noexcept {
+  return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
 }
 
 bool Monitor::sound() {
@@ -253,26 +258,22 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
     std::lock_guard lock(mutex_);
     const std::uint64_t start = shm::monotonic_ns();
     std::vector<exposition::ComputedFamily> self;
-    std::optional<shm::Snapshot> snapshot;
-    std::optional<shm::Aggregation> aggregation;
+    const shm::Aggregation* aggregation = nullptr;
+    const shm::Snapshot* meta = nullptr;
     std::optional<exposition::ComputedFamily> health;
     double created = 0;
     if (attached_) {
       // Every read of the segment in this scrape, under the guard (mapping_guard.hpp).
       shm::MappingGuard guard(attached_->segment, attached_->damage);
-      if (auto s = shm::Snapshot::take(attached_->segment, catalog_); s) {
-        snapshot = std::move(*s);
-        aggregation = shm::Aggregation::of(catalog_, *snapshot);
-        // The copied cells (most of the snapshot's memory) are summed: free them before the
-        // exposition buffer grows.
-        std::vector<shm::CellView>().swap(snapshot->cells);
-        std::vector<std::uint64_t>().swap(snapshot->words);
+      // Summed straight from the mapping (tally.hpp): no copy of the cells.
+      const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage};
+      if (auto t = tally_.take(attached_->segment, catalog_, options); t) {
+        aggregation = &tally_.aggregation();
+        meta = &tally_.meta();
       } else {
-        log_line(s.error().message());
+        log_line(t.error().message());
       }
-      append_self_metrics({&attached_->segment, snapshot ? &*snapshot : nullptr, last_scrape_seconds_,
-                           last_snapshot_seconds_},
-                          self);
+      append_self_metrics({&attached_->segment, meta, last_scrape_seconds_, last_snapshot_seconds_}, self);
       created = static_cast<double>(attached_->segment.header().created_unix_ns) / 1e9;
       // The health scores are read now, like the segment's counts.
       if (settings_.categories.enabled(ws::Category::health)) {
@@ -280,14 +281,14 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
       }
     }
     if (!sound()) {  // not attached, or the file shrank under these reads: none of them is served
-      snapshot.reset();
-      aggregation.reset();
+      aggregation = nullptr;
+      meta = nullptr;
       health.reset();
       self.clear();
       created = 0;
       append_self_metrics({nullptr, nullptr, last_scrape_seconds_, last_snapshot_seconds_}, self);
     }
-    const shm::Aggregation* exposed = aggregation ? &policy_.apply(*aggregation, snapshot->generation) : nullptr;
+    const shm::Aggregation* exposed = aggregation != nullptr ? &policy_.apply(*aggregation, meta->generation) : nullptr;
     // Derived, health and self families go out together after the segment's: one span, in that
     // order.
     std::vector<exposition::ComputedFamily>& all = self;

@@ -11,10 +11,11 @@
 // tick attaches again once the segment is re-created.
 //
 // The interval's reap runs outside mutex_, on its own reference to the segment, and never waits
-// for another process's reap lock: scrapes and API requests wait for neither. (A scrape's snapshot
-// still retries while a fold is running, so that no count is seen twice; folds are short.)
+// for another process's reap lock: scrapes and API requests wait for neither. (A scrape's read of
+// the cells still retries while a fold is running, so that no count is seen twice; folds are short.)
 //
-// scrape(), called by HTTP threads: a fresh Snapshot + Aggregation + identifier-label policy,
+// scrape(), called by HTTP threads: a fresh Tally (the cells summed straight from the mapping) +
+// identifier-label policy,
 // serialised with the interval's derived families and the self metrics into the calling thread's
 // buffers, with websocket_health_score from the connection tables (health_scores.hpp). Segment
 // counters come straight from the segment at each scrape, so they never decrease
@@ -35,6 +36,7 @@
 #include "capacity_watch.hpp"
 #include "derive.hpp"
 #include "resources.hpp"
+#include "scrape_buffers.hpp"
 #include "settings.hpp"
 #include "wsm/exposition/format.hpp"
 #include "wsm/exposition/gzip.hpp"
@@ -43,15 +45,9 @@
 #include "wsm/shm/connection_table.hpp"
 #include "wsm/shm/mapping_guard.hpp"
 #include "wsm/shm/segment.hpp"
+#include "wsm/shm/tally.hpp"
 
 namespace wsm::exporter {
-
-// One HTTP thread's reusable buffers: one serialisation buffer and one gzip buffer per scrape.
-struct ScrapeBuffers {
-  std::string text;
-  std::string gzip;
-  exposition::Gzip gzipper;
-};
 
 // One entry of the ring behind /api/v1/snapshots.
 struct IntervalRecord {
@@ -96,6 +92,8 @@ class Monitor {
     bool gzipped = false;
   };
   [[nodiscard]] Body scrape(exposition::Format format, bool gzip, ScrapeBuffers& buffers);
+  // The buffers HTTP workers lease for their answers (scrape_buffers.hpp).
+  [[nodiscard]] ScrapeBufferPool& buffer_pool() noexcept { return buffer_pool_; }
 
   // Calls f with a fresh aggregation as exposed (identifier-label policy applied); false when no
   // segment is attached or the snapshot failed (status() says why).
@@ -137,8 +135,12 @@ class Monitor {
   bool sound();
   // The reap of one interval; runs without mutex_ (see the class comment).
   void reap(Attached& attached) const;
+  // Threads a scrape reads the writer arenas with (tally.hpp): 2 on a machine with two cores or
+  // more, else 1.
+  [[nodiscard]] static unsigned scrape_threads() noexcept;
 
   const Settings settings_;
+  ScrapeBufferPool buffer_pool_;
   // Guards every member below it. Never held across a reap (reap() runs without it), so scrapes,
   // API calls and the interval's snapshot wait at most for each other's reads of the segment.
   mutable std::mutex mutex_;
@@ -147,6 +149,7 @@ class Monitor {
   std::shared_ptr<Attached> attached_;
   bool damaged_ = false;  // the last segment was dropped as damaged; attach() says so until one is
   shm::CatalogView catalog_;
+  shm::Tally tally_;  // scrape()'s accumulators, reused scrape after scrape
   MonitorStatus status_;
   const DerivedRules rules_;  // of settings_.categories
   Deriver deriver_{rules_};

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "text_cursor.hpp"
 #include "wsm/shm/labels.hpp"
 
 namespace wsm::exposition {
@@ -33,18 +34,28 @@ void append_help(std::string& out, std::string_view help, Format format) {
 }
 
 // name{labels,extra} followed by a space; braces only when there is a label.
-void append_series(std::string& out, std::string_view name, std::string_view suffix,
-                   std::string_view labels, std::string_view extra) {
-  out.append(name);
-  out.append(suffix);
+void put_series(TextCursor& t, std::string_view name, std::string_view suffix, std::string_view labels,
+                std::string_view extra) {
+  t.room(name.size() + suffix.size() + labels.size() + extra.size() + 4 + TextCursor::kNumberRoom + 1);
+  t.put(name);
+  t.put(suffix);
   if (!labels.empty() || !extra.empty()) {
-    out += '{';
-    out.append(labels);
-    if (!labels.empty() && !extra.empty()) out += ',';
-    out.append(extra);
-    out += '}';
+    t.put('{');
+    t.put(labels);
+    if (!labels.empty() && !extra.empty()) t.put(',');
+    t.put(extra);
+    t.put('}');
   }
-  out += ' ';
+  t.put(' ');
+}
+
+// One sample line: series, value, newline (put_series made room for the number).
+template <class Number>
+void put_sample(TextCursor& t, std::string_view name, std::string_view suffix, std::string_view labels,
+                std::string_view extra, Number value) {
+  put_series(t, name, suffix, labels, extra);
+  t.put_number(value);
+  t.put('\n');
 }
 
 // OpenMetrics names a counter family without its _total; the samples carry it. A counter named
@@ -66,21 +77,26 @@ std::string_view content_type(Format format) noexcept {
 }
 
 void append_number(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out += "NaN";
-  } else if (std::isinf(value)) {
-    out += value > 0 ? "+Inf" : "-Inf";
-  } else {
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, r.ptr);
-  }
+  TextCursor t(out);
+  t.room(TextCursor::kNumberRoom);
+  t.put_number(value);
 }
 
 void append_number(std::string& out, std::uint64_t value) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value);
-  out.append(buf, r.ptr);
+  TextCursor t(out);
+  t.room(TextCursor::kNumberRoom);
+  t.put_number(value);
+}
+
+void TextCursor::put_number(double value) noexcept {
+  if (std::isnan(value)) {
+    put("NaN");
+  } else if (std::isinf(value)) {
+    put(value > 0 ? "+Inf" : "-Inf");
+  } else {
+    length_ = static_cast<std::size_t>(
+        std::to_chars(out_.data() + length_, out_.data() + length_ + kNumberRoom, value).ptr - out_.data());
+  }
 }
 
 const Writer::FamilyText& Writer::family_text(std::string_view name, std::string_view help,
@@ -130,6 +146,7 @@ void Writer::write(Format format, const shm::Aggregation* segment,
   const bool om = format == Format::openmetrics;
   std::string created;
   append_number(created, created_unix_seconds);
+  TextCursor t(out);
 
   if (segment != nullptr) {
     std::unordered_set<std::string_view> taken;
@@ -142,19 +159,17 @@ void Writer::write(Format format, const shm::Aggregation* segment,
         current = &fam;
         ft = taken.contains(fam.name) ? nullptr
                                       : &family_text(fam.name, fam.help, fam.type, fam.unit, fam.max_octave);
-        if (ft != nullptr) out.append(ft->header[fi]);
+        if (ft != nullptr) {
+          t.room(ft->header[fi].size());
+          t.put(ft->header[fi]);
+        }
       }
       if (ft == nullptr) continue;
       const std::string_view labels = p.series->labels;
       switch (fam.type) {
         case shm::MetricType::counter:
-          append_series(out, ft->sample_name[fi], "", labels, "");
-          append_number(out, p.counter);
-          out += '\n';
-          if (om) {
-            append_series(out, ft->created_name, "", labels, "");
-            out.append(created).append("\n");
-          }
+          put_sample(t, ft->sample_name[fi], "", labels, "", p.counter);
+          if (om) put_sample(t, ft->created_name, "", labels, "", std::string_view(created));
           break;
         case shm::MetricType::gauge:
           scratch_.clear();
@@ -163,45 +178,11 @@ void Writer::write(Format format, const shm::Aggregation* segment,
             append_number(scratch_, static_cast<std::uint64_t>(p.worker));
             scratch_ += '"';
           }
-          append_series(out, ft->sample_name[fi], "", labels, scratch_);
-          append_number(out, p.gauge);
-          out += '\n';
+          put_sample(t, ft->sample_name[fi], "", labels, scratch_, p.gauge);
           break;
-        case shm::MetricType::histogram: {
-          const auto buckets = segment->buckets_of(p);
-          std::uint64_t cumulative = 0;
-          std::uint32_t next = 0;
-          for (std::size_t e = 0; e < ft->edges.size(); ++e) {
-            for (const std::uint32_t last = ft->edges[e].last_bucket; next <= last && next < buckets.size(); ++next) {
-              cumulative += buckets[next];
-            }
-            append_series(out, fam.name, "_bucket", labels, ft->le[e]);
-            append_number(out, cumulative);
-            out += '\n';
-          }
-          append_series(out, fam.name, "_bucket", labels, "le=\"+Inf\"");
-          append_number(out, p.count);
-          out += '\n';
-          const double sum = shm::to_base_unit(fam.unit, p.sum);
-          if (om) {
-            append_series(out, fam.name, "_count", labels, "");
-            append_number(out, p.count);
-            out += '\n';
-            append_series(out, fam.name, "_sum", labels, "");
-            append_number(out, sum);
-            out += '\n';
-            append_series(out, ft->created_name, "", labels, "");
-            out.append(created).append("\n");
-          } else {
-            append_series(out, fam.name, "_sum", labels, "");
-            append_number(out, sum);
-            out += '\n';
-            append_series(out, fam.name, "_count", labels, "");
-            append_number(out, p.count);
-            out += '\n';
-          }
+        case shm::MetricType::histogram:
+          put_histogram(t, *ft, p, segment->buckets_of(p), labels, om, created);
           break;
-        }
       }
     }
   }
@@ -209,18 +190,54 @@ void Writer::write(Format format, const shm::Aggregation* segment,
   for (const ComputedFamily& c : computed) {
     if (c.samples.empty()) continue;
     const FamilyText& ft = family_text(c.name, c.help, c.type, shm::unit_from_name(c.name), 0);
-    out.append(ft.header[fi]);
+    t.room(ft.header[fi].size());
+    t.put(ft.header[fi]);
     for (const Sample& s : c.samples) {
-      append_series(out, ft.sample_name[fi], "", s.labels, "");
-      append_number(out, s.value);
-      out += '\n';
+      put_sample(t, ft.sample_name[fi], "", s.labels, "", s.value);
       if (om && c.type == shm::MetricType::counter) {
-        append_series(out, ft.created_name, "", s.labels, "");
-        out.append(created).append("\n");
+        put_sample(t, ft.created_name, "", s.labels, "", std::string_view(created));
       }
     }
   }
-  if (om) out.append("# EOF\n");
+  if (om) {
+    t.room(6);
+    t.put("# EOF\n");
+  }
+}
+
+void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point& p,
+                           std::span<const std::uint64_t> buckets, std::string_view labels, bool om,
+                           std::string_view created) {
+  const shm::FamilyInfo& fam = *p.family;
+  // The cumulative count at each classic edge. Most HDR buckets of a series are empty, so the
+  // walk skips to the next non-empty bucket, and an edge whose count did not change since the
+  // last one reuses that number's digits: runs of empty buckets cost no addition and no
+  // formatting, only the line itself (every edge is exposed in every scrape: rate() needs it).
+  std::uint64_t cumulative = 0;
+  std::uint32_t next = 0;
+  char digits[TextCursor::kNumberRoom];
+  std::size_t digits_size = 1;
+  digits[0] = '0';
+  for (std::size_t e = 0; e < ft.edges.size(); ++e) {
+    const std::uint64_t before = cumulative;
+    for (const std::uint32_t last = ft.edges[e].last_bucket; next <= last && next < buckets.size(); ++next) {
+      cumulative += buckets[next];
+    }
+    if (cumulative != before) {
+      digits_size = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, cumulative).ptr - digits);
+    }
+    put_sample(t, fam.name, "_bucket", labels, ft.le[e], std::string_view(digits, digits_size));
+  }
+  put_sample(t, fam.name, "_bucket", labels, "le=\"+Inf\"", p.count);
+  const double sum = shm::to_base_unit(fam.unit, p.sum);
+  if (om) {
+    put_sample(t, fam.name, "_count", labels, "", p.count);
+    put_sample(t, fam.name, "_sum", labels, "", sum);
+    put_sample(t, ft.created_name, "", labels, "", created);
+  } else {
+    put_sample(t, fam.name, "_sum", labels, "", sum);
+    put_sample(t, fam.name, "_count", labels, "", p.count);
+  }
 }
 
 }  // namespace wsm::exposition

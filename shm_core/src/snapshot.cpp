@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
-#include <unordered_map>
+
+#include "fold_bracket.hpp"
 
 namespace wsm::shm {
 
@@ -15,17 +15,49 @@ const std::atomic<std::uint64_t>* word_at(const std::byte* p) {
 
 }  // namespace
 
+HeaderStats read_header_stats(const Segment& segment) {
+  const SegmentHeader& h = segment.header();
+  const auto rl = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  return {h.created_unix_ns, h.total_bytes, rl(h.strings_used), segment.limits().string_bytes,
+          rl(h.retired_used), segment.limits().retired_bytes, rl(h.series_used),
+          rl(h.series_dropped), rl(h.cells_dropped), rl(h.writers_dropped), rl(h.writers_reaped),
+          rl(h.retired_dropped), rl(h.families_used)};
+}
+
+std::optional<WriterInfo> read_writer(const Segment& segment, std::uint32_t i, LivenessCache& liveness_of) {
+  const WriterSlot& slot = segment.slot(i);
+  // Acquire: pairs with the claimant's release of ACTIVE (fields written) and the writer's
+  // release of DETACHED (its last counts).
+  const std::uint64_t w = slot.state_word.load(std::memory_order_acquire);
+  const SlotState state = slot_state(w);
+  if (state != SlotState::active && state != SlotState::detached && state != SlotState::retiring &&
+      state != SlotState::exited) {
+    return std::nullopt;
+  }
+  WriterInfo info;
+  info.slot = i;
+  info.state = state;
+  info.owner = word_owner(w);
+  const SlotIdentity id = load_identity(slot);
+  info.pid = static_cast<pid_t>(id.pid);
+  info.tid = id.tid;
+  info.tenant = slot.tenant.load(std::memory_order_relaxed);
+  info.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
+  // Acquire: every cell below this offset was written before the owner's release.
+  info.cells_bytes = std::min<std::uint64_t>(slot.cells_bytes.load(std::memory_order_acquire),
+                                             segment.limits().arena_bytes);
+  info.role.assign(id.role, ::strnlen(id.role, sizeof id.role));
+  info.liveness = liveness_of(info.owner);
+  info.alive = info.liveness != Liveness::dead;
+  return info;
+}
+
 Result<Snapshot> Snapshot::take(const Segment& segment, CatalogView& catalog,
                                 const SnapshotOptions& options) {
-  const auto deadline = std::chrono::steady_clock::now() + options.wait;
-  const SegmentHeader& h = segment.header();
-  bool recopied = false;
-  for (;;) {
-    // Acquire: pairs with the reaper's releases (the sequence made even, each move's bracket).
-    const std::uint64_t seq = h.reap_seq.load(std::memory_order_acquire);
-    const std::uint64_t moves = h.fold_moves.load(std::memory_order_acquire);
+  Snapshot s;
+  auto read = read_between_folds(segment, options.wait, [&](const std::optional<InFlightMove>& move) {
     catalog.refresh(segment);
-    Snapshot s;
+    s = Snapshot{};
     if (!options.only_families.empty()) {
       s.families_copied.assign(segment.max_families(), false);
       for (std::uint32_t id : catalog.family_ids()) {
@@ -34,34 +66,14 @@ Result<Snapshot> Snapshot::take(const Segment& segment, CatalogView& catalog,
                                 options.only_families.end();
       }
     }
-    // A move under way (odd): note its words, so a copy that overlaps a stopped or dead reaper can
-    // repair it (repair_move). Journal loads after the acquire of `moves`: this move's journal.
-    if (moves % 2 != 0 && h.journal_state.load(std::memory_order_acquire) == 1) {
-      s.in_flight_ = InFlightMove{h.journal_target.load(std::memory_order_acquire),
-                      h.journal_source.load(std::memory_order_acquire),
-                      h.journal_value.load(std::memory_order_acquire)};
-    }
+    if (move) s.in_flight_ = MoveSeen{move->target, move->source, move->value};
     s.copy(segment, catalog);
-    // Relaxed is enough here: every cell word was loaded with acquire (copy_cells), so if the
-    // copy saw any store of a later move or fold, these loads see the increments before it.
-    const bool stable = h.fold_moves.load(std::memory_order_relaxed) == moves &&
-                        h.reap_seq.load(std::memory_order_relaxed) == seq;
     // A cell whose series was registered after the catalog refresh: refresh and copy again.
-    if (stable && !s.problems.empty() && !recopied) {
-      recopied = true;
-      continue;
-    }
-    if (stable) {
-      s.repair_move();
-      return s;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      return fail(Errc::timeout, "segment '" + segment.name() + "': a reaper kept folding dead writers "
-                                 "through every copy for " + std::to_string(options.wait.count()) +
-                                 " ms; try again");
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
+    return s.problems.empty() ? PassResult::complete : PassResult::unknown_series;
+  });
+  if (!read) return std::unexpected(read.error());
+  s.repair_move();
+  return s;
 }
 
 void Snapshot::repair_move() {
@@ -82,11 +94,7 @@ void Snapshot::copy(const Segment& segment, const CatalogView& catalog) {
   generation = h.generation;
   taken_unix_ns = unix_ns();
   taken_mono_ns = monotonic_ns();
-  const auto rl = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  stats = {h.created_unix_ns, h.total_bytes, rl(h.strings_used), segment.limits().string_bytes,
-           rl(h.retired_used), segment.limits().retired_bytes, rl(h.series_used),
-           rl(h.series_dropped), rl(h.cells_dropped), rl(h.writers_dropped), rl(h.writers_reaped),
-           rl(h.retired_dropped), rl(h.families_used)};
+  stats = read_header_stats(segment);
 
   // One allocation for a full copy: the published bytes now (an estimate; they may still grow).
   std::uint64_t estimate = h.retired_used.load(std::memory_order_relaxed);
@@ -101,31 +109,9 @@ void Snapshot::copy(const Segment& segment, const CatalogView& catalog) {
 
   LivenessCache liveness_of(segment);  // threads of one process share one lock test
   for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
-    const WriterSlot& slot = segment.slot(i);
-    // Acquire: pairs with the claimant's release of ACTIVE (fields written) and the writer's
-    // release of DETACHED (its last counts).
-    const std::uint64_t w = slot.state_word.load(std::memory_order_acquire);
-    const SlotState state = slot_state(w);
-    if (state != SlotState::active && state != SlotState::detached && state != SlotState::retiring &&
-        state != SlotState::exited) {
-      continue;
-    }
-    WriterInfo info;
-    info.slot = i;
-    info.state = state;
-    info.owner = word_owner(w);
-    const SlotIdentity id = load_identity(slot);
-    info.pid = static_cast<pid_t>(id.pid);
-    info.tid = id.tid;
-    info.tenant = slot.tenant.load(std::memory_order_relaxed);
-    info.heartbeat_ns = slot.heartbeat_ns.load(std::memory_order_relaxed);
-    // Acquire: every cell below this offset was written before the owner's release.
-    info.cells_bytes = std::min<std::uint64_t>(slot.cells_bytes.load(std::memory_order_acquire),
-                                               segment.limits().arena_bytes);
-    info.role.assign(id.role, ::strnlen(id.role, sizeof id.role));
-    info.liveness = liveness_of(info.owner);
-    info.alive = info.liveness != Liveness::dead;
-    writers.push_back(std::move(info));
+    std::optional<WriterInfo> info = read_writer(segment, i, liveness_of);
+    if (!info) continue;
+    writers.push_back(std::move(*info));
     copy_cells(segment, catalog, segment.arena(i), writers.back().cells_bytes,
                static_cast<std::int32_t>(writers.size() - 1), "writer slot " + std::to_string(i));
   }

@@ -3,6 +3,7 @@
 #include "wsm/shm/catalog.hpp"
 #include "wsm/shm/catalog_view.hpp"
 #include "wsm/shm/snapshot.hpp"
+#include "wsm/shm/tally.hpp"
 
 namespace wsm::test {
 
@@ -18,26 +19,7 @@ std::string key_of(const shm::FamilyInfo& family, const shm::SeriesInfo& series,
   return key;
 }
 
-}  // namespace
-
-std::string series_key(std::string_view name, std::span<const Label> labels, pid_t worker) {
-  // The overflow series' label is the catalog's own, which registrants may not use.
-  const bool overflow = labels.size() == 1 && labels[0] == Label{"wsm_overflow", "true"};
-  auto canonical = overflow ? Result<std::string>(shm::kOverflowLabels) : shm::canonical_labels(labels);
-  std::string key(name);
-  key += '{';
-  key += canonical ? *canonical : "<invalid labels>";
-  key += '}';
-  if (worker >= 0) (key += '@') += std::to_string(worker);
-  return key;
-}
-
-Result<Totals> totals_of(const shm::Segment& segment, std::chrono::milliseconds wait) {
-  shm::CatalogView catalog;
-  auto snap = shm::Snapshot::take(segment, catalog, {wait});
-  if (!snap) return std::unexpected(snap.error());
-  if (!snap->problems.empty()) return fail(Errc::corrupt, "snapshot problem: " + snap->problems.front());
-  const auto aggregation = shm::Aggregation::of(catalog, *snap);
+Totals totals_from(const shm::Aggregation& aggregation) {
   Totals out;
   for (const shm::Point& p : aggregation.points) {
     SeriesTotal t;
@@ -56,6 +38,36 @@ Result<Totals> totals_of(const shm::Segment& segment, std::chrono::milliseconds 
     out[key_of(*p.family, *p.series, p.worker)] = std::move(t);
   }
   return out;
+}
+
+}  // namespace
+
+std::string series_key(std::string_view name, std::span<const Label> labels, pid_t worker) {
+  // The overflow series' label is the catalog's own, which registrants may not use.
+  const bool overflow = labels.size() == 1 && labels[0] == Label{"wsm_overflow", "true"};
+  auto canonical = overflow ? Result<std::string>(shm::kOverflowLabels) : shm::canonical_labels(labels);
+  std::string key(name);
+  key += '{';
+  key += canonical ? *canonical : "<invalid labels>";
+  key += '}';
+  if (worker >= 0) (key += '@') += std::to_string(worker);
+  return key;
+}
+
+Result<Totals> totals_of(const shm::Segment& segment, std::chrono::milliseconds wait, Reader reader,
+                         unsigned threads) {
+  shm::CatalogView catalog;
+  if (reader == Reader::tally) {
+    shm::Tally tally;
+    auto taken = tally.take(segment, catalog, {wait, threads, 0});
+    if (!taken) return std::unexpected(taken.error());
+    if (!tally.meta().problems.empty()) return fail(Errc::corrupt, "tally problem: " + tally.meta().problems.front());
+    return totals_from(tally.aggregation());
+  }
+  auto snap = shm::Snapshot::take(segment, catalog, {wait});
+  if (!snap) return std::unexpected(snap.error());
+  if (!snap->problems.empty()) return fail(Errc::corrupt, "snapshot problem: " + snap->problems.front());
+  return totals_from(shm::Aggregation::of(catalog, *snap));
 }
 
 Result<Totals> totals_of(const std::string& segment_name) {

@@ -1,4 +1,4 @@
-// The aggregated view of a segment as the tests read it: Snapshot::take + Aggregation::of, keyed
+// The aggregated view of a segment as the tests read it: Tally (or Snapshot::take + Aggregation::of), keyed
 // by `name{canonical labels}` so a test names a series the way it registered it.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "wsm/shm/aggregation.hpp"
+#include <chrono>
 #include "wsm/shm/labels.hpp"
 #include "wsm/shm/segment.hpp"
 
@@ -25,6 +26,7 @@ struct SeriesTotal {
   std::uint64_t count = 0;
   std::vector<std::uint64_t> buckets;  // histograms: non-cumulative count per HDR bucket
   bool recorded = false;
+  friend bool operator==(const SeriesTotal&, const SeriesTotal&) = default;
 };
 using Totals = std::map<std::string, SeriesTotal>;
 
@@ -34,8 +36,13 @@ using Totals = std::map<std::string, SeriesTotal>;
   return series_key(name, std::span<const Label>(labels.begin(), labels.size()), worker);
 }
 
+// Which reader sums the segment: the exporter's scrape path (Tally, straight from the mapping) or
+// a Snapshot copy + Aggregation::of (`wsm dump`, the API).
+enum class Reader { tally, snapshot };
+
 [[nodiscard]] Result<Totals> totals_of(const shm::Segment& segment,
-                                       std::chrono::milliseconds wait = std::chrono::seconds(5));
+                                       std::chrono::milliseconds wait = std::chrono::seconds(5),
+                                       Reader reader = Reader::tally, unsigned threads = 1);
 // Opens the segment read-only, as the exporter and `wsm dump` do.
 [[nodiscard]] Result<Totals> totals_of(const std::string& segment_name);
 

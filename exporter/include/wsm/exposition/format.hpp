@@ -44,6 +44,8 @@ struct ComputedFamily {
   std::vector<Sample> samples;
 };
 
+class TextCursor;  // text_cursor.hpp
+
 class Writer {
  public:
   // Appends the exposition to `out` (which the caller clears): the segment's families (nullptr:
@@ -67,6 +69,9 @@ class Writer {
   };
   const FamilyText& family_text(std::string_view name, std::string_view help, shm::MetricType type,
                                 shm::Unit unit, std::uint8_t max_octave);
+  static void put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point& p,
+                            std::span<const std::uint64_t> buckets, std::string_view labels, bool om,
+                            std::string_view created);
 
   std::unordered_map<std::string, FamilyText> cache_;
   std::string scratch_;  // labels of the current sample (worker label appended)

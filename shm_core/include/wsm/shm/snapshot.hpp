@@ -64,6 +64,13 @@ struct SnapshotOptions {
   std::vector<std::string> only_families{};
 };
 
+// The header's usage and drop counters (relaxed: figures for people, not a consistent set).
+[[nodiscard]] HeaderStats read_header_stats(const Segment& segment);
+// Writer slot i as a reader sees it, or nullopt when it holds no cells (FREE, CLAIMING, corrupt).
+// cells_bytes is acquire-loaded: every cell below it was written before the owner published it.
+[[nodiscard]] std::optional<WriterInfo> read_writer(const Segment& segment, std::uint32_t i,
+                                                    LivenessCache& liveness_of);
+
 class Snapshot {
  public:
   // Refreshes `catalog` and copies every cell. Fails (Errc::timeout) only if a running reaper makes
@@ -88,7 +95,7 @@ class Snapshot {
 
  private:
   static constexpr std::uint64_t kNoWord = ~std::uint64_t{0};
-  struct InFlightMove {
+  struct MoveSeen {  // the journal's move under way, if any (fold_bracket.hpp)
     std::uint64_t target = 0, source = 0, value = 0;  // the journal: byte offsets in the segment
     std::uint64_t target_word = kNoWord, source_word = kNoWord;  // where they landed in `words`
   };
@@ -97,7 +104,7 @@ class Snapshot {
   void repair_move();
   void copy_cells(const Segment& segment, const CatalogView& catalog, std::span<std::byte> arena,
                   std::uint64_t used, std::int32_t writer, const std::string& where);
-  std::optional<InFlightMove> in_flight_;
+  std::optional<MoveSeen> in_flight_;
 };
 
 }  // namespace wsm::shm

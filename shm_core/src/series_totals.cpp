@@ -1,0 +1,110 @@
+#include "series_totals.hpp"
+
+#include <algorithm>
+#include <bit>
+
+namespace wsm::shm {
+
+void SeriesTotals::lay_out(const CatalogView& catalog, const SeriesMerge& merge) {
+  merge_ = &merge;
+  into_ = &merge.series_into;
+  const std::size_t n = merge.series_into.size();
+  value_.assign(n, 0);
+  recorded_.assign(n, 0);
+  buckets_at_.assign(n, 0);
+  gauge_at_.assign(n, 0);
+  exposed_family_.assign(n, 0);
+  buckets_.clear();
+  gauges_.clear();
+  for (const std::uint32_t id : merge.order) {
+    exposed_family_[id] = merge.family_into[catalog.series(id)->family_id];
+    const FamilyInfo* family = catalog.family(exposed_family_[id]);
+    if (family->type == MetricType::histogram) {
+      buckets_at_[id] = static_cast<std::uint32_t>(buckets_.size());
+      buckets_.resize(buckets_.size() + family->bucket_count, 0);
+    } else if (family->type == MetricType::gauge) {
+      gauge_at_[id] = static_cast<std::uint32_t>(gauges_.size());
+      gauges_.push_back({family->gauge_mode});
+    }
+  }
+}
+
+void SeriesTotals::clear() {
+  std::fill(value_.begin(), value_.end(), 0);
+  std::fill(recorded_.begin(), recorded_.end(), 0);
+  std::fill(buckets_.begin(), buckets_.end(), 0);
+  for (GaugeTotal& g : gauges_) g = GaugeTotal{g.mode};
+  per_writer_.clear();
+}
+
+void SeriesTotals::add_gauge(std::uint32_t target, std::uint64_t value_bits, std::uint64_t stamp,
+                             pid_t pid) {
+  GaugeTotal& g = gauges_[gauge_at_[target]];
+  const double value = std::bit_cast<double>(value_bits);
+  // The exposed family's mode: merged entries combine as one series.
+  switch (g.mode) {
+    case GaugeMode::sum: g.value += value; break;
+    case GaugeMode::max: g.value = g.recorded ? std::max(g.value, value) : value; break;
+    case GaugeMode::min: g.value = g.recorded ? std::min(g.value, value) : value; break;
+    case GaugeMode::last:
+      g.sum += value;
+      if (stamp >= g.last_stamp) {
+        g.last_stamp = stamp;
+        g.value = value;
+      }
+      break;
+    case GaugeMode::per_writer: per_writer_[target][pid] += value; break;
+  }
+  g.recorded = true;
+  recorded_[target] = 1;
+}
+
+void SeriesTotals::subtract_word(std::uint32_t target, std::uint32_t k, std::uint64_t value) noexcept {
+  if (k == 0) {
+    value_[target] -= value;
+  } else {
+    buckets_[buckets_at_[target] + k - 1] -= value;
+  }
+}
+
+void SeriesTotals::add_counts_of(const SeriesTotals& other) noexcept {
+  for (std::size_t i = 0; i < value_.size(); ++i) value_[i] += other.value_[i];
+  for (std::size_t i = 0; i < recorded_.size(); ++i) recorded_[i] |= other.recorded_[i];
+  for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += other.buckets_[i];
+}
+
+void SeriesTotals::emit_point(const CatalogView& catalog, std::uint32_t id, Aggregation& out) const {
+  const FamilyInfo& family = *catalog.family(exposed_family_[id]);
+  const bool recorded = recorded_[id] != 0;
+  const SeriesInfo& series = *catalog.series(id);
+  if (series.overflow && !recorded) return;  // an overflow series appears once something lands in it
+  Point p{&family, &series};
+  p.recorded = recorded;
+  switch (family.type) {
+    case MetricType::counter: p.counter = value_[id]; break;
+    case MetricType::gauge: {
+      const GaugeTotal& g = gauges_[gauge_at_[id]];
+      p.gauge = family.gauge_mode == GaugeMode::last && g.last_stamp == 0 ? g.sum : g.value;
+      if (family.gauge_mode == GaugeMode::per_writer) {
+        if (auto it = per_writer_.find(id); it != per_writer_.end()) {
+          for (const auto& [pid, value] : it->second) {
+            Point w = p;
+            w.worker = pid;
+            w.gauge = value;
+            out.points.push_back(w);
+          }
+        }
+        return;
+      }
+      break;
+    }
+    case MetricType::histogram:
+      p.buckets_at = buckets_at_[id];
+      p.sum = value_[id];
+      for (const std::uint64_t c : out.buckets_of(p)) p.count += c;
+      break;
+  }
+  out.points.push_back(p);
+}
+
+}  // namespace wsm::shm

@@ -1,0 +1,111 @@
+// The running totals of every exposed series while cells are read, one dense accumulator per
+// series, and the Aggregation they become. Shared by Aggregation::of (cells of a Snapshot) and
+// Tally (cells read straight from the mapping), so both sum, combine gauges and lay out points
+// the same way.
+//
+// Laid out once per catalog state (lay_out): a series' counter value or histogram sum is one u64
+// in a dense array indexed by series id, every exposed histogram has its bucket range reserved,
+// every gauge its slot; a pass then zeroes them (clear) and adds into them without allocating.
+// Holds ids only, so it stays valid for every view of the same catalog state.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <sys/types.h>
+#include <vector>
+
+#include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/catalog_view.hpp"
+#include "wsm/shm/series_merge.hpp"
+
+namespace wsm::shm {
+
+class SeriesTotals {
+ public:
+  // Sizes the accumulators for `merge` (the catalog's current state).
+  void lay_out(const CatalogView& catalog, const SeriesMerge& merge);
+  // Zero for a new pass.
+  void clear();
+
+  // The accumulator a cell of series `id` adds to, or SeriesMerge::kLeftOut.
+  [[nodiscard]] std::uint32_t target_of(std::uint32_t id) const noexcept {
+    return id < into_->size() ? (*into_)[id] : SeriesMerge::kLeftOut;
+  }
+  // Where the accumulator of `target` lives, for a prefetch.
+  [[nodiscard]] const void* address_of(std::uint32_t target) const noexcept { return &value_[target]; }
+
+  // A counter cell's value.
+  void add_counter(std::uint32_t target, std::uint64_t value) noexcept {
+    value_[target] += value;
+    recorded_[target] = 1;
+  }
+  // A histogram cell: word(k) is payload word k (0: sum, 1..n: buckets), read as the caller must.
+  template <class WordAt>
+  void add_histogram(std::uint32_t target, std::uint32_t bucket_count, WordAt word) noexcept {
+    value_[target] += word(0);
+    std::uint64_t* b = buckets_.data() + buckets_at_[target];
+    for (std::uint32_t k = 0; k < bucket_count; ++k) b[k] += word(k + 1);
+    recorded_[target] = 1;
+  }
+  // A live process's gauge cell (value bits, set stamp), combined by its exposed family's mode.
+  void add_gauge(std::uint32_t target, std::uint64_t value_bits, std::uint64_t stamp, pid_t pid);
+  // Takes back payload word k of a counter or histogram cell already added (a fold's move seen
+  // half done: Tally's repair).
+  void subtract_word(std::uint32_t target, std::uint32_t k, std::uint64_t value) noexcept;
+  // Adds another pass's counter and histogram totals (same lay-out; its gauges must be empty).
+  void add_counts_of(const SeriesTotals& other) noexcept;
+
+  // The points in exposition order; families for which `copied` is false are left out. The
+  // bucket totals move into out.buckets (no copy): reclaim() takes them back before the next
+  // clear().
+  template <class Copied>
+  void emit(const CatalogView& catalog, Copied copied, Aggregation& out);
+  void reclaim(Aggregation& out) noexcept {
+    if (buckets_.empty()) buckets_.swap(out.buckets);
+  }
+
+ private:
+  struct GaugeTotal {
+    GaugeMode mode = GaugeMode::sum;  // the exposed family's
+    double value = 0;
+    double sum = 0;  // mode last falls back to the sum when nobody ever set it
+    std::uint64_t last_stamp = 0;
+    bool recorded = false;
+  };
+  void emit_point(const CatalogView& catalog, std::uint32_t id, Aggregation& out) const;
+
+  const SeriesMerge* merge_ = nullptr;
+  const std::vector<std::uint32_t>* into_ = nullptr;
+  std::vector<std::uint64_t> value_;       // by series id: counter value or histogram sum
+  std::vector<std::uint8_t> recorded_;     // by series id
+  std::vector<std::uint32_t> buckets_at_;  // by series id: first bucket in buckets_
+  std::vector<std::uint64_t> buckets_;
+  std::vector<std::uint32_t> gauge_at_;    // by series id: index in gauges_
+  std::vector<GaugeTotal> gauges_;
+  std::map<std::uint32_t, std::map<pid_t, double>> per_writer_;  // series -> pid -> value
+  // By series id: the family it is exposed under. Ids, not pointers: a lay-out stays valid for any
+  // view of the same catalog state (same generation, same entries), also a re-read one.
+  std::vector<std::uint32_t> exposed_family_;
+};
+
+template <class Copied>
+void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& out) {
+  out.points.clear();
+  out.buckets.swap(buckets_);
+  buckets_.clear();  // empty until reclaim() or lay_out(): never a stale size
+  out.left_out = merge_->left_out;
+  out.merged_entries = merge_->merged;
+  out.points.reserve(merge_->order.size());
+  // Exposition order visits series ids at random: their entries are prefetched a few ahead.
+  constexpr std::size_t kAhead = 16;
+  const auto& order = merge_->order;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i + kAhead < order.size()) {
+      __builtin_prefetch(catalog.series(order[i + kAhead]));
+      __builtin_prefetch(&value_[order[i + kAhead]]);
+    }
+    if (copied(catalog.family_of(order[i]))) emit_point(catalog, order[i], out);
+  }
+}
+
+}  // namespace wsm::shm

@@ -1,0 +1,304 @@
+#include "wsm/shm/tally.hpp"
+
+#include <thread>
+#include <vector>
+
+#include "fold_bracket.hpp"
+#include "series_totals.hpp"
+#include "wsm/shm/series_merge.hpp"
+
+namespace wsm::shm {
+
+namespace {
+
+using Word = std::atomic<std::uint64_t>;
+
+const Word* word_at(const std::byte* p) { return reinterpret_cast<const Word*>(p); }
+
+// Acquire loads of every cell word, as in Snapshot::copy_cells: a fold's stores are releases, so
+// a pass that sees any store of a fold also sees the bracket's increment before it when the
+// bracket is read again (fold_bracket.hpp). Free on x86, and understood by ThreadSanitizer.
+constexpr auto kCellOrder = std::memory_order_acquire;
+
+// What a pass saw of the journal's move (read_between_folds hands it over): the source word as
+// added (where, and its value) and the target word's value.
+struct MoveSeen {
+  bool source_added = false;
+  std::uint32_t source_target = 0, source_word = 0;
+  std::uint64_t source_value = 0;
+  bool target_seen = false;
+  std::uint64_t target_value = 0;
+};
+
+// A gauge cell met by the helper thread: added by the calling thread afterwards, because gauges
+// combine in slot order (sums of doubles depend on it) and only one accumulator holds gauges.
+struct GaugeCell {
+  std::uint32_t target;
+  std::uint64_t value_bits, stamp;
+  pid_t pid;
+};
+
+// Reads the cells of one arena into one SeriesTotals.
+class ArenaReader {
+ public:
+  ArenaReader(const Segment& segment, const CatalogView& catalog, SeriesTotals& totals,
+              const std::optional<InFlightMove>& move)
+      : segment_(segment), catalog_(catalog), totals_(totals), move_(move) {}
+
+  // Adds the cells below `used`; writer nullptr: the retired arena. Gauge cells go to
+  // deferred_gauges when given. Cells that overrun the arena or disagree with the catalog are
+  // left out and named in `problems`.
+  void read(std::span<const std::byte> arena, std::uint64_t used, const WriterInfo* writer,
+            std::vector<GaugeCell>* deferred_gauges);
+
+  MoveSeen seen;
+  std::vector<std::string> problems;
+
+ private:
+  void add(const CellHeader& c, std::uint32_t target, const Word* payload, const WriterInfo* writer,
+           std::vector<GaugeCell>* deferred_gauges);
+  void add_touching_move(const CellHeader& c, std::uint32_t target, const Word* payload, const WriterInfo* writer);
+  std::string where(const WriterInfo* writer) const {
+    return writer == nullptr ? "retired arena" : "writer slot " + std::to_string(writer->slot);
+  }
+
+  const Segment& segment_;
+  const CatalogView& catalog_;
+  SeriesTotals& totals_;
+  const std::optional<InFlightMove>& move_;
+};
+
+void ArenaReader::read(std::span<const std::byte> arena, std::uint64_t used, const WriterInfo* writer,
+                       std::vector<GaugeCell>* deferred_gauges) {
+  // The retired arena starts at 8 (offset 0 means "none" in its index).
+  std::uint64_t pos = writer == nullptr ? 8 : 0;
+  // A scout walks kAhead cells in front and prefetches their accumulators: series ids of
+  // consecutive cells are scattered (catalog ids are hash positions), so the walk would otherwise
+  // wait for one cache miss per cell.
+  constexpr int kAhead = 16;
+  std::uint64_t scout = pos;
+  const auto advance_scout = [&] {
+    if (scout + sizeof(CellHeader) > used) return;
+    const CellHeader c = unpack_cell(word_at(arena.data() + scout)->load(kCellOrder));
+    if (const std::uint32_t t = totals_.target_of(c.series_id); t != SeriesMerge::kLeftOut) {
+      __builtin_prefetch(totals_.address_of(t), 1);
+    }
+    scout = c.words == 0 ? used : scout + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+  };
+  for (int k = 0; k < kAhead; ++k) advance_scout();
+
+  while (pos + sizeof(CellHeader) <= used) {
+    advance_scout();
+    const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(kCellOrder));
+    const std::uint64_t next = pos + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+    if (c.words == 0 || next > used) {
+      problems.push_back(where(writer) + ": cell at byte " + std::to_string(pos) + " overruns the arena");
+      return;
+    }
+    // The compact shape array, not the SeriesInfo: this runs once per cell of every writer.
+    const std::uint32_t shape = catalog_.cell_shape(c.series_id);
+    if (shape == 0 || shape != ((std::uint32_t{c.kind} << 16) | c.words)) {
+      problems.push_back(where(writer) + ": cell at byte " + std::to_string(pos) + " names series " +
+                         std::to_string(c.series_id) + " with a kind or size the catalog disagrees with");
+    } else if (const std::uint32_t target = totals_.target_of(c.series_id); target != SeriesMerge::kLeftOut) {
+      const Word* payload = word_at(arena.data() + pos + sizeof(CellHeader));
+      const auto offset = static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(payload) - segment_.base());
+      if (move_ && (move_->source - offset < 8ull * c.words || move_->target - offset < 8ull * c.words)) {
+        add_touching_move(c, target, payload, writer);
+      } else {
+        add(c, target, payload, writer, deferred_gauges);
+      }
+    }
+    pos = next;
+  }
+}
+
+void ArenaReader::add(const CellHeader& c, std::uint32_t target, const Word* payload, const WriterInfo* writer,
+                      std::vector<GaugeCell>* deferred_gauges) {
+  switch (static_cast<MetricType>(c.kind)) {
+    case MetricType::counter: totals_.add_counter(target, payload[0].load(kCellOrder)); break;
+    case MetricType::histogram:
+      totals_.add_histogram(target, c.words - 1u, [payload](std::uint32_t k) { return payload[k].load(kCellOrder); });
+      break;
+    case MetricType::gauge: {
+      // A dead process's levels are meaningless: dropped, never folded (nor kept when retired).
+      if (writer == nullptr || !writer->alive || writer->state != SlotState::active) break;
+      const GaugeCell g{target, payload[0].load(kCellOrder), payload[1].load(kCellOrder), writer->pid};
+      if (deferred_gauges != nullptr) {
+        deferred_gauges->push_back(g);
+      } else {
+        totals_.add_gauge(g.target, g.value_bits, g.stamp, g.pid);
+      }
+      break;
+    }
+  }
+}
+
+// The rare cell that holds the journal's source or target word (a fold is under way and its
+// reaper made no progress during the pass): read each word once, note the two words, add.
+void ArenaReader::add_touching_move(const CellHeader& c, std::uint32_t target, const Word* payload,
+                                    const WriterInfo* writer) {
+  std::vector<std::uint64_t> words(c.words);
+  for (std::uint32_t k = 0; k < c.words; ++k) words[k] = payload[k].load(kCellOrder);
+  const auto offset = static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(payload) - segment_.base());
+  const bool counts = static_cast<MetricType>(c.kind) != MetricType::gauge;
+  for (std::uint32_t k = 0; k < c.words && counts; ++k) {
+    if (offset + 8ull * k == move_->source && writer != nullptr) {
+      seen.source_added = true;
+      seen.source_target = target;
+      seen.source_word = k;
+      seen.source_value = words[k];
+    }
+    if (offset + 8ull * k == move_->target && writer == nullptr) {
+      seen.target_seen = true;
+      seen.target_value = words[k];
+    }
+  }
+  switch (static_cast<MetricType>(c.kind)) {
+    case MetricType::counter: totals_.add_counter(target, words[0]); break;
+    case MetricType::histogram:
+      totals_.add_histogram(target, c.words - 1u, [&words](std::uint32_t k) { return words[k]; });
+      break;
+    case MetricType::gauge:
+      if (writer != nullptr && writer->alive && writer->state == SlotState::active) {
+        totals_.add_gauge(target, words[0], words[1], writer->pid);
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+struct Tally::State {
+  SeriesMerge merge;
+  std::uint64_t laid_out_generation = 0;
+  std::size_t laid_out_series = ~std::size_t{0}, laid_out_families = ~std::size_t{0};
+  bool helper_laid_out = false;
+  SeriesTotals totals;         // the calling thread's (all gauges, the retired arena)
+  SeriesTotals helper_totals;  // the helper thread's, with options.threads == 2
+  Aggregation out;
+  Snapshot meta;
+  MappingDamage helper_damage;  // the helper's guard, when the caller gave none
+
+  void lay_out(const CatalogView& catalog, bool helper);
+  PassResult pass(const Segment& segment, CatalogView& catalog, const TallyOptions& options,
+                  const std::optional<InFlightMove>& move);
+};
+
+void Tally::State::lay_out(const CatalogView& catalog, bool helper) {
+  const bool stale = catalog.generation() != laid_out_generation || catalog.series_count() != laid_out_series ||
+                     catalog.family_ids().size() != laid_out_families;
+  if (stale) {
+    merge = merge_series(catalog);
+    totals.lay_out(catalog, merge);
+    helper_laid_out = false;
+    laid_out_generation = catalog.generation();
+    laid_out_series = catalog.series_count();
+    laid_out_families = catalog.family_ids().size();
+  }
+  if (helper && !helper_laid_out) {
+    helper_totals.lay_out(catalog, merge);
+    helper_laid_out = true;
+  }
+}
+
+PassResult Tally::State::pass(const Segment& segment, CatalogView& catalog, const TallyOptions& options,
+                              const std::optional<InFlightMove>& move) {
+  catalog.refresh(segment);
+  meta.generation = segment.header().generation;
+  meta.taken_unix_ns = unix_ns();
+  meta.taken_mono_ns = monotonic_ns();
+  meta.stats = read_header_stats(segment);
+  meta.writers.clear();
+  meta.problems.clear();
+  LivenessCache liveness_of(segment);  // threads of one process share one lock test
+  for (std::uint32_t i = 0; i < segment.max_writers(); ++i) {
+    if (auto info = read_writer(segment, i, liveness_of)) meta.writers.push_back(std::move(*info));
+  }
+
+  // A second thread pays (its start, its accumulators' memory, adding them up) only when there
+  // are many cells to read.
+  std::uint64_t published = 0;
+  for (const WriterInfo& w : meta.writers) published += w.cells_bytes;
+  const bool two = options.threads >= 2 && published >= options.split_bytes;
+  lay_out(catalog, two);
+  totals.reclaim(out);
+  totals.clear();
+
+  // Which writers the helper reads: thread slots (gauges live in the process slots, tid 0),
+  // balanced by published bytes against the calling thread's share.
+  std::vector<const WriterInfo*> mine, helpers;
+  std::uint64_t my_bytes = 0, helper_bytes = 0;
+  for (const WriterInfo& w : meta.writers) {
+    if (two && w.tid != 0 && helper_bytes < my_bytes) {
+      helpers.push_back(&w);
+      helper_bytes += w.cells_bytes;
+    } else {
+      mine.push_back(&w);
+      my_bytes += w.cells_bytes;
+    }
+  }
+
+  ArenaReader reader(segment, catalog, totals, move);
+  ArenaReader helper_reader(segment, catalog, helper_totals, move);
+  std::vector<GaugeCell> helper_gauges;
+  std::thread helper;
+  if (!helpers.empty()) {
+    helper = std::thread([&] {
+      // This thread's reads of the mapping need a guard of their own (guards are per thread).
+      MappingGuard guard(segment, options.damage != nullptr ? *options.damage : helper_damage);
+      helper_totals.clear();
+      for (const WriterInfo* w : helpers) {
+        helper_reader.read(segment.arena(w->slot), w->cells_bytes, w, &helper_gauges);
+      }
+    });
+  }
+  for (const WriterInfo* w : mine) reader.read(segment.arena(w->slot), w->cells_bytes, w, nullptr);
+  if (helper.joinable()) {
+    helper.join();
+    totals.add_counts_of(helper_totals);
+    for (const GaugeCell& g : helper_gauges) totals.add_gauge(g.target, g.value_bits, g.stamp, g.pid);
+    if (helper_reader.seen.source_added) reader.seen = {true, helper_reader.seen.source_target,
+                                                        helper_reader.seen.source_word,
+                                                        helper_reader.seen.source_value};
+    reader.problems.insert(reader.problems.end(), helper_reader.problems.begin(), helper_reader.problems.end());
+  }
+  // The retired arena after every writer arena (the helper's joined): a fold's source is read
+  // before its target, so a pass never sees a source emptied and its target not yet filled.
+  const std::uint64_t retired = std::min<std::uint64_t>(
+      segment.header().retired_used.load(std::memory_order_acquire), segment.limits().retired_bytes);
+  reader.read(segment.retired_arena(), retired, nullptr, nullptr);
+
+  // A move under way whose reaper made no progress during the pass (else it is run again): it
+  // counts the value twice only between its two stores, when the target already holds the
+  // journal's value and the source still holds its count; then the source is not counted.
+  if (move && reader.seen.source_added && reader.seen.target_seen && reader.seen.target_value == move->value &&
+      reader.seen.source_value != 0) {
+    totals.subtract_word(reader.seen.source_target, reader.seen.source_word, reader.seen.source_value);
+  }
+  meta.problems = std::move(reader.problems);
+  return meta.problems.empty() ? PassResult::complete : PassResult::unknown_series;
+}
+
+Tally::Tally() : state_(std::make_unique<State>()) {}
+Tally::~Tally() = default;
+Tally::Tally(Tally&&) noexcept = default;
+Tally& Tally::operator=(Tally&&) noexcept = default;
+
+Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const TallyOptions& options) {
+  State& s = *state_;
+  auto read = read_between_folds(segment, options.wait, [&](const std::optional<InFlightMove>& move) {
+    return s.pass(segment, catalog, options, move);
+  });
+  if (!read) return read;
+  if (s.helper_damage.damaged()) return std::unexpected(damaged_segment_error(segment));
+  // No cells are held: every family reads as not copied.
+  s.meta.families_copied.assign(segment.max_families(), false);
+  s.totals.emit(catalog, [](std::uint32_t) { return true; }, s.out);
+  return {};
+}
+
+const Aggregation& Tally::aggregation() const noexcept { return state_->out; }
+const Snapshot& Tally::meta() const noexcept { return state_->meta; }
+
+}  // namespace wsm::shm

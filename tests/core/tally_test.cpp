@@ -1,0 +1,260 @@
+// Tally (the exporter's scrape path: cells summed straight from the mapping) against
+// Snapshot::take + Aggregation::of (a copy, then the sum): the same points, field for field, on
+// random segments written by real processes: threads that detach, processes that die with ACTIVE
+// slots, processes still running, gauges of every mode, histograms, a fold done and a fold left
+// half done by a reaper killed between its two stores; with one reading thread and with two.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <random>
+#include <thread>
+
+#include "forked.hpp"
+#include "segment_totals.hpp"
+#include "test_support.hpp"
+#include "wsm/shm/aggregation.hpp"
+#include "wsm/shm/reaper.hpp"
+#include "wsm/shm/snapshot.hpp"
+#include "wsm/shm/tally.hpp"
+#include "wsm/shm/test_points.hpp"
+#include "wsm/writer.hpp"
+
+namespace {
+
+using namespace wsm;
+using wsm::test::SegmentGuard;
+
+shm::Limits limits() {
+  shm::Limits l;
+  l.max_writers = 24;
+  l.max_families = 32;
+  l.max_series = 512;
+  l.series_cap_per_family = 40;  // some label sets land in overflow series
+  l.arena_bytes = 64 * 1024;
+  l.string_bytes = 64 * 1024;
+  l.retired_bytes = 256 * 1024;
+  return l;
+}
+
+constexpr GaugeMode kModes[] = {GaugeMode::sum, GaugeMode::max, GaugeMode::min, GaugeMode::last,
+                                GaugeMode::per_writer};
+
+// Random records of one thread: every family, label sets drawn from 48 (past the cap of 40).
+void record_random(Registry& reg, std::uint64_t seed, int ops) {
+  // Names from tables: GCC 12 warns (-Wrestrict, a false positive) on "c" + std::to_string(...).
+  static const std::string counters[] = {"c0_total", "c1_total", "c2_total"};
+  static const std::string gauges[] = {"g_0", "g_1", "g_2", "g_3", "g_4"};
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < ops; ++i) {
+    const std::string k = std::to_string(rng() % 48);
+    const Labels labels = {{"k", k}};
+    switch (rng() % 5) {
+      case 0:
+      case 1: reg.counter(counters[rng() % 3], labels).inc(rng() % 1000); break;
+      case 2: {
+        const std::size_t m = rng() % std::size(kModes);
+        auto g = reg.gauge(gauges[m], labels, "", kModes[m]);
+        if (rng() % 2 == 0) {
+          g.set(static_cast<double>(rng() % 10000) / 8);
+        } else {
+          g.add(static_cast<double>(rng() % 100) / 4);
+        }
+        break;
+      }
+      case 3: reg.histogram("h_seconds", labels).record(std::chrono::nanoseconds(rng() % 10'000'000'000ull)); break;
+      case 4: reg.histogram("h_bytes", labels).record(rng() % (1u << 24)); break;
+    }
+  }
+}
+
+// How a writer process ends: returns (its main thread's slot stays ACTIVE under a dead process),
+// its threads detach first, or it stays alive until the test ends.
+enum class Fate { dies, detaches, lives };
+
+// Writer processes with random records; those that live are killed when this goes out of scope.
+struct Writers {
+  std::vector<wsm::test::Forked> alive;
+
+  Writers(const std::string& segment, std::uint64_t seed, int processes) {
+    wsm::test::Pipe ready;
+    for (int p = 0; p < processes; ++p) {
+      const auto fate = static_cast<Fate>((seed + static_cast<std::uint64_t>(p)) % 3);
+      auto child = wsm::test::Forked::run([&, p, fate] {
+        auto reg = Registry::open(segment, {.limits = limits(), .enabled = true});
+        if (!reg) return 1;
+        const std::uint64_t s = seed * 1000 + static_cast<std::uint64_t>(p) * 10;
+        std::thread([&] { record_random(*reg, s + 1, 400); }).join();  // this slot detaches
+        if (fate != Fate::detaches) record_random(*reg, s + 2, 400);   // the main thread's stays ACTIVE
+        if (fate == Fate::lives) {
+          ready.send(1);
+          for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+        }
+        return 0;
+      });
+      if (fate == Fate::lives) {
+        alive.push_back(std::move(child));
+      } else {
+        EXPECT_EQ(child.wait(), 0);
+      }
+    }
+    // The living ones have recorded everything once they said so.
+    for (std::size_t n = 0; n < alive.size(); ++n) EXPECT_TRUE(ready.receive());
+  }
+};
+
+std::string keys_of(const shm::Aggregation& a) {
+  std::string out;
+  for (const shm::Point& p : a.points) {
+    out += p.family->name;
+    out += '{';
+    out += p.series->labels;
+    out += '}';
+    if (p.worker >= 0) (out += '@') += std::to_string(p.worker);
+    out += ' ';
+  }
+  return out;
+}
+
+void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, const std::string& what) {
+  ASSERT_EQ(tally.points.size(), copied.points.size()) << what << "\ntally: " << keys_of(tally)
+                                                       << "\ncopy:  " << keys_of(copied);
+  EXPECT_EQ(tally.merged_entries, copied.merged_entries) << what;
+  EXPECT_EQ(tally.left_out, copied.left_out) << what;
+  for (std::size_t i = 0; i < tally.points.size(); ++i) {
+    const shm::Point& a = tally.points[i];
+    const shm::Point& b = copied.points[i];
+    const std::string at = what + ": point " + std::to_string(i) + " " + b.family->name + "{" + b.series->labels + "}";
+    ASSERT_EQ(a.family->name, b.family->name) << at;
+    ASSERT_EQ(a.series->labels, b.series->labels) << at;
+    EXPECT_EQ(a.worker, b.worker) << at;
+    EXPECT_EQ(a.counter, b.counter) << at;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(a.gauge), std::bit_cast<std::uint64_t>(b.gauge)) << at;
+    EXPECT_EQ(a.sum, b.sum) << at;
+    EXPECT_EQ(a.count, b.count) << at;
+    EXPECT_EQ(a.recorded, b.recorded) << at;
+    if (a.family->type == shm::MetricType::histogram) {
+      const auto x = tally.buckets_of(a);
+      const auto y = copied.buckets_of(b);
+      EXPECT_TRUE(std::equal(x.begin(), x.end(), y.begin(), y.end())) << at;
+    }
+  }
+}
+
+// Tally with one and two threads, the second time on the same Tally (accumulators reused), against
+// the copy-then-sum reading of the same moment (nothing writes meanwhile).
+void expect_tally_matches_snapshot(const shm::Segment& segment, const std::string& what) {
+  shm::CatalogView catalog;
+  auto snapshot = shm::Snapshot::take(segment, catalog, {std::chrono::milliseconds(50)});
+  ASSERT_TRUE(snapshot) << snapshot.error().message();
+  ASSERT_TRUE(snapshot->problems.empty()) << snapshot->problems.front();
+  const auto copied = shm::Aggregation::of(catalog, *snapshot);
+  ASSERT_FALSE(copied.points.empty()) << what;
+  shm::Tally tally;
+  for (unsigned threads : {1u, 2u, 1u}) {
+    shm::CatalogView own;
+    auto taken = tally.take(segment, own, {std::chrono::milliseconds(50), threads, 0});
+    ASSERT_TRUE(taken) << taken.error().message();
+    EXPECT_TRUE(tally.meta().problems.empty()) << what;
+    EXPECT_EQ(tally.meta().writers.size(), snapshot->writers.size()) << what;
+    expect_same(tally.aggregation(), copied, what + " (" + std::to_string(threads) + " threads)");
+  }
+}
+
+class TallyRandom : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(TallyRandom, EqualsTheSnapshotAggregationBeforeAndAfterFolding) {
+  SegmentGuard g(wsm::test::unique_segment_name("tally"));
+  ASSERT_TRUE(shm::Segment::open_or_create(g.name(), {.limits = limits()}));
+  Writers writers(g.name(), GetParam(), 6);
+  if (HasFailure()) return;
+  auto segment = shm::Segment::open(g.name());
+  ASSERT_TRUE(segment);
+  expect_tally_matches_snapshot(*segment, "dead writers not yet folded");
+  auto reaped = shm::Reaper(*segment).reap();
+  ASSERT_TRUE(reaped) << reaped.error().message();
+  EXPECT_GT(reaped->slots_freed, 0u) << "the workload should leave dead writers to fold";
+  expect_tally_matches_snapshot(*segment, "after the fold");
+  // More series and records after a first take: the accumulators are laid out again.
+  Writers more(g.name(), GetParam() + 7, 3);
+  if (HasFailure()) return;
+  expect_tally_matches_snapshot(*segment, "after more writers");
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, TallyRandom, ::testing::Values(1, 2, 3, 4, 5, 6));
+
+// A reaper killed between the two stores of a word move leaves that word counted in the dead
+// writer's cell and in the retired arena. A Tally does not wait for it: it repairs the move from
+// the journal, like the snapshot, and both give the totals of before the fold.
+class TallyHalfDoneFold : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(TallyHalfDoneFold, IsRepairedFromTheJournal) {
+  if (!shm::test_points::compiled()) GTEST_SKIP() << "needs test points: configure with -DWSM_TEST_POINTS=ON";
+  SegmentGuard g(wsm::test::unique_segment_name("tallyfold"));
+  ASSERT_TRUE(shm::Segment::open_or_create(g.name(), {.limits = limits()}));
+  { Writers writers(g.name(), 11, 4); }
+  if (HasFailure()) return;
+  auto segment = shm::Segment::open(g.name());
+  ASSERT_TRUE(segment);
+  auto before = wsm::test::totals_of(*segment);
+  ASSERT_TRUE(before) << before.error().message();
+  auto reaper = wsm::test::Forked::run([&] {
+    auto s = shm::Segment::open(g.name());
+    if (!s) return 1;
+    shm::test_points::arm(shm::test_points::Point::reaper_mid_move, shm::test_points::Action::exit, GetParam());
+    return shm::Reaper(*s).reap() ? 0 : 2;
+  });
+  ASSERT_EQ(reaper.wait(), 77) << "the reaper should have died at move " << GetParam();
+  ASSERT_EQ(segment->header().journal_state.load(), 1u) << "a move was left half done";
+  expect_tally_matches_snapshot(*segment, "fold half done");
+  for (unsigned threads : {1u, 2u}) {
+    auto during = wsm::test::totals_of(*segment, std::chrono::milliseconds(20), wsm::test::Reader::tally, threads);
+    ASSERT_TRUE(during) << during.error().message();
+    EXPECT_EQ(*during, *before) << threads << " threads: a half-done move counted twice or lost";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AtMove, TallyHalfDoneFold, ::testing::Values(1, 2, 7, 40));
+
+// A Tally that meets a cell of a series registered after its catalog refresh reads again, as the
+// snapshot does, and never reports a problem for it; one reused across many registrations keeps
+// matching (its accumulators are laid out again whenever the catalog grows).
+TEST(Tally, FollowsACatalogThatGrowsWhileItReads) {
+  SegmentGuard g(wsm::test::unique_segment_name("tallygrow"));
+  auto reg = Registry::open(g.name(), {.limits = limits(), .enabled = true});
+  ASSERT_TRUE(reg);
+  auto segment = shm::Segment::open(g.name(), {shm::Access::read_only});
+  ASSERT_TRUE(segment);
+  std::atomic<bool> stop{false};
+  std::thread registrant([&] {
+    for (int i = 0; i < 300 && !stop.load(); ++i) {
+      reg->counter("grow_total", {{"k", std::to_string(i)}}).inc(static_cast<std::uint64_t>(i) + 1);
+    }
+    stop.store(true);
+  });
+  shm::Tally tally;
+  shm::CatalogView catalog;
+  std::uint64_t previous = 0;
+  int takes = 0;
+  while (!stop.load() || takes == 0) {
+    auto taken = tally.take(*segment, catalog);
+    ASSERT_TRUE(taken) << taken.error().message();
+    EXPECT_TRUE(tally.meta().problems.empty()) << tally.meta().problems.front();
+    std::uint64_t total = 0;
+    for (const shm::Point& p : tally.aggregation().points) total += p.counter;
+    EXPECT_GE(total, previous) << "a counter went back";
+    previous = total;
+    ++takes;
+  }
+  registrant.join();
+  ASSERT_TRUE(tally.take(*segment, catalog));
+  std::uint64_t total = 0;
+  for (const shm::Point& p : tally.aggregation().points) total += p.counter;
+  std::uint64_t expected = 0;
+  auto totals = wsm::test::totals_of(*segment, std::chrono::seconds(5), wsm::test::Reader::snapshot);
+  ASSERT_TRUE(totals);
+  for (const auto& [key, t] : *totals) expected += t.counter;
+  EXPECT_EQ(total, expected);
+  EXPECT_GT(total, 0u);
+}
+
+}  // namespace
