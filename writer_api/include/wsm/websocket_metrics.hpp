@@ -9,10 +9,12 @@
 //   metrics.connection_closed(conn, DisconnectReason::client_close);
 //
 // Cost: every label of these calls is an enum, so each family keeps an array of handles indexed by
-// the flattened enum values. A combination is registered on its first use in the process (a few
-// microseconds, once) and is a load and a branch from then on; a call is that plus the handle's
-// record (an add into this thread's own cell), a few ns. Nothing on the record path allocates,
-// locks or registers. connection_opened and the first use of a combination are the cold path.
+// the flattened enum values. Every combination is registered when Metrics is constructed (so each
+// series exports 0 from the first scrape; MetricsOptions::preregister) and is a load and a branch
+// from then on; a call is that plus the handle's record (an add into this thread's own cell), a
+// few ns. Nothing on the record path allocates, locks or registers. connection_opened is the cold
+// path. A category switched off (WEBSOCKET_METRICS_CATEGORIES) holds sink handles: its families
+// are never registered and its calls record nothing.
 //
 // Identifier labels: websocket_connections_active{role,user_id,patient_id} gets one series per
 // distinct (role, user, patient) in the process, up to MetricsOptions::max_identities; past that
