@@ -60,8 +60,8 @@ class Client : public std::enable_shared_from_this<Client> {
   void pump();  // monitors: publish what the rate, the window and the quota allow
   // --churn-every: a subscriber that is ready closes cleanly and reconnects, declaring attempt 1.
   void leave_and_return();
-  // --stall-clients: from its next connection on, this subscriber reads for --stall-for, stops
-  // reading as long (its pings go unanswered, the server's queue for it fills), and so on.
+  // --stall-clients: 3 s after each connection this subscriber stops reading for --stall-for
+  // (its pings go unanswered, the server's queue for it fills), then reads as long, and so on.
   void make_staller() { staller_ = true; }
   [[nodiscard]] bool staller() const noexcept { return staller_; }
 
@@ -76,8 +76,9 @@ class Client : public std::enable_shared_from_this<Client> {
   void read(std::uint64_t gen);
   void on_read(std::uint64_t gen, beast::error_code ec);
   void on_lost(std::uint64_t gen, const char* what, beast::error_code ec);
-  // Stops reading (begin) or reads again after `after` (default: --stall-for), then arms the other.
   void press(std::uint64_t gen);
+  void resume(std::uint64_t gen);  // ends a stall: reads again; the first read tells if it was closed
+  // Stops reading (begin) or reads again after `after` (default: --stall-for), then arms the other.
   void arm_stall(std::uint64_t gen, bool begin, std::optional<Clock::duration> after = std::nullopt);
   void send(Pending p);
   void write_next();
@@ -471,11 +472,7 @@ void Client::start_draining() {
     set_stage(Stage::drained);
     return;
   }
-  if (stalled_) {  // the unsubscribe's reply must be read
-    stalled_ = false;
-    resuming_ = true;
-    if (!read_pending_) read(generation_);
-  }
+  if (stalled_) resume(generation_);  // the unsubscribe's reply must be read
   stage_ = Stage::unsubscribing;
   subscription(false);
 }
@@ -621,12 +618,16 @@ void Client::arm_stall(std::uint64_t gen, bool begin, std::optional<Clock::durat
       ++self->run_.summary().stalled;
       self->press(gen);
     } else {
-      self->stalled_ = false;
-      self->resuming_ = true;
-      if (!self->read_pending_) self->read(gen);
+      self->resume(gen);
     }
     self->arm_stall(gen, !begin);
   });
+}
+
+void Client::resume(std::uint64_t gen) {
+  stalled_ = false;
+  resuming_ = true;
+  if (!read_pending_) read(gen);
 }
 
 // While stalled: a request every 10 ms whose reply (an ack: re-subscribing changes nothing) the
