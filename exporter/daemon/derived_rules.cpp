@@ -44,13 +44,12 @@ const DerivedRules& derived_rules() {
               .fds_help = "Open file descriptors of live writer processes, by kind "
                           "(socket, pipe, file, other)",
           },
-      // The catalogue's name, help and worst-N (writer_api/include/wsm/websocket_catalogue.hpp;
-      // the exporter does not link the writer side, a test holds the two equal).
+      // The catalogue's name, help and worst-N (<wsm/websocket_catalogue.hpp>).
       .health =
           {
-              .output = "websocket_health_score",
-              .help = "Health of a connection from 0 (worst) to 100, for the worst connections only",
-              .worst_connections = 10,
+              .output = ws::spec(ws::Metric::health_score).name,
+              .help = ws::spec(ws::Metric::health_score).help,
+              .worst_connections = ws::kHealthScoreWorstConnections,
           },
       .summary =
           {

@@ -44,19 +44,22 @@ std::optional<std::string> set_switch(bool& field, const std::string& v) {
   return std::nullopt;
 }
 
-std::optional<double> number(const std::string& text) {
-  double v = 0;
+// A whole number of seconds 1-`most` into `field`; what is allowed when the text is not one.
+std::optional<std::string> set_seconds(int& field, const std::string& text, int most) {
+  double v = 0;  // as a number, so "5.0" (a JSON config's float) is the integer 5
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(v)) return std::nullopt;
-  return v;
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !(v >= 1 && v <= most) ||
+      v != std::floor(v)) {
+    return "an integer 1-" + std::to_string(most) + " (seconds)";
+  }
+  field = static_cast<int>(v);
+  return std::nullopt;
 }
 
-std::optional<std::string> set_number(double& field, const std::string& text, double lo, double hi,
-                                      bool lo_open, const char* allowed) {
-  const auto v = number(text);
-  if (!v || *v > hi || (lo_open ? *v <= lo : *v < lo)) return allowed;
-  field = *v;
-  return std::nullopt;
+const char* categories_help() {
+  static const std::string help = "categories to derive: " + ws::categories_allowed() +
+                                  " (default all; workers read the same variable for what they record)";
+  return help.c_str();
 }
 
 const Key kFixedKeys[] = {
@@ -84,23 +87,15 @@ const Key kFixedKeys[] = {
      }},
     {"interval", "--interval", "WEBSOCKET_METRICS_INTERVAL", "SECONDS",
      "snapshot, reap and derive every SECONDS, 1-60 (default 5)",
-     [](Settings& s, const std::string& v) -> std::optional<std::string> {
-       double d = 0;
-       if (set_number(d, v, 1, 60, false, "x") || d != std::floor(d)) return "an integer 1-60 (seconds)";
-       s.interval_seconds = static_cast<int>(d);
-       return std::nullopt;
-     }},
+     [](Settings& s, const std::string& v) { return set_seconds(s.interval_seconds, v, 60); }},
     {"resource_monitoring", "--resource-monitoring", "WEBSOCKET_RESOURCE_MONITORING", "on|off",
      "CPU, memory, fds and threads of writers and exporter from /proc (default on)",
      [](Settings& s, const std::string& v) { return set_switch(s.resource_monitoring, v); }},
-    {"categories", "--categories", "WEBSOCKET_METRICS_CATEGORIES", "LIST",
-     "categories to derive: all, or a comma-separated list of connection, message, performance, "
-     "resource, health, subscription; -name leaves one out (default all; workers read the same "
-     "variable for what they record)",
+    {"categories", "--categories", ws::kCategoriesVariable, "LIST",
+     categories_help(),
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
        auto parsed = ws::parse_categories(v);
-       if (!parsed) return "all, or a comma-separated list of connection, message, performance, "
-                           "resource, health, subscription (-name leaves one out)";
+       if (!parsed) return ws::categories_allowed();
        s.categories = *parsed;
        return std::nullopt;
      }},
@@ -134,12 +129,7 @@ const Key kFixedKeys[] = {
      }},
     {"http_timeout", "--http-timeout", "WSM_HTTP_TIMEOUT", "SECONDS",
      "a request's headers must arrive within SECONDS, 1-300, else the connection is closed (default 10)",
-     [](Settings& s, const std::string& v) -> std::optional<std::string> {
-       double d = 0;
-       if (set_number(d, v, 1, 300, false, "x") || d != std::floor(d)) return "an integer 1-300 (seconds)";
-       s.http_timeout_seconds = static_cast<int>(d);
-       return std::nullopt;
-     }},
+     [](Settings& s, const std::string& v) { return set_seconds(s.http_timeout_seconds, v, 300); }},
 };
 
 // The fixed keys, then one per threshold of the shared table (wsm/websocket_thresholds.hpp).
@@ -158,6 +148,13 @@ std::optional<std::string> apply(const Key& k, Settings& s, const std::string& v
   if (k.threshold == nullptr) return k.apply(s, v);
   if (ws::set_threshold(*k.threshold, v, s.thresholds)) return std::nullopt;
   return std::string(k.threshold->integer ? "a whole number in " : "a number in ") + k.threshold->allowed;
+}
+
+// "segment, listen, ...": every config-file key, for --help and the unknown-key error.
+std::string key_names() {
+  std::string known;
+  for (const Key& k : all_keys()) known += std::string(known.empty() ? "" : ", ") + k.json;
+  return known;
 }
 
 std::string error_line(const std::string& source, const std::string& value, const std::string& allowed) {
@@ -208,9 +205,7 @@ std::optional<std::string> set_key(Settings& settings, const std::string& key, c
     if (auto allowed = apply(k, settings, value)) return error_line(source, value, *allowed);
     return std::nullopt;
   }
-  std::string known;
-  for (const Key& k : all_keys()) known += std::string(known.empty() ? "" : ", ") + k.json;
-  return source + ": unknown key; expected one of " + known;
+  return source + ": unknown key; expected one of " + key_names();
 }
 
 ParseOutcome parse_settings(const std::vector<std::string>& args, const Environment& env) {
@@ -222,9 +217,7 @@ ParseOutcome parse_settings(const std::vector<std::string>& args, const Environm
              "2 bad flag or value.");
   std::string config_path;
   auto* config = app.add_option("--config", config_path,
-                                "JSON file with any of the keys below (segment, listen, interval, "
-                                "resource_monitoring, id_labels, id_hash_key, allow_foreign_segment, web_config, "
-                                "http_timeout, *_threshold) [env: WSM_CONFIG]")
+                                "JSON file with any of the keys " + key_names() + " [env: WSM_CONFIG]")
                      ->type_name("FILE");
   const std::vector<Key>& keys = all_keys();
   std::vector<std::string> values(keys.size());

@@ -50,6 +50,16 @@ class Categories {
   std::uint32_t bits_;
 };
 
+// What the variable accepts, for error messages and --help: "all, or a comma-separated list of
+// connection, ..., subscription (-name leaves one out)".
+[[nodiscard]] inline std::string categories_allowed() {
+  std::string allowed = "all, or a comma-separated list of ";
+  for (std::size_t i = 0; i < kValueCount<Category>; ++i) {
+    allowed.append(i == 0 ? "" : ", ").append(LabelValues<Category>::names[i]);
+  }
+  return allowed + " (-name leaves one out)";
+}
+
 // Parses the variable's value (see the top of this file): the items apply left to right, starting
 // from none, or from every category when no item names one to include. An unknown name fails with
 // one line naming it and every allowed name.
@@ -72,12 +82,8 @@ class Categories {
     if (minus) item.remove_prefix(1);
     const auto c = parse_label_value<Category>(item);
     if ((!c && item != "all") || (minus && !c) || n == items.size()) {
-      std::string allowed = "all";
-      for (std::string_view name : LabelValues<Category>::names) allowed.append(", ").append(name);
-      return fail(Errc::invalid_argument,
-                  std::string(kCategoriesVariable) + ": '" + std::string(item) +
-                      "' is not a category; expected a comma-separated list of " + allowed +
-                      " (-name leaves one out)");
+      return fail(Errc::invalid_argument, std::string(kCategoriesVariable) + ": '" + std::string(item) +
+                                              "' is not a category; expected " + categories_allowed());
     }
     items[n++] = {!c, minus, c.value_or(Category::connection)};
     includes = includes || !minus;
