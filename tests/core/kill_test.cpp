@@ -1,7 +1,7 @@
 // Writers killed with SIGKILL mid-run lose nothing they had recorded. Each writer counts in
 // batches and, after each batch, reports its running count through a pipe; the parent kills
 // writers at random moments, reaps, and checks every writer's count lies between its last report
-// and that plus one batch (and is exact for writers that ran to the end).
+// and that plus one batch (and is exact for the writer that ran to the end).
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -24,6 +24,8 @@ using wsm::test::SegmentGuard;
 
 constexpr int kWriters = 6;
 constexpr std::uint64_t kBatch = 1000;
+// The survivor's whole run; its reports (8 bytes each, 40 KB) fit in a pipe's 64 KiB, so it never
+// blocks while the parent waits for it without reading.
 constexpr std::uint64_t kMaxBatches = 5000;
 constexpr std::uint64_t kValue = 3;  // every histogram record, so its sum is 3 x its count
 
@@ -34,6 +36,8 @@ struct Outcome {
 };
 
 // Runs the writers, kills all but the last one at random moments, returns what each reported.
+// The victims record until they are killed (however fast recording gets, none finishes before its
+// kill); the last writer, the survivor, stops after kMaxBatches.
 std::vector<Outcome> run_and_kill(const std::string& segment, unsigned seed) {
   std::vector<std::unique_ptr<wsm::test::Pipe>> reports;
   std::vector<wsm::test::Forked> writers;
@@ -46,7 +50,8 @@ std::vector<Outcome> run_and_kill(const std::string& segment, unsigned seed) {
       const Counter sent = reg->counter("messages_sent_total", {{"writer", std::to_string(w)}});
       const Counter all = reg->counter("messages_all_total");
       const Histogram size = reg->histogram("message_size_bytes");
-      for (std::uint64_t b = 1; b <= kMaxBatches; ++b) {
+      const bool survivor = w + 1 == kWriters;
+      for (std::uint64_t b = 1; !survivor || b <= kMaxBatches; ++b) {
         for (std::uint64_t i = 0; i < kBatch; ++i) {
           sent.inc();
           all.inc();
@@ -82,9 +87,7 @@ std::vector<Outcome> run_and_kill(const std::string& segment, unsigned seed) {
     const auto code = writers[w].wait();
     EXPECT_TRUE(code.has_value()) << "writer " << w << " did not end";
     out[w].killed = code == 128 + SIGKILL;
-    if (!out[w].killed) {
-      EXPECT_EQ(code, 0) << "writer " << w;
-    }
+    EXPECT_EQ(code, w + 1 == kWriters ? 0 : 128 + SIGKILL) << "writer " << w;
     for (std::uint64_t v : reports[w]->receive_all()) out[w].last_report = v;
   }
   return out;
@@ -119,12 +122,10 @@ void expect_within_reports(const wsm::test::Totals& totals, const std::vector<Ou
 }
 
 TEST(KilledWriters, LoseNothingTheyHadRecorded) {
-  int killed = 0;
   for (unsigned round = 0; round < 3; ++round) {
     SegmentGuard g(wsm::test::unique_segment_name("kill"));
     const auto outcomes = run_and_kill(g.name(), round + 1);
     if (HasFailure()) return;
-    for (const Outcome& o : outcomes) killed += o.killed;
     auto segment = shm::Segment::open(g.name());
     ASSERT_TRUE(segment) << segment.error().message();
     // Per writer, in its own (dead) slot, before any reaping.
@@ -163,7 +164,6 @@ TEST(KilledWriters, LoseNothingTheyHadRecorded) {
     }
 #endif
   }
-  EXPECT_GT(killed, 0) << "every writer finished before its kill: nothing was tested";
 }
 
 }  // namespace
