@@ -50,7 +50,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "monitor.hpp"
+#include "wsm/exporter/monitor.hpp"
 #include "wsm/shm/proc_stats.hpp"
 #include "wsm/exposition/classic_buckets.hpp"
 #include "wsm/shm/labels.hpp"

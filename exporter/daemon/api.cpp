@@ -1,4 +1,4 @@
-#include "api.hpp"
+#include "wsm/exporter/api.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "quantile.hpp"
+#include "wsm/exporter/quantile.hpp"
 #include "wsm/shm/labels.hpp"
 
 namespace wsm::exporter {

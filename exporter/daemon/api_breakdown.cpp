@@ -4,7 +4,7 @@
 // created, as /api/v1/percentiles), and the buffer, queue and subscription gauges per label set.
 #include <map>
 
-#include "api.hpp"
+#include "wsm/exporter/api.hpp"
 #include "wsm/shm/labels.hpp"
 
 namespace wsm::exporter {

@@ -1,7 +1,7 @@
 // GET /api/v1/writers and GET /api/v1/segment: the segment's writer slots and how full it is,
 // from a fresh snapshot of its header and slots (no cells are copied).
 
-#include "api.hpp"
+#include "wsm/exporter/api.hpp"
 #include "wsm/shm/capacity.hpp"
 
 namespace wsm::exporter {

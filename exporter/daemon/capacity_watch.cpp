@@ -1,4 +1,4 @@
-#include "capacity_watch.hpp"
+#include "wsm/exporter/capacity_watch.hpp"
 
 #include <cstdio>
 

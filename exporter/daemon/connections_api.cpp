@@ -1,9 +1,9 @@
-#include "connections_api.hpp"
+#include "wsm/exporter/connections_api.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "health_scores.hpp"
+#include "wsm/exporter/health_scores.hpp"
 
 namespace wsm::exporter {
 

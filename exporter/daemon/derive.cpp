@@ -1,8 +1,8 @@
-#include "derive.hpp"
+#include "wsm/exporter/derive.hpp"
 
 #include <algorithm>
 
-#include "health_scores.hpp"
+#include "wsm/exporter/health_scores.hpp"
 #include "wsm/shm/labels.hpp"
 
 namespace wsm::exporter {

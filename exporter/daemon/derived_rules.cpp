@@ -1,7 +1,7 @@
 // Every metric the exporter derives each interval, and every catalogue metric it reads to do so.
 // Workers only count; rates, ratios and resource levels are computed here (DESIGN section 4).
 // Derived families take precedence over a segment family of the same name in /metrics.
-#include "derived_rules.hpp"
+#include "wsm/exporter/derived_rules.hpp"
 
 namespace wsm::exporter {
 

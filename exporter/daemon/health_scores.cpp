@@ -1,4 +1,4 @@
-#include "health_scores.hpp"
+#include "wsm/exporter/health_scores.hpp"
 
 #include <algorithm>
 #include <cmath>

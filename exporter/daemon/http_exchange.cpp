@@ -4,7 +4,7 @@
 #include <cctype>
 #include <civetweb.h>
 
-#include "routes.hpp"
+#include "wsm/exporter/routes.hpp"
 
 namespace wsm::exporter {
 

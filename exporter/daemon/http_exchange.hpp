@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "monitor.hpp"
-#include "web_config.hpp"
+#include "wsm/exporter/monitor.hpp"
+#include "wsm/exporter/web_config.hpp"
 
 namespace wsm::exporter {
 

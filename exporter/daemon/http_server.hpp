@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "monitor.hpp"
-#include "web_config.hpp"
+#include "wsm/exporter/monitor.hpp"
+#include "wsm/exporter/web_config.hpp"
 #include "wsm/shm/error.hpp"
 
 namespace wsm::exporter {

@@ -1,4 +1,4 @@
-#include "live_page.hpp"
+#include "wsm/exporter/live_page.hpp"
 
 #include "live_page_files.hpp"
 

@@ -7,8 +7,8 @@
 #include <malloc.h>
 
 #include "http_server.hpp"
-#include "monitor.hpp"
-#include "settings.hpp"
+#include "wsm/exporter/monitor.hpp"
+#include "wsm/exporter/settings.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "monitor.hpp"
+#include "wsm/exporter/monitor.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -7,8 +7,8 @@
 #include <thread>
 #include <unistd.h>
 
-#include "health_scores.hpp"
-#include "self_metrics.hpp"
+#include "wsm/exporter/health_scores.hpp"
+#include "wsm/exporter/self_metrics.hpp"
 #include "wsm/shm/process_table.hpp"
 #include "wsm/shm/reaper.hpp"
 #include "wsm/shm/snapshot.hpp"

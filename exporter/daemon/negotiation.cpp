@@ -1,4 +1,4 @@
-#include "negotiation.hpp"
+#include "wsm/exporter/negotiation.hpp"
 
 #include <charconv>
 #include <algorithm>

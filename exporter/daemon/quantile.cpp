@@ -1,4 +1,4 @@
-#include "quantile.hpp"
+#include "wsm/exporter/quantile.hpp"
 
 #include <limits>
 

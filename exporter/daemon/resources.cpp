@@ -1,4 +1,4 @@
-#include "resources.hpp"
+#include "wsm/exporter/resources.hpp"
 
 #include <map>
 

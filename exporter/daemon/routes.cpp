@@ -1,9 +1,9 @@
-#include "routes.hpp"
+#include "wsm/exporter/routes.hpp"
 
-#include "api.hpp"
-#include "connections_api.hpp"
-#include "live_page.hpp"
-#include "negotiation.hpp"
+#include "wsm/exporter/api.hpp"
+#include "wsm/exporter/connections_api.hpp"
+#include "wsm/exporter/live_page.hpp"
+#include "wsm/exporter/negotiation.hpp"
 
 namespace wsm::exporter {
 

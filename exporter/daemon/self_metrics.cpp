@@ -1,4 +1,4 @@
-#include "self_metrics.hpp"
+#include "wsm/exporter/self_metrics.hpp"
 
 #include <array>
 

@@ -1,4 +1,4 @@
-#include "settings.hpp"
+#include "wsm/exporter/settings.hpp"
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-#include "web_config.hpp"
+#include "wsm/exporter/web_config.hpp"
 
 #include <algorithm>
 #include <crypt.h>

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <set>
 
-#include "derived_rules.hpp"
+#include "wsm/exporter/derived_rules.hpp"
 #include "exporter_test_support.hpp"
 #include "wsm/exposition/id_labels.hpp"
 #include "wsm/shm/connection_table.hpp"

@@ -9,15 +9,15 @@
 #include <map>
 #include <unistd.h>
 
-#include "api.hpp"
-#include "capacity_watch.hpp"
-#include "derive.hpp"
+#include "wsm/exporter/api.hpp"
+#include "wsm/exporter/capacity_watch.hpp"
+#include "wsm/exporter/derive.hpp"
 #include "exporter_test_support.hpp"
-#include "monitor.hpp"
-#include "negotiation.hpp"
-#include "quantile.hpp"
-#include "routes.hpp"
-#include "settings.hpp"
+#include "wsm/exporter/monitor.hpp"
+#include "wsm/exporter/negotiation.hpp"
+#include "wsm/exporter/quantile.hpp"
+#include "wsm/exporter/routes.hpp"
+#include "wsm/exporter/settings.hpp"
 #include "wsm/websocket_thresholds.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/limits.hpp"

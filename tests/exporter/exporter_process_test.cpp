@@ -8,7 +8,7 @@
 #include <map>
 #include <sys/stat.h>
 
-#include "derived_rules.hpp"
+#include "wsm/exporter/derived_rules.hpp"
 #include "exporter_test_support.hpp"
 #include "wsm/shm/segment.hpp"
 #include "wsm/shm/snapshot.hpp"

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "exporter_test_support.hpp"
-#include "monitor.hpp"
-#include "routes.hpp"
+#include "wsm/exporter/monitor.hpp"
+#include "wsm/exporter/routes.hpp"
 #include "wsm/shm/segment.hpp"
 #include "wsm/shm/test_points.hpp"
 

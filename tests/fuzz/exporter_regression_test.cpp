@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "monitor.hpp"
+#include "wsm/exporter/monitor.hpp"
 #include "wsm/exposition/format.hpp"
-#include "routes.hpp"
+#include "wsm/exporter/routes.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -17,9 +17,9 @@
 
 #include <wsm/writer.hpp>
 
-#include "api.hpp"
-#include "monitor.hpp"
-#include "routes.hpp"
+#include "wsm/exporter/api.hpp"
+#include "wsm/exporter/monitor.hpp"
+#include "wsm/exporter/routes.hpp"
 #include "url_encode.hpp"
 #include "wsm/shm/segment.hpp"
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string_view>
 
-#include "routes.hpp"
+#include "wsm/exporter/routes.hpp"
 
 namespace wsm::exporter {
 

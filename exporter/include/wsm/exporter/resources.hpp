@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "derived_rules.hpp"
+#include "wsm/exporter/derived_rules.hpp"
 #include "wsm/shm/proc_stats.hpp"
 #include "wsm/shm/process_table.hpp"
 #include "wsm/exposition/format.hpp"

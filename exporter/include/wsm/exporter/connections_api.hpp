@@ -27,8 +27,8 @@
 
 #include <string_view>
 
-#include "api.hpp"
-#include "monitor.hpp"
+#include "wsm/exporter/api.hpp"
+#include "wsm/exporter/monitor.hpp"
 
 namespace wsm::exporter {
 

@@ -33,11 +33,11 @@
 #include <string>
 #include <vector>
 
-#include "capacity_watch.hpp"
-#include "derive.hpp"
-#include "resources.hpp"
-#include "scrape_buffers.hpp"
-#include "settings.hpp"
+#include "wsm/exporter/capacity_watch.hpp"
+#include "wsm/exporter/derive.hpp"
+#include "wsm/exporter/resources.hpp"
+#include "wsm/exporter/scrape_buffers.hpp"
+#include "wsm/exporter/settings.hpp"
 #include "wsm/exposition/format.hpp"
 #include "wsm/exposition/gzip.hpp"
 #include "wsm/exposition/id_labels.hpp"

@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-#include "monitor.hpp"
-#include "quantile.hpp"
+#include "wsm/exporter/monitor.hpp"
+#include "wsm/exporter/quantile.hpp"
 
 namespace wsm::exporter {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "monitor.hpp"
+#include "wsm/exporter/monitor.hpp"
 
 namespace wsm::exporter {
 

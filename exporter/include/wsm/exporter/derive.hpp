@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "derived_rules.hpp"
-#include "quantile.hpp"
+#include "wsm/exporter/derived_rules.hpp"
+#include "wsm/exporter/quantile.hpp"
 #include "wsm/exposition/format.hpp"
 #include "wsm/shm/aggregation.hpp"
 #include "wsm/shm/connection_table.hpp"

@@ -19,7 +19,7 @@
 #include <span>
 #include <vector>
 
-#include "derived_rules.hpp"
+#include "wsm/exporter/derived_rules.hpp"
 #include "wsm/exposition/format.hpp"
 #include "wsm/exposition/id_labels.hpp"
 #include "wsm/shm/connection_table.hpp"
