@@ -165,7 +165,7 @@ void Writer::write(Format format, const shm::Aggregation* segment,
         }
       }
       if (ft == nullptr) continue;
-      const std::string_view labels = p.series->labels;
+      const std::string_view labels = p.labels;
       switch (fam.type) {
         case shm::MetricType::counter:
           put_sample(t, ft->sample_name[fi], "", labels, "", p.counter);

@@ -171,8 +171,11 @@ void IdLabelPolicy::merge_family(const shm::Aggregation& in, std::size_t begin, 
   std::unordered_map<std::string_view, std::vector<std::size_t>> groups;
   for (std::size_t i = begin; i < end; ++i) {
     shm::Point p = in.points[i];
-    if (const shm::SeriesInfo* r = rewritten(*p.series)) p.series = r;
-    auto& candidates = groups[p.series->labels];
+    if (const shm::SeriesInfo* r = rewritten(*p.series)) {
+      p.series = r;
+      p.labels = r->labels;
+    }
+    auto& candidates = groups[p.labels];
     shm::Point* into = nullptr;
     for (std::size_t k : candidates) {
       if (out_.points[k].worker == p.worker) into = &out_.points[k];
@@ -202,8 +205,7 @@ void IdLabelPolicy::merge_family(const shm::Aggregation& in, std::size_t begin, 
   }
   std::sort(out_.points.begin() + static_cast<std::ptrdiff_t>(first), out_.points.end(),
             [](const shm::Point& a, const shm::Point& b) {
-              return a.series->labels != b.series->labels ? a.series->labels < b.series->labels
-                                                          : a.worker < b.worker;
+              return a.labels != b.labels ? a.labels < b.labels : a.worker < b.worker;
             });
 }
 

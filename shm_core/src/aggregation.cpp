@@ -12,7 +12,7 @@ double to_base_unit(Unit unit, std::uint64_t v) noexcept {
 Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot) {
   Aggregation out;
   // Entries of one family name + labels add into one accumulator, that of the first of them.
-  const SeriesMerge merge = merge_series(catalog);
+  SeriesMerge merge = merge_series(catalog);
   SeriesTotals totals;
   totals.lay_out(catalog, merge);
 
@@ -48,6 +48,7 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
     }
   }
   totals.emit(catalog, [&](std::uint32_t family) { return snapshot.copied(family); }, out);
+  out.label_text = std::move(merge.order_labels);  // the points' labels view it: moved, not copied
   return out;
 }
 

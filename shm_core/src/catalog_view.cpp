@@ -33,7 +33,7 @@ void CatalogView::refresh(const Segment& segment) {
     if (!families_[i]) read_family(segment, i);
   }
   for (std::uint32_t i = 0; i < segment.max_series(); ++i) {
-    if (!series_[i]) read_series(segment, i);
+    if (shapes_[i] == 0) read_series(segment, i);
   }
 }
 
@@ -102,11 +102,11 @@ const std::vector<std::uint32_t>& CatalogView::ordered_series() const {
   if (ordered_stale_) {
     ordered_.clear();
     for (std::uint32_t i = 0; i < series_.size(); ++i) {
-      if (series_[i]) ordered_.push_back(i);
+      if (shapes_[i] != 0) ordered_.push_back(i);
     }
     std::sort(ordered_.begin(), ordered_.end(), [&](std::uint32_t a, std::uint32_t b) {
-      const SeriesInfo& x = *series_[a];
-      const SeriesInfo& y = *series_[b];
+      const SeriesInfo& x = series_[a];
+      const SeriesInfo& y = series_[b];
       // Name, labels, then id: families of one name interleave by labels, so entries of one key
       // are neighbours (series_merge.cpp relies on it), and the order is a strict weak order.
       if (x.family_id != y.family_id) {

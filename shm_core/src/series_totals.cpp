@@ -73,12 +73,13 @@ void SeriesTotals::add_counts_of(const SeriesTotals& other) noexcept {
   for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += other.buckets_[i];
 }
 
-void SeriesTotals::emit_point(const CatalogView& catalog, std::uint32_t id, Aggregation& out) const {
+void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, Aggregation& out) const {
+  const std::uint32_t id = merge_->order[position];
   const FamilyInfo& family = *catalog.family(exposed_family_[id]);
   const bool recorded = recorded_[id] != 0;
-  const SeriesInfo& series = *catalog.series(id);
-  if (series.overflow && !recorded) return;  // an overflow series appears once something lands in it
-  Point p{&family, &series};
+  // An overflow series appears once something lands in it.
+  if (merge_->order_overflow[position] && !recorded) return;
+  Point p{&family, &catalog.known_series(id), merge_->labels_at(position)};
   p.recorded = recorded;
   switch (family.type) {
     case MetricType::counter: p.counter = value_[id]; break;

@@ -31,6 +31,10 @@ class SeriesTotals {
   [[nodiscard]] std::uint32_t target_of(std::uint32_t id) const noexcept {
     return id < into_->size() ? (*into_)[id] : SeriesMerge::kLeftOut;
   }
+  // Where target_of(id) looks, for a prefetch (an unknown id gives the first entry).
+  [[nodiscard]] const void* target_address(std::uint32_t id) const noexcept {
+    return into_->data() + (id < into_->size() ? id : 0);
+  }
   // Where the accumulator of `target` lives, for a prefetch.
   [[nodiscard]] const void* address_of(std::uint32_t target) const noexcept { return &value_[target]; }
 
@@ -72,7 +76,7 @@ class SeriesTotals {
     std::uint64_t last_stamp = 0;
     bool recorded = false;
   };
-  void emit_point(const CatalogView& catalog, std::uint32_t id, Aggregation& out) const;
+  void emit_point(const CatalogView& catalog, std::size_t position, Aggregation& out) const;  // of order[position]
 
   const SeriesMerge* merge_ = nullptr;
   const std::vector<std::uint32_t>* into_ = nullptr;
@@ -96,15 +100,19 @@ void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& 
   out.left_out = merge_->left_out;
   out.merged_entries = merge_->merged;
   out.points.reserve(merge_->order.size());
-  // Exposition order visits series ids at random: their entries are prefetched a few ahead.
+  // Exposition order visits series ids at random: the per-id entries each point reads are
+  // prefetched a few ahead, by address (the SeriesInfo itself is not read: labels and the overflow
+  // flag come from the merge, in order).
   constexpr std::size_t kAhead = 16;
   const auto& order = merge_->order;
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (i + kAhead < order.size()) {
-      __builtin_prefetch(catalog.series(order[i + kAhead]));
-      __builtin_prefetch(&value_[order[i + kAhead]]);
+      const std::uint32_t ahead = order[i + kAhead];
+      catalog.prefetch_family_of(ahead);
+      __builtin_prefetch(&value_[ahead]);
+      __builtin_prefetch(&exposed_family_[ahead]);
     }
-    if (copied(catalog.family_of(order[i]))) emit_point(catalog, order[i], out);
+    if (copied(catalog.family_of(order[i]))) emit_point(catalog, i, out);
   }
 }
 

@@ -72,23 +72,30 @@ void ArenaReader::read(std::span<const std::byte> arena, std::uint64_t used, con
                        std::vector<GaugeCell>* deferred_gauges) {
   // The retired arena starts at 8 (offset 0 means "none" in its index).
   std::uint64_t pos = writer == nullptr ? 8 : 0;
-  // A scout walks kAhead cells in front and prefetches their accumulators: series ids of
-  // consecutive cells are scattered (catalog ids are hash positions), so the walk would otherwise
-  // wait for one cache miss per cell.
-  constexpr int kAhead = 16;
-  std::uint64_t scout = pos;
-  const auto advance_scout = [&] {
+  // Series ids of consecutive cells are scattered (catalog ids are hash positions), so each cell
+  // would wait for up to three cache misses: its entries in the shape and target arrays, then its
+  // accumulator. Two scouts walk ahead of the reader instead: the far one prefetches the array
+  // entries of the cell kFar cells ahead, the near one (whose array entries are cached by then)
+  // reads its target and prefetches the accumulator of the cell kNear ahead.
+  constexpr int kNear = 16, kFar = 32;
+  std::uint64_t near = pos, far = pos;
+  const auto step = [&](std::uint64_t& scout, bool is_far) {
     if (scout + sizeof(CellHeader) > used) return;
     const CellHeader c = unpack_cell(word_at(arena.data() + scout)->load(kCellOrder));
-    if (const std::uint32_t t = totals_.target_of(c.series_id); t != SeriesMerge::kLeftOut) {
+    if (is_far) {
+      __builtin_prefetch(totals_.target_address(c.series_id));
+      __builtin_prefetch(catalog_.cell_shape_address(c.series_id));
+    } else if (const std::uint32_t t = totals_.target_of(c.series_id); t != SeriesMerge::kLeftOut) {
       __builtin_prefetch(totals_.address_of(t), 1);
     }
     scout = c.words == 0 ? used : scout + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
   };
-  for (int k = 0; k < kAhead; ++k) advance_scout();
+  for (int k = 0; k < kFar; ++k) step(far, true);
+  for (int k = 0; k < kNear; ++k) step(near, false);
 
   while (pos + sizeof(CellHeader) <= used) {
-    advance_scout();
+    step(far, true);
+    step(near, false);
     const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(kCellOrder));
     const std::uint64_t next = pos + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
     if (c.words == 0 || next > used) {

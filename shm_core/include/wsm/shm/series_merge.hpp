@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "wsm/shm/catalog_view.hpp"
@@ -30,6 +31,18 @@ struct SeriesMerge {
   std::vector<std::uint32_t> series_into;
   // The series that are exposed, one per key, in exposition order (family name, labels).
   std::vector<std::uint32_t> order;
+  // For order[i], at index i: where its labels end in order_labels, which holds the labels of every
+  // exposed series end to end, and whether it is its family's overflow series. The serialiser
+  // then reads labels sequentially in exposition order, instead of one catalog entry and its heap
+  // text at random per series (two cache misses each at 100k series).
+  std::vector<char> order_labels;  // a vector: moving it keeps the views into it valid
+  std::vector<std::uint32_t> order_labels_end;
+  std::vector<bool> order_overflow;
+
+  [[nodiscard]] std::string_view labels_at(std::size_t i) const noexcept {
+    const std::uint32_t begin = i == 0 ? 0 : order_labels_end[i - 1];
+    return {order_labels.data() + begin, order_labels_end[i] - begin};
+  }
   std::uint32_t merged = 0;           // entries added into another entry of the same key
   std::vector<std::string> left_out;  // families not exposed, and why
 };

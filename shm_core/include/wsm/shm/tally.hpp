@@ -36,7 +36,7 @@ struct TallyOptions {
   // With threads == 2, the published cell bytes from which the second thread is used: below it,
   // its start and its accumulators (memory, adding them up) cost more than it saves. 100k series
   // x 8 writers publish 28 MB, x 32 writers 112 MB.
-  std::uint64_t split_bytes = 48ull << 20;
+  std::uint64_t split_bytes = 16ull << 20;
   // The helper thread's reads run under a MappingGuard of their own, which marks this damage.
   MappingDamage* damage = nullptr;
 };
