@@ -1,5 +1,15 @@
 #!/usr/bin/env python3
-"""End-to-end cost of monitoring: the demo server under a fixed load, monitoring on vs off.
+"""End-to-end cost of monitoring: the demo server under a fixed load, in three modes.
+
+  compiled_out  build/bin/wsm-demo-server-compiled-out: the same server sources built against
+                wsm::writer_compiled_out (WSM_COMPILED_OUT), where every record call is an empty
+                inline body. No monitoring at all: the baseline.
+  off           wsm-demo-server with WEBSOCKET_MONITORING_ENABLED=false: every call still runs,
+                into a process-local sink (the runtime switch, "disabled").
+  on            wsm-demo-server recording into its segment.
+
+The headline is on vs compiled_out (issue 17's goal: <= 0.3% of instructions per message); off vs
+compiled_out is what disabled calls cost; on vs off is the figure earlier runs reported.
 
 (a) Instructions per message from valgrind --tool=callgrind (this machine has no hardware
     counters). Each mode runs twice, with M1 and M2 messages, and the per-message figure is
@@ -8,11 +18,15 @@
     timing, so each mode is measured CALLGRIND_REPETITIONS times, interleaved, and the medians
     are compared.
 (b) Messages per CPU-second of the server's processes (all threads of the parent and its pre-forked
-    workers, from /proc/<pid>/task/*/schedstat, nanosecond resolution) over interleaved on/off runs;
-    the overhead is the median over the pairs.
+    workers, from /proc/<pid>/task/*/schedstat, nanosecond resolution) over interleaved rounds of
+    the three modes; each overhead is the median over the rounds. Too noisy on a shared machine to
+    resolve effects of this size; kept as a sanity check.
 
 Writes a JSON object to --out: {"status": "measured", ...}, or {"status": "skipped", "reason": ...}
-when build/bin/wsm-demo-server or wsm-loadgen is missing. Processes are started here, bound to
+when build/bin/wsm-demo-server, wsm-demo-server-compiled-out or wsm-loadgen is missing. The
+"instructions" and "throughput" objects keep the keys of earlier runs ("on", "off",
+"overhead_percent" = on vs off, "on_runs", "off_runs", "pairs") and add "compiled_out",
+"compiled_out_runs", "on_vs_compiled_out_percent" and "off_vs_compiled_out_percent". Processes are started here, bound to
 127.0.0.1 free ports, and stopped by pid.
 
 The server and load generator follow issue 5's command lines:
@@ -39,8 +53,15 @@ from pathlib import Path
 CALLGRIND_MESSAGES = (500, 2500)
 CALLGRIND_REPETITIONS = 3  # per mode, interleaved; the median is reported
 THROUGHPUT_MESSAGES = 30000
-PAIRS = 7
+ROUNDS = 5  # of the three modes, for messages per CPU-second
 CLIENTS = 8
+# Mode -> (server executable, WEBSOCKET_MONITORING_ENABLED). The compiled-out server still opens
+# its registry and registers the catalogue (start-up work, as on), so it gets "true" too.
+MODES = {
+    "compiled_out": ("wsm-demo-server-compiled-out", "true"),
+    "off": ("wsm-demo-server", "false"),
+    "on": ("wsm-demo-server", "true"),
+}
 
 
 def free_port():
@@ -90,14 +111,15 @@ def cpu_ns(pids):
 class Server:
     """The demo server (optionally under callgrind), stopped by pid with SIGTERM."""
 
-    def __init__(self, bin_dir, monitoring, workers, segment, callgrind_out=None):
+    def __init__(self, bin_dir, mode, workers, segment, callgrind_out=None):
         self.port = free_port()
+        exe, enabled = MODES[mode]
         # No pings during a run: their number would follow the run's wall time, not its messages.
-        argv = [str(bin_dir / "wsm-demo-server"), "--port", str(self.port), "--workers", str(workers),
+        argv = [str(bin_dir / exe), "--port", str(self.port), "--workers", str(workers),
                 "--segment", segment, "--heartbeat-ms", "3600000"]
         if callgrind_out:
             argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind_out}.%p", *argv]
-        env = dict(os.environ, WEBSOCKET_MONITORING_ENABLED="true" if monitoring else "false")
+        env = dict(os.environ, WEBSOCKET_MONITORING_ENABLED=enabled)
         self.segment = segment
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
@@ -106,7 +128,7 @@ class Server:
         line = self.proc.stdout.readline()
         if "listening" not in line or not wait_for_port(self.port, 120 if callgrind_out else 20):
             self.stop()
-            raise RuntimeError("wsm-demo-server did not listen on 127.0.0.1:%d" % self.port)
+            raise RuntimeError("%s did not listen on 127.0.0.1:%d" % (exe, self.port))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -139,11 +161,11 @@ def callgrind_instructions(prefix):
     return total
 
 
-def instructions_per_message(bin_dir, monitoring, work):
+def instructions_per_message(bin_dir, mode, work):
     irs, sent = [], []
     for m in CALLGRIND_MESSAGES:
-        prefix = str(work / f"callgrind-{'on' if monitoring else 'off'}-{m}")
-        server = Server(bin_dir, monitoring, 1, f"bench-overhead-{os.getpid()}-cg", prefix)
+        prefix = str(work / f"callgrind-{mode}-{m}")
+        server = Server(bin_dir, mode, 1, f"bench-overhead-{os.getpid()}-cg", prefix)
         try:
             # Window 1: one publish in flight per monitor, so how many frames one read returns (and
             # the instructions per message with it) does not depend on how fast the server runs.
@@ -154,8 +176,8 @@ def instructions_per_message(bin_dir, monitoring, work):
     return (irs[1] - irs[0]) / (sent[1] - sent[0])
 
 
-def messages_per_cpu_second(bin_dir, monitoring):
-    server = Server(bin_dir, monitoring, 2, f"bench-overhead-{os.getpid()}-tp")
+def messages_per_cpu_second(bin_dir, mode):
+    server = Server(bin_dir, mode, 2, f"bench-overhead-{os.getpid()}-tp")
     try:
         tree = process_tree(server.proc.pid)
         before = cpu_ns(tree)
@@ -166,32 +188,54 @@ def messages_per_cpu_second(bin_dir, monitoring):
     return sent / (used / 1e9)
 
 
+def rotated(i):
+    """The modes in round i's order: each mode goes first, second and third equally often, so drift
+    in the machine's load hits all alike."""
+    order = list(MODES)
+    return order[i % 3:] + order[:i % 3]
+
+
+def percent(cost, base):
+    return (cost / base - 1) * 100
+
+
 def measure(bin_dir):
-    per_message = {True: [], False: []}
+    per_message = {mode: [] for mode in MODES}
     for i in range(CALLGRIND_REPETITIONS):
-        for mode in ((True, False) if i % 2 == 0 else (False, True)):
+        for mode in rotated(i):
             with tempfile.TemporaryDirectory(prefix="wsm-overhead-") as tmp:
                 per_message[mode].append(instructions_per_message(bin_dir, mode, Path(tmp)))
-    ins_on, ins_off = statistics.median(per_message[True]), statistics.median(per_message[False])
-    pairs = []
-    for i in range(PAIRS):
-        # Alternate which mode goes first so drift in the machine's load hits both alike.
-        order = (True, False) if i % 2 == 0 else (False, True)
-        rates = {mode: messages_per_cpu_second(bin_dir, mode) for mode in order}
-        pairs.append({"on": rates[True], "off": rates[False],
-                      "overhead_percent": (rates[False] / rates[True] - 1) * 100})
+    ins = {mode: statistics.median(runs) for mode, runs in per_message.items()}
+    rounds = []
+    for i in range(ROUNDS):
+        rates = {mode: messages_per_cpu_second(bin_dir, mode) for mode in rotated(i)}
+        # A lower rate costs more CPU per message: the overhead is base rate over mode rate.
+        rounds.append({"on": rates["on"], "off": rates["off"], "compiled_out": rates["compiled_out"],
+                       "overhead_percent": percent(rates["off"], rates["on"]),
+                       "on_vs_compiled_out_percent": percent(rates["compiled_out"], rates["on"]),
+                       "off_vs_compiled_out_percent": percent(rates["compiled_out"], rates["off"])})
     return {
         "status": "measured",
         "load": f"{CLIENTS} clients (wsm-loadgen's default role mix, permessage-deflate on); callgrind: "
                 f"1 worker, window 1, {CALLGRIND_MESSAGES[1]} - {CALLGRIND_MESSAGES[0]} messages, "
                 f"{CALLGRIND_REPETITIONS} repetitions per mode; throughput: 2 workers, window 16, "
-                f"{THROUGHPUT_MESSAGES} messages per run",
-        "instructions": {"on": ins_on, "off": ins_off, "overhead_percent": (ins_on / ins_off - 1) * 100,
-                         "on_runs": per_message[True], "off_runs": per_message[False]},
-        "throughput": {"pairs": pairs,
-                       "on_median": statistics.median(p["on"] for p in pairs),
-                       "off_median": statistics.median(p["off"] for p in pairs),
-                       "overhead_percent": statistics.median(p["overhead_percent"] for p in pairs)},
+                f"{THROUGHPUT_MESSAGES} messages per run, {ROUNDS} rounds of the three modes",
+        "baseline": "compiled_out",
+        "instructions": {"on": ins["on"], "off": ins["off"], "compiled_out": ins["compiled_out"],
+                         "overhead_percent": percent(ins["on"], ins["off"]),
+                         "on_vs_compiled_out_percent": percent(ins["on"], ins["compiled_out"]),
+                         "off_vs_compiled_out_percent": percent(ins["off"], ins["compiled_out"]),
+                         "on_runs": per_message["on"], "off_runs": per_message["off"],
+                         "compiled_out_runs": per_message["compiled_out"]},
+        "throughput": {"pairs": rounds,
+                       "on_median": statistics.median(r["on"] for r in rounds),
+                       "off_median": statistics.median(r["off"] for r in rounds),
+                       "compiled_out_median": statistics.median(r["compiled_out"] for r in rounds),
+                       "overhead_percent": statistics.median(r["overhead_percent"] for r in rounds),
+                       "on_vs_compiled_out_percent": statistics.median(
+                           r["on_vs_compiled_out_percent"] for r in rounds),
+                       "off_vs_compiled_out_percent": statistics.median(
+                           r["off_vs_compiled_out_percent"] for r in rounds)},
     }
 
 
@@ -200,9 +244,11 @@ def main():
     ap.add_argument("--bin", type=Path, default=Path("build/bin"))
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    missing = [b for b in ("wsm-demo-server", "wsm-loadgen") if not (args.bin / b).exists()]
+    needed = {exe for exe, _ in MODES.values()} | {"wsm-loadgen"}
+    missing = sorted(b for b in needed if not (args.bin / b).exists())
     if missing:
-        result = {"status": "skipped", "reason": f"demo server missing ({', '.join(missing)} not in {args.bin})"}
+        result = {"status": "skipped", "reason": f"{', '.join(missing)} not in {args.bin} (the compiled-out "
+                  "server is the baseline: scripts/build makes it with the demo server)"}
     elif subprocess.run(["which", "valgrind"], capture_output=True).returncode != 0:
         result = {"status": "skipped", "reason": "valgrind is not installed (scripts/setup installs it)"}
     else:

@@ -116,8 +116,8 @@ Metrics::Metrics(Registry registry, MetricsOptions options)
 
 Metrics::~Metrics() = default;
 
-Connection Metrics::connection_opened(Role role, std::string_view user_id,
-                                      std::string_view patient_id, Compression compression) {
+Connection Metrics::open(Role role, std::string_view user_id, std::string_view patient_id,
+                         Compression compression) {
   auto& s = *state_;
   s.connections_total.get(s.resolver, role, ConnectionStatus::success).inc();
   Connection c;

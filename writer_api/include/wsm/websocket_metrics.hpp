@@ -16,6 +16,11 @@
 // path. A category switched off (WEBSOCKET_METRICS_CATEGORIES) holds sink handles: its families
 // are never registered and its calls record nothing.
 //
+// Compiled out (WSM_COMPILED_OUT, see writer.hpp): every call below is empty after inlining (the
+// handle tables hand out default handles without a load, connections get no record, and
+// connection_opened returns a closed Connection without registering its identity). The
+// constructor still registers the catalogue's series: start-up, not per event.
+//
 // Identifier labels: websocket_connections_active{role,user_id,patient_id} gets one series per
 // distinct (role, user, patient) in the process, up to MetricsOptions::max_identities; past that
 // (or for ids that are not valid label values) connections count under user_id="" patient_id="".
@@ -154,6 +159,9 @@ class HandleTable {
   static constexpr std::size_t kSize = (kValueCount<Dims> * ... * std::size_t{1});
 
   [[gnu::always_inline]] Handle get(Resolver& resolver, Dims... dims) noexcept {
+    // Compiled out: a default handle, whose record calls are empty too, without the acquire load
+    // (an atomic load the compiler may not drop) and the index arithmetic.
+    if constexpr (!kRecording) return Handle{};
     const std::size_t i = flat(dims...);
     // Acquire: pairs with the release in resolve(), so handles_[i] is whole.
     if (ready_[i].load(std::memory_order_acquire)) [[likely]] return handles_[i];
@@ -215,6 +223,12 @@ class Connection {
  private:
   friend class Metrics;
   void close(DisconnectReason reason) noexcept;
+  // The connection-table record the per-connection calls update; never one when compiled out,
+  // so those updates vanish with the branch.
+  [[nodiscard]] shm::ConnectionEntry* entry() noexcept {
+    if constexpr (!kRecording) return nullptr;
+    return entry_ ? &*entry_ : nullptr;
+  }
 
   detail::MetricsState* state_ = nullptr;  // null: closed or never opened
   std::optional<shm::ConnectionEntry> entry_;
@@ -274,14 +288,20 @@ class Metrics {
 
   // ---- connection ----
   // A successful upgrade: counts it, adds it to connections_active and claims its record.
+  // Compiled out: a closed Connection (nothing registered, counted or claimed).
   [[nodiscard]] Connection connection_opened(Role role, std::string_view user_id,
-                                             std::string_view patient_id, Compression compression);
+                                             std::string_view patient_id, Compression compression) {
+    if constexpr (!kRecording) return Connection{};
+    return open(role, user_id, patient_id, compression);
+  }
   // An upgrade that was refused or failed (status != success).
   void connection_failed(Role role, ConnectionStatus status) noexcept {
     auto& s = *state_;
     s.connections_total.get(s.resolver, role, status).inc();
   }
-  void connection_closed(Connection& c, DisconnectReason reason) noexcept { c.close(reason); }
+  void connection_closed(Connection& c, DisconnectReason reason) noexcept {
+    if constexpr (kRecording) c.close(reason);
+  }
   // A client declared this connection its attempt-th reconnection (1 = first retry).
   void reconnection_attempt(Role role, unsigned attempt) noexcept {
     auto& s = *state_;
@@ -293,21 +313,21 @@ class Metrics {
     auto& s = *state_;
     s.received.get(s.resolver, type, c.role_).inc();
     record_size(type, Direction::in, c.compression_, payload_bytes);
-    if (c.entry_) shm::ConnectionEntry::add(c.entry_->record().messages_in, 1);
+    if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_in, 1);
   }
   void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
                     std::size_t payload_bytes) noexcept {
     auto& s = *state_;
     s.sent.get(s.resolver, type, priority, c.role_, target).inc();
     record_size(type, Direction::out, c.compression_, payload_bytes);
-    if (c.entry_) shm::ConnectionEntry::add(c.entry_->record().messages_out, 1);
+    if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_out, 1);
   }
   // Bytes moved on the connection's socket (frames, after compression).
   void bytes_transferred(Connection& c, Direction direction, std::uint64_t wire_bytes) noexcept {
     auto& s = *state_;
     s.transferred.get(s.resolver, direction, c.compression_, c.role_).inc(wire_bytes);
-    if (c.entry_) {
-      auto& rec = c.entry_->record();
+    if (auto* e = c.entry()) {
+      auto& rec = e->record();
       shm::ConnectionEntry::add(direction == Direction::in ? rec.bytes_in : rec.bytes_out, wire_bytes);
     }
   }
@@ -360,11 +380,11 @@ class Metrics {
   void heartbeat_acked(Connection& c) noexcept {
     auto& s = *state_;
     s.heartbeats_acked.get(s.resolver, c.role_).inc();
-    if (c.entry_) c.entry_->set_heartbeat(shm::unix_ns());
+    if (auto* e = c.entry()) e->set_heartbeat(shm::unix_ns());
   }
   // The connection's health, 0 (worst) to 100, kept in its connection-table record.
   void health(Connection& c, double score) noexcept {
-    if (c.entry_ && state_->categories.enabled(Category::health)) c.entry_->set_health(score);
+    if (auto* e = c.entry(); e && state_->categories.enabled(Category::health)) e->set_health(score);
   }
   void stale_connection(StaleType type, Role role) noexcept {
     auto& s = *state_;
@@ -385,6 +405,7 @@ class Metrics {
   }
 
  private:
+  Connection open(Role role, std::string_view user_id, std::string_view patient_id, Compression compression);
   void record_size(MessageType type, Direction d, Compression k, std::size_t bytes) noexcept {
     auto& s = *state_;
     s.size.get(s.resolver, type, d, k).record(bytes);

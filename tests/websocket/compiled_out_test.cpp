@@ -1,0 +1,142 @@
+// WSM_COMPILED_OUT: every record call of the writer API and of wsm::ws::Metrics leaves the
+// segment as registration left it (series registered, no cell, no connection record). The same
+// source is built twice (tests/websocket/CMakeLists.txt): against wsm::writer_compiled_out,
+// where it checks that nothing lands, and against wsm::writer, where the same calls must land,
+// so the test cannot pass by recording nothing in both builds.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstddef>
+
+#include "segment_totals.hpp"
+#include "test_support.hpp"
+#include "wsm/shm/connection_table.hpp"
+#include "wsm/websocket_metrics.hpp"
+
+// Set by CMake per executable: what this build must do, independently of the definition the
+// writer target passes on (if that wiring broke, this fails to compile).
+static_assert(wsm::kRecording == (WSM_TEST_EXPECT_RECORDING != 0),
+              "the test executable was built against the wrong writer library");
+
+namespace wsm::ws {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Totals;
+
+Registry disabled_registry() {
+  RegistryOptions off;
+  off.enabled = false;
+  return *Registry::open("never-created", off);
+}
+
+class RecordCalls : public ::testing::Test {
+ protected:
+  RecordCalls() : guard_(test::unique_segment_name("compiled-out")) {
+    RegistryOptions options;
+    options.limits.max_writers = 8;
+    options.limits.max_series = 4096;
+    options.limits.max_connections = 16;
+    auto reg = Registry::open(guard_.name(), options);
+    EXPECT_TRUE(reg) << reg.error().message();
+    if (reg) registry_ = *reg;
+  }
+  const shm::Segment& segment() const { return *registry_.segment(); }
+
+  // Series that some cell holds, and those whose value is not zero.
+  static std::size_t held(const Totals& t) {
+    std::size_t n = 0;
+    for (const auto& [key, p] : t.points()) n += p.recorded || p.counter != 0 || p.count != 0 || p.gauge != 0;
+    return n;
+  }
+
+  test::SegmentGuard guard_;
+  Registry registry_ = disabled_registry();  // Registry has no default constructor
+};
+
+TEST_F(RecordCalls, OfTheWriterHandlesLandOnlyWhenCompiledIn) {
+  ASSERT_TRUE(registry_.enabled());
+  const Counter counter = registry_.counter("test_compiled_out_events_total");
+  const Gauge gauge = registry_.gauge("test_compiled_out_level");
+  const Histogram histogram = registry_.histogram("test_compiled_out_wait_seconds");
+  const Histogram sizes = registry_.histogram("test_compiled_out_payload_bytes");
+  ASSERT_FALSE(registry_.last_error()) << registry_.last_error()->message();
+  counter.inc();
+  counter.inc(4);
+  counter.local().inc(2);
+  gauge.set(10);
+  gauge.add(3);
+  gauge.inc();
+  gauge.sub(2);
+  gauge.dec();
+  histogram.record(250us);
+  histogram.local().record(1ms);
+  sizes.record(1024);
+  sizes.local().record(std::uint64_t{64});
+
+  const Totals t(segment());
+  // Registration runs in both builds: the series exist either way.
+  const shm::Point& events = t.at("test_compiled_out_events_total", {});
+  const shm::Point& level = t.at("test_compiled_out_level", {});
+  const shm::Point& wait = t.at("test_compiled_out_wait_seconds", {});
+  const shm::Point& payload = t.at("test_compiled_out_payload_bytes", {});
+  if constexpr (kRecording) {
+    EXPECT_EQ(events.counter, 7u);
+    EXPECT_EQ(level.gauge, 11.0);
+    EXPECT_EQ(wait.count, 2u);
+    EXPECT_EQ(wait.sum, 1'250'000u);  // ns
+    EXPECT_EQ(payload.count, 2u);
+    EXPECT_EQ(payload.sum, 1088u);
+    EXPECT_EQ(held(t), 4u);
+  } else {
+    EXPECT_EQ(held(t), 0u) << "a compiled-out record call reached the segment";
+  }
+}
+
+TEST_F(RecordCalls, OfTheWebSocketFacadeLandOnlyWhenCompiledIn) {
+  Metrics m(registry_, {.process_role = "worker", .max_identities = 10});
+  Connection c = m.connection_opened(Role::nurse, "n1", "p7", Compression::deflate);
+  // The live connection's record in the connection table, while it is open.
+  const std::size_t open_records = shm::list_connections(segment()).size();
+  m.connection_failed(Role::doctor, ConnectionStatus::rejected);
+  m.reconnection_attempt(Role::nurse, 2);
+  m.message_received(c, MessageType::subscribe, 60);
+  m.message_sent(c, MessageType::vitals, Priority::normal, TargetType::subscribers, 300);
+  m.bytes_transferred(c, Direction::in, 90);
+  m.bytes_transferred(c, Direction::out, 400);
+  m.latency(MessageType::vitals, ProcessingStage::route, 2ms);
+  m.broadcast(TargetType::subscribers, BroadcastType::telemetry, 3, 1ms);
+  m.compression(MessageType::vitals, 400, 100);
+  m.failure(MessageType::unknown, FailureReason::malformed, Role::nurse);
+  m.backpressure(BackpressureType::queue_full, Severity::critical, Role::nurse);
+  m.buffer_utilization(BufferType::send_queue, Role::nurse, 75);
+  m.queue_changed(QueueType::send, Role::nurse, 3);
+  m.thread_pool_utilization(PoolType::io, 42);
+  m.heartbeat_sent(c);
+  m.heartbeat_acked(c);
+  m.health(c, 61);
+  m.stale_connection(StaleType::missed_heartbeat, Role::nurse);
+  m.subscription_added(SubscriptionType::alerts, Role::nurse);
+  m.subscription_matched(SubscriptionType::ecg, MatchType::wildcard, Role::nurse);
+  m.subscription_failed(SubscriptionFailure::limit_exceeded, Role::nurse);
+  m.connection_closed(c, DisconnectReason::client_close);
+
+  const Totals t(segment());
+  EXPECT_GT(t.points().size(), 1000u) << "the constructor registers the catalogue in both builds";
+  if constexpr (kRecording) {
+    EXPECT_EQ(open_records, 1u);
+    EXPECT_EQ(t.at("websocket_messages_sent_total", {{"message_type", "vitals"}, {"priority", "normal"},
+                                                     {"role", "nurse"}, {"target_type", "subscribers"}}).counter, 1u);
+    EXPECT_EQ(t.at("websocket_disconnections_total",
+                   {{"role", "nurse"}, {"reason", "client_close"}, {"status", "normal"}}).counter, 1u);
+    EXPECT_EQ(t.at("websocket_queue_size", {{"queue_type", "send"}, {"role", "nurse"}}).gauge, 3.0);
+    // At least one series per call above (several calls record two or three).
+    EXPECT_GE(held(t), 20u);
+  } else {
+    EXPECT_EQ(open_records, 0u) << "a compiled-out connection claimed a connection record";
+    EXPECT_EQ(held(t), 0u) << "a compiled-out facade call reached the segment";
+  }
+}
+
+}  // namespace
+}  // namespace wsm::ws
