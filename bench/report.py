@@ -328,7 +328,6 @@ class Report:
     def scrape_targets(self):
         rows = self.scrape_figures()
         peers = [self.python_text()]
-        prom10k = self.scrape_runs().get(("BM_PrometheusCpp/10000", 1))
         ours10k = self.scrape_runs().get(("BM_Scrape/series:10000/writers:8/om:0/gzip:0", 1))
         if ours10k is not None:
             peers.append(f"At 10k series x 8 writers, text: wsm {fmt_ns(ours10k['cpu_ns'])} CPU; "
