@@ -234,6 +234,7 @@ def main():
                                             args.budget - (time.perf_counter() - start))
                     if note:
                         notes.append(note)
+                        print(f"python_multiprocess.py: reduced: {note}", file=sys.stderr)
                     if size is None:
                         continue
                 runs.append(measure(size, args.workers, reps, args.dir))
