@@ -2,7 +2,8 @@
 """Turns one scripts/bench run into bench/results/latest.json, BENCHMARKS.md and PNG charts.
 
 Input: a directory with one Google Benchmark JSON file per executable (<bench_name>.json, or
-<bench_name>.failed when it did not run) and overhead.json from bench/overhead.py. Every figure in
+<bench_name>.failed when it did not run), overhead.json from bench/overhead.py and
+python_multiprocess.json from bench/python_multiprocess.py (the Python peer). Every figure in
 the Markdown is computed here from those files; nothing is typed in by hand.
 """
 import argparse
@@ -150,8 +151,9 @@ def fmt_x(v):
 
 
 class Report:
-    def __init__(self, results, overhead, machine, settings):
+    def __init__(self, results, overhead, machine, settings, python_mp=None):
         self.results, self.overhead, self.machine, self.settings = results, overhead, machine, settings
+        self.python_mp = python_mp or {"status": "skipped", "reason": "bench/python_multiprocess.py did not run"}
         self.record = results.get("bench_record_path", {}).get("runs", {})
         self.lines = []
 
@@ -225,8 +227,30 @@ class Report:
                  "thread-bound form) both are judged.", "")
         self.table(["target (issue 7; the compiled-out baseline: issue 17)", "this run", "status"], rows)
 
+    def python_run(self, series, workers=8):
+        """bench/python_multiprocess.py's run at this size, if it measured one."""
+        if self.python_mp.get("status") != "measured":
+            return None
+        return next((r for r in self.python_mp["runs"] if r["series"] == series and r["workers"] == workers), None)
+
+    def scrape_peers(self, series):
+        """The peers of a text scrape of `series` series x 8 writers in this run: {name: figures}."""
+        peers = {}
+        prom = self.scrape_runs().get((f"BM_PrometheusCpp/{series}", 1))
+        if prom is not None:
+            peers["prometheus_cpp"] = {"what": "MetricFamily + TextSerializer, same aggregation",
+                                       "cpu_ms": prom["cpu_ns"] / 1e6, "wall_ms": prom["real_ns"] / 1e6}
+        py = self.python_run(series)
+        if py is not None:
+            peers["python_multiprocess"] = {
+                "what": "prometheus_client multiprocess, 8 worker processes: MultiProcessCollector + "
+                        "generate_latest", "cpu_ms": py["scrape_cpu_ms"], "wall_ms": py["scrape_wall_ms"],
+                "body_MB": py["body_MB"], "scraper_peak_rss_MB": py["scraper_peak_rss_MB"]}
+        return peers
+
     def scrape_figures(self):
-        """Issue 17's figures: each with its goal, the value it is judged on and MET / MISSED."""
+        """Issue 17's figures: each with its goal, the value it is judged on, MET / MISSED and the
+        peers measured in the same run (prometheus-cpp, Python multiprocess) where there are any."""
         runs = self.scrape_runs()
         rows = []
 
@@ -246,6 +270,7 @@ class Report:
         # With 32 writers a second thread reads half the arenas, and Google Benchmark's CPU time
         # counts the calling thread only, so that case is judged on wall time.
         scrape("BM_Scrape/series:100000/writers:8/om:0/gzip:0", 15, "cpu_ns", "scrape 100k series x 8 writers, text")
+        rows[-1]["peers"] = self.scrape_peers(100000)
         scrape("BM_Scrape/series:100000/writers:32/om:0/gzip:0", 50, "real_ns", "scrape 100k series x 32 writers, text")
         scrape("BM_Scrape/series:100000/writers:8/om:1/gzip:1", 35, "cpu_ns",
                "scrape 100k series x 8 writers, OpenMetrics + gzip")
@@ -257,27 +282,62 @@ class Report:
             rows.append({"figure": what, "goal": f"<= {goal} MB", "value": v,
                          "text": "not measured" if v is None else f"{v:.1f} MB",
                          "status": "not measured" if v is None else ("MET" if v <= goal else "MISSED")})
+        py = self.python_run(100000)
+        if py is not None:  # the process that scraped: Python's counterpart of the exporter's peak
+            rows[-1]["peers"] = {"python_multiprocess": {"what": "peak RSS of the scraping process",
+                                                         "scraper_peak_rss_MB": py["scraper_peak_rss_MB"]}}
         return rows
+
+    @staticmethod
+    def peers_text(peers):
+        parts = []
+        for name, label in (("prometheus_cpp", "prometheus-cpp serialiser"), ("python_multiprocess", "Python multiprocess")):
+            p = peers.get(name)
+            if p is None:
+                continue
+            if "cpu_ms" in p:
+                parts.append(f"{label}: {fmt_ns(p['cpu_ms'] * 1e6)} CPU ({fmt_ns(p['wall_ms'] * 1e6)} wall)")
+            else:
+                parts.append(f"{label}: {p['scraper_peak_rss_MB']:.0f} MB ({p['what']})")
+        return "; ".join(parts) or "-"
+
+    def python_text(self):
+        """What the Python peer measured in this run, or why it did not."""
+        py = self.python_mp
+        if py.get("status") != "measured":
+            return f"Python multiprocess: not measured in this run ({py.get('status', 'skipped')}: {py.get('reason', 'no data')})."
+        c = py["conditions"]
+        runs = "; ".join(
+            f"{r['series']:,} series x {r['workers']} workers: {fmt_ns(r['scrape_cpu_ms'] * 1e6)} CPU "
+            f"({fmt_ns(r['scrape_wall_ms'] * 1e6)} wall, median of {r['repetitions']}), body {r['body_MB']:.2f} MB, "
+            f"{r['samples']:,} samples, scraper peak RSS {r['scraper_peak_rss_MB']:.0f} MB; filling it took "
+            f"{r['fill_wall_s']:.1f} s wall ({r['fill_cpu_s']:.1f} s CPU)" for r in py["runs"])
+        text = (f"Python multiprocess (`bench/python_multiprocess.py`, prometheus_client {c['prometheus_client']}, "
+                f"Python {c['python']}; the same series, labels and families, `{c['gauge_mode']}` gauges, "
+                f"{c['histogram_buckets']} buckets per histogram like the exporter's text body; "
+                f"CollectorRegistry + MultiProcessCollector + generate_latest per scrape): {runs}.")
+        if py.get("reduced"):
+            text += " Reduced to fit its time budget: " + "; ".join(py["reduced"]) + "."
+        return text
 
     def scrape_targets(self):
         rows = self.scrape_figures()
-        peers = []
-        prom = self.scrape_runs().get(("BM_PrometheusCpp/100000", 1))
-        if prom is not None:
-            peers.append(f"prometheus-cpp's MetricFamily + TextSerializer over the same 100k series: "
-                         f"{fmt_ns(prom['cpu_ns'])} CPU per scrape in this run.")
+        peers = [self.python_text()]
+        ours10k = self.scrape_runs().get(("BM_Scrape/series:10000/writers:8/om:0/gzip:0", 1))
+        if ours10k is not None:
+            peers.append(f"At 10k series x 8 writers, text: wsm {fmt_ns(ours10k['cpu_ns'])} CPU; "
+                         + self.peers_text(self.scrape_peers(10000)) + ".")
         one = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/readers:1", 1))
         two = self.scrape_runs().get(("BM_Tally/series:100000/writers:32/readers:2", 1))
         if one is not None and two is not None:
             peers.append(f"Reading 100k series x 32 writers from the mapping (`BM_Tally`): one thread "
                          f"{fmt_ns(one['real_ns'])} wall, two threads {fmt_ns(two['real_ns'])} wall "
                          f"({fmt_x(ratio(one['real_ns'], two['real_ns']))} speed-up).")
-        peers.append("Python multiprocess is not measured by this tree's benchmarks.")
         self.out("## Scrape targets (issue 17)", "", "Medians; the exporter's scrape path sums the cells "
                  "straight from the mapping (`shm::Tally`).", "")
-        self.table(["figure", "goal", "this run", "status"],
-                   [(r["figure"], r["goal"], r["text"], r["status"] if r["status"] != "MISSED" else "**MISSED**")
-                    for r in rows])
+        self.table(["figure", "goal", "this run", "status", "peers, same run"],
+                   [(r["figure"], r["goal"], r["text"], r["status"] if r["status"] != "MISSED" else "**MISSED**",
+                     self.peers_text(r.get("peers", {}))) for r in rows])
         self.out(*peers, "")
 
     def scrape_runs(self):
@@ -668,7 +728,7 @@ plot "{data}" using 2:xtic(1) title "1 thread", "" using 3 title "2 threads", ""
 
 def scrape_chart(report, path, data_dir):
     """Scrape wall time vs series: text for each writer count, the other formats at 8 writers, and
-    prometheus-cpp's serialiser as a peer; the 200 ms target as a line."""
+    prometheus-cpp's serialiser and Python multiprocess as peers; the 200 ms target as a line."""
     lines = {}
     for (name, _), run in report.scrape_runs().items():
         m = re.fullmatch(r"BM_Scrape/series:(\d+)/writers:(\d+)/om:(\d)/gzip:(\d)", name)
@@ -686,6 +746,10 @@ def scrape_chart(report, path, data_dir):
                 continue
             s, key = int(m.group(1)), "prometheus-cpp MetricFamily + TextSerializer, 8 writers"
         lines.setdefault(key, []).append((s, run["cpu_ns"] / 1e6))
+    for s in (10000, 100000):
+        py = report.python_run(s)
+        if py is not None:
+            lines.setdefault("Python multiprocess, 8 workers", []).append((s, py["scrape_cpu_ms"]))
     lines = {k: sorted(v) for k, v in lines.items() if len(v) >= 2}
     if not lines:
         return False
@@ -734,6 +798,8 @@ def main():
     overhead_file = args.raw / "overhead.json"
     overhead = json.loads(overhead_file.read_text()) if overhead_file.exists() else {
         "status": "skipped", "reason": "bench/overhead.py did not run"}
+    python_file = args.raw / "python_multiprocess.json"
+    python_mp = json.loads(python_file.read_text()) if python_file.exists() else None
     machine = machine_info(args.build, context, read_load(args.raw))
     settings = {
         "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -742,7 +808,7 @@ def main():
     }
 
     args.charts.mkdir(parents=True, exist_ok=True)
-    report = Report(results, overhead, machine, settings)
+    report = Report(results, overhead, machine, settings, python_mp)
     work = args.raw
     record_png = args.charts / "record_cost.png"
     if not record_chart(report, record_png, work) and record_png.exists():
@@ -752,7 +818,7 @@ def main():
         scrape_png.unlink()  # stale chart from an earlier run
     args.markdown.write_text(report.render(args.charts) + "\n")
 
-    doc = {"settings": settings, "machine": machine, "overhead": overhead,
+    doc = {"settings": settings, "machine": machine, "overhead": overhead, "python_multiprocess": report.python_mp,
            "scrape_targets": report.scrape_figures(), "results": {
         exe: {"failed": r.get("failed"),
               "cases": [{"name": n, "threads": t, **run} for (n, t), run in sorted(r["runs"].items())]}
