@@ -115,7 +115,11 @@ std::string IdLabelPolicy::pseudonym(std::string_view value) const {
   return out;
 }
 
-const shm::SeriesInfo* IdLabelPolicy::rewritten(const shm::SeriesInfo& series) {
+const shm::SeriesInfo* IdLabelPolicy::rewritten(const shm::Point& p) {
+  // Cheap pre-check on the labels the point carries (read in order), before the catalog entry
+  // (one cache miss per series at random): no identifier label, nothing to rewrite.
+  if (p.labels.find("_id=\"") == std::string_view::npos) return nullptr;
+  const shm::SeriesInfo& series = *p.series;
   const std::uint32_t id = series.id;
   if (id >= state_.size()) {
     state_.resize(id + 1, 0);
@@ -123,7 +127,6 @@ const shm::SeriesInfo* IdLabelPolicy::rewritten(const shm::SeriesInfo& series) {
   }
   if (state_[id] != 0) return state_[id] == 2 ? rewrites_[id] : nullptr;
   state_[id] = 1;
-  if (series.labels.find("_id=\"") == std::string::npos) return nullptr;  // cheap pre-check
   std::vector<std::pair<std::string, std::string>> parsed;
   if (!shm::parse_canonical_labels(series.labels, parsed)) return nullptr;
   std::vector<Label> kept;
@@ -171,7 +174,7 @@ void IdLabelPolicy::merge_family(const shm::Aggregation& in, std::size_t begin, 
   std::unordered_map<std::string_view, std::vector<std::size_t>> groups;
   for (std::size_t i = begin; i < end; ++i) {
     shm::Point p = in.points[i];
-    if (const shm::SeriesInfo* r = rewritten(*p.series)) {
+    if (const shm::SeriesInfo* r = rewritten(p)) {
       p.series = r;
       p.labels = r->labels;
     }
@@ -219,7 +222,7 @@ const shm::Aggregation& IdLabelPolicy::apply(const shm::Aggregation& in, std::ui
     by_key_.clear();
   }
   bool any = false;
-  for (const shm::Point& p : in.points) any |= rewritten(*p.series) != nullptr;
+  for (const shm::Point& p : in.points) any |= rewritten(p) != nullptr;
   if (!any) return in;
 
   out_.points.clear();
@@ -228,7 +231,7 @@ const shm::Aggregation& IdLabelPolicy::apply(const shm::Aggregation& in, std::ui
     std::size_t end = begin;
     bool family_rewritten = false;
     while (end < in.points.size() && in.points[end].family == in.points[begin].family) {
-      family_rewritten |= rewritten(*in.points[end].series) != nullptr;
+      family_rewritten |= rewritten(in.points[end]) != nullptr;
       ++end;
     }
     if (family_rewritten) {

@@ -57,7 +57,7 @@ class IdLabelPolicy {
   [[nodiscard]] std::string pseudonym(std::string_view value) const;
 
  private:
-  const shm::SeriesInfo* rewritten(const shm::SeriesInfo& series);
+  const shm::SeriesInfo* rewritten(const shm::Point& p);
   void merge_family(const shm::Aggregation& in, std::size_t begin, std::size_t end);
 
   IdLabelMode mode_;
