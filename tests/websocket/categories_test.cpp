@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "facade_calls.hpp"
 #include "segment_totals.hpp"
 #include "test_support.hpp"
 #include "wsm/websocket_metrics.hpp"
@@ -26,39 +27,9 @@ Registry open_registry(const std::string& name) {
   options.limits.max_connections = 16;
   auto reg = Registry::open(name, options);
   if (!reg) ADD_FAILURE() << reg.error().message();
-  if (reg) return *reg;
-  RegistryOptions off;
-  off.enabled = false;
-  return *Registry::open(name, off);
+  return reg ? *reg : facade_calls::disabled_registry();
 }
 
-// One call of every kind, so every recorded family of the catalogue gets a non-zero sample; the
-// connection it returns stays open (connections_active).
-[[nodiscard]] Connection exercise(Metrics& m) {
-  Connection c = m.connection_opened(Role::nurse, "n1", "p1", Compression::deflate);
-  m.connection_failed(Role::doctor, ConnectionStatus::rejected);
-  m.reconnection_attempt(Role::nurse, 3);
-  m.message_received(c, MessageType::subscribe, 40);
-  m.message_sent(c, MessageType::vitals, Priority::high, TargetType::subscribers, 300);
-  m.bytes_transferred(c, Direction::out, 120);
-  m.latency(MessageType::vitals, ProcessingStage::route, 250us);
-  m.broadcast(TargetType::subscribers, BroadcastType::telemetry, 3, 400us);
-  m.compression(MessageType::vitals, 300, 120);
-  m.failure(MessageType::unknown, FailureReason::malformed, Role::nurse);
-  m.backpressure(BackpressureType::queue_high_watermark, Severity::warning, Role::nurse);
-  m.buffer_utilization(BufferType::send_queue, Role::nurse, 80);
-  m.queue_changed(QueueType::send, Role::nurse, 4);
-  m.thread_pool_utilization(PoolType::io, 35);
-  m.heartbeat_sent(c);
-  m.heartbeat_acked(c);
-  m.health(c, 90);
-  m.stale_connection(StaleType::missed_heartbeat, Role::nurse);
-  m.subscription_added(SubscriptionType::vitals, Role::nurse);
-  m.subscription_matched(SubscriptionType::vitals, MatchType::exact, Role::nurse);
-  m.subscription_failed(SubscriptionFailure::not_authorized, Role::patient_monitor);
-  m.connection_closed(c, DisconnectReason::heartbeat_timeout);
-  return m.connection_opened(Role::doctor, "d1", "p1", Compression::none);
-}
 
 // name{labels} -> the value of every series of the segment (counter, gauge or histogram count).
 std::map<std::string, double> values_of(const Totals& t) {
@@ -128,7 +99,7 @@ std::map<std::string, double> exercised(Categories categories) {
   Registry registry = open_registry(guard.name());
   Metrics m(registry, {.categories = categories});
   EXPECT_EQ(m.categories(), categories);
-  const Connection open = exercise(m);
+  const Connection open = facade_calls::exercise(m);
   const Totals t(*registry.segment());
   if (categories == Categories::all()) {
     for (const MetricSpec& s : kMetrics) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 
+#include "facade_calls.hpp"
 #include "segment_totals.hpp"
 #include "test_support.hpp"
 #include "wsm/shm/connection_table.hpp"
@@ -24,20 +25,10 @@ namespace {
 using namespace std::chrono_literals;
 using test::Totals;
 
-Registry disabled_registry() {
-  RegistryOptions off;
-  off.enabled = false;
-  return *Registry::open("never-created", off);
-}
-
 class RecordCalls : public ::testing::Test {
  protected:
   RecordCalls() : guard_(test::unique_segment_name("compiled-out")) {
-    RegistryOptions options;
-    options.limits.max_writers = 8;
-    options.limits.max_series = 4096;
-    options.limits.max_connections = 16;
-    auto reg = Registry::open(guard_.name(), options);
+    auto reg = Registry::open(guard_.name(), facade_calls::small_segment_options());
     EXPECT_TRUE(reg) << reg.error().message();
     if (reg) registry_ = *reg;
   }
@@ -51,7 +42,7 @@ class RecordCalls : public ::testing::Test {
   }
 
   test::SegmentGuard guard_;
-  Registry registry_ = disabled_registry();  // Registry has no default constructor
+  Registry registry_ = facade_calls::disabled_registry();  // Registry has no default constructor
 };
 
 TEST_F(RecordCalls, OfTheWriterHandlesLandOnlyWhenCompiledIn) {
@@ -95,41 +86,20 @@ TEST_F(RecordCalls, OfTheWriterHandlesLandOnlyWhenCompiledIn) {
 
 TEST_F(RecordCalls, OfTheWebSocketFacadeLandOnlyWhenCompiledIn) {
   Metrics m(registry_, {.process_role = "worker", .max_identities = 10});
-  Connection c = m.connection_opened(Role::nurse, "n1", "p7", Compression::deflate);
+  Connection open = facade_calls::exercise(m);  // one call of every kind; leaves one connection open
   // The live connection's record in the connection table, while it is open.
   const std::size_t open_records = shm::list_connections(segment()).size();
-  m.connection_failed(Role::doctor, ConnectionStatus::rejected);
-  m.reconnection_attempt(Role::nurse, 2);
-  m.message_received(c, MessageType::subscribe, 60);
-  m.message_sent(c, MessageType::vitals, Priority::normal, TargetType::subscribers, 300);
-  m.bytes_transferred(c, Direction::in, 90);
-  m.bytes_transferred(c, Direction::out, 400);
-  m.latency(MessageType::vitals, ProcessingStage::route, 2ms);
-  m.broadcast(TargetType::subscribers, BroadcastType::telemetry, 3, 1ms);
-  m.compression(MessageType::vitals, 400, 100);
-  m.failure(MessageType::unknown, FailureReason::malformed, Role::nurse);
-  m.backpressure(BackpressureType::queue_full, Severity::critical, Role::nurse);
-  m.buffer_utilization(BufferType::send_queue, Role::nurse, 75);
-  m.queue_changed(QueueType::send, Role::nurse, 3);
-  m.thread_pool_utilization(PoolType::io, 42);
-  m.heartbeat_sent(c);
-  m.heartbeat_acked(c);
-  m.health(c, 61);
-  m.stale_connection(StaleType::missed_heartbeat, Role::nurse);
-  m.subscription_added(SubscriptionType::alerts, Role::nurse);
-  m.subscription_matched(SubscriptionType::ecg, MatchType::wildcard, Role::nurse);
-  m.subscription_failed(SubscriptionFailure::limit_exceeded, Role::nurse);
-  m.connection_closed(c, DisconnectReason::client_close);
+  m.connection_closed(open, DisconnectReason::client_close);
 
   const Totals t(segment());
   EXPECT_GT(t.points().size(), 1000u) << "the constructor registers the catalogue in both builds";
   if constexpr (kRecording) {
     EXPECT_EQ(open_records, 1u);
-    EXPECT_EQ(t.at("websocket_messages_sent_total", {{"message_type", "vitals"}, {"priority", "normal"},
+    EXPECT_EQ(t.at("websocket_messages_sent_total", {{"message_type", "vitals"}, {"priority", "high"},
                                                      {"role", "nurse"}, {"target_type", "subscribers"}}).counter, 1u);
     EXPECT_EQ(t.at("websocket_disconnections_total",
-                   {{"role", "nurse"}, {"reason", "client_close"}, {"status", "normal"}}).counter, 1u);
-    EXPECT_EQ(t.at("websocket_queue_size", {{"queue_type", "send"}, {"role", "nurse"}}).gauge, 3.0);
+                   {{"role", "doctor"}, {"reason", "client_close"}, {"status", "normal"}}).counter, 1u);
+    EXPECT_EQ(t.at("websocket_queue_size", {{"queue_type", "send"}, {"role", "nurse"}}).gauge, 4.0);
     // At least one series per call above (several calls record two or three).
     EXPECT_GE(held(t), 20u);
   } else {

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "facade_calls.hpp"
 #include "segment_totals.hpp"
 #include "test_support.hpp"
 #include "wsm/shm/connection_table.hpp"
@@ -18,19 +19,10 @@ using test::Totals;
 
 using namespace std::chrono_literals;
 
-Registry disabled_registry() {
-  RegistryOptions off;
-  off.enabled = false;
-  return *Registry::open("never-created", off);
-}
-
 class FacadeTest : public ::testing::Test {
  protected:
   FacadeTest() : guard_(test::unique_segment_name("facade")) {
-    RegistryOptions options;
-    options.limits.max_writers = 8;
-    options.limits.max_series = 4096;
-    options.limits.max_connections = 16;
+    RegistryOptions options = facade_calls::small_segment_options();
     options.role = "worker";
     auto reg = Registry::open(guard_.name(), options);
     EXPECT_TRUE(reg) << reg.error().message();
@@ -39,7 +31,7 @@ class FacadeTest : public ::testing::Test {
   const shm::Segment& segment() const { return *registry_.segment(); }
 
   test::SegmentGuard guard_;
-  Registry registry_ = disabled_registry();
+  Registry registry_ = facade_calls::disabled_registry();
 };
 
 TEST_F(FacadeTest, ConnectionLifecycleLandsInItsSeries) {
@@ -224,7 +216,7 @@ TEST_F(FacadeTest, IdentitySeriesAreBounded) {
 
 // A disabled registry: every call is a no-op and nothing is opened.
 TEST(FacadeDisabled, CallsAreSinks) {
-  Metrics m(disabled_registry());
+  Metrics m(facade_calls::disabled_registry());
   Connection c = m.connection_opened(Role::doctor, "u", "p", Compression::deflate);
   m.message_sent(c, MessageType::ack, Priority::low, TargetType::direct, 3);
   m.heartbeat_acked(c);
