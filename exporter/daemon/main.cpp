@@ -6,6 +6,7 @@
 #include <ctime>
 #include <malloc.h>
 
+#include "agent_check_server.hpp"
 #include "http_server.hpp"
 #include "wsm/exporter/monitor.hpp"
 #include "wsm/exporter/settings.hpp"
@@ -75,6 +76,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wsm-exporter: %s\n", server.error().message().c_str());
     return 1;
   }
+  std::unique_ptr<AgentCheckServer> agent;
+  if (!settings.agent_check_listen.empty()) {
+    auto started = AgentCheckServer::start(settings.agent_check_listen, monitor);
+    if (!started) {
+      std::fprintf(stderr, "wsm-exporter: %s\n", started.error().message().c_str());
+      return 1;
+    }
+    agent = std::move(*started);
+    std::fprintf(stderr, "wsm-exporter: answering HAProxy agent checks on %s\n", settings.agent_check_listen.c_str());
+  }
   std::fprintf(stderr, "wsm-exporter: serving segment '%s' on %s://%s/metrics every %d s%s\n",
                settings.segment.c_str(), http.web.tls() ? "https" : "http", settings.listen.c_str(),
                settings.interval_seconds, http.web.users.empty() ? "" : " (basic authentication)");
@@ -98,6 +109,7 @@ int main(int argc, char** argv) {
     monitor.tick();
     if (wsm::shm::monotonic_ns() >= next) next += interval_ns * ((wsm::shm::monotonic_ns() - next) / interval_ns + 1);
   }
+  agent.reset();
   server->reset();
   return 0;
 }

@@ -56,6 +56,18 @@ std::optional<std::string> set_seconds(int& field, const std::string& text, int 
   return std::nullopt;
 }
 
+// "IPV4:PORT" with a port 1-65535: what --listen and --agent-check-listen accept.
+bool is_ipv4_port(const std::string& v) {
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos) return false;
+  in_addr addr{};
+  if (::inet_pton(AF_INET, v.substr(0, colon).c_str(), &addr) != 1) return false;
+  int port = 0;
+  const std::string p = v.substr(colon + 1);
+  const auto r = std::from_chars(p.data(), p.data() + p.size(), port);
+  return r.ec == std::errc() && r.ptr == p.data() + p.size() && port >= 1 && port <= 65535;
+}
+
 const char* categories_help() {
   static const std::string help = "categories to derive: " + ws::categories_allowed() +
                                   " (default all; workers read the same variable for what they record)";
@@ -73,15 +85,7 @@ const Key kFixedKeys[] = {
     {"listen", "--listen", "WSM_LISTEN", "ADDR:PORT",
      "HTTP address (default 127.0.0.1:9470)",
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
-       const char* allowed = "IPV4:PORT with an IPv4 address and a port 1-65535, e.g. 127.0.0.1:9470";
-       const auto colon = v.rfind(':');
-       if (colon == std::string::npos) return allowed;
-       in_addr addr{};
-       if (::inet_pton(AF_INET, v.substr(0, colon).c_str(), &addr) != 1) return allowed;
-       int port = 0;
-       const std::string p = v.substr(colon + 1);
-       const auto r = std::from_chars(p.data(), p.data() + p.size(), port);
-       if (r.ec != std::errc() || r.ptr != p.data() + p.size() || port < 1 || port > 65535) return allowed;
+       if (!is_ipv4_port(v)) return "IPV4:PORT with an IPv4 address and a port 1-65535, e.g. 127.0.0.1:9470";
        s.listen = v;
        return std::nullopt;
      }},
@@ -125,6 +129,31 @@ const Key kFixedKeys[] = {
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
        if (v.empty()) return "a file path";
        s.web_config = v;
+       return std::nullopt;
+     }},
+    {"agent_check_listen", "--agent-check-listen", "WSM_AGENT_CHECK_LISTEN", "ADDR:PORT",
+     "answer HAProxy's agent-check on this TCP address: a weight from CPU and connections, drain "
+     "when the cpu or health score threshold is breached; see exporter/README.md (default off)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       if (v == "off" || v.empty()) {  // so a config file or variable can switch it off again
+         s.agent_check_listen.clear();
+       } else if (is_ipv4_port(v)) {
+         s.agent_check_listen = v;
+       } else {
+         return "IPV4:PORT with an IPv4 address and a port 1-65535, e.g. 127.0.0.1:9471, or off";
+       }
+       return std::nullopt;
+     }},
+    {"agent_check_capacity", "--agent-check-capacity", "WSM_AGENT_CHECK_CAPACITY", "CONNECTIONS",
+     "live connections at which the agent's weight reaches 1% (full weight below half; default 10000)",
+     [](Settings& s, const std::string& v) -> std::optional<std::string> {
+       double n = 0;
+       const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+       if (r.ec != std::errc() || r.ptr != v.data() + v.size() || !(n >= 1 && n <= 10'000'000) ||
+           n != std::floor(n)) {
+         return "a whole number of connections 1-10000000";
+       }
+       s.agent_check_capacity = n;
        return std::nullopt;
      }},
     {"http_timeout", "--http-timeout", "WSM_HTTP_TIMEOUT", "SECONDS",

@@ -34,6 +34,12 @@ struct ParsedExposition {
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// What an agent-check listener (--agent-check-listen) answers on host:port, as HAProxy reads it:
+// connect, send `agent_send` (HAProxy's optional agent-send text), read until the agent closes.
+// nullopt when the connection fails or the agent does not close within the timeout.
+[[nodiscard]] std::optional<std::string> agent_check_reply(const std::string& host, int port,
+                                                           const std::string& agent_send = "");
+
 // A test writer (tests/exporter/test_writer.cpp) that records `ops` and then holds (stays alive)
 // or exits; returns once everything is recorded.
 [[nodiscard]] Child start_writer(const std::string& segment, const std::vector<std::string>& ops,

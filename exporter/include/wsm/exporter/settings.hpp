@@ -27,6 +27,10 @@ struct Settings {
   bool allow_foreign_segment = false;  // serve a segment file another user owns
   std::string web_config;   // TLS and basic-auth file (web_config.hpp); empty: plain HTTP, no auth
   int http_timeout_seconds = 10;  // a request must arrive whole within this time
+  // HAProxy agent check (agent_check.hpp): empty, off; else IPV4:PORT to answer on.
+  std::string agent_check_listen;
+  // Live connections at which the agent's weight reaches its floor (full weight below half).
+  double agent_check_capacity = 10000;
   ws::Thresholds thresholds;  // what the summary's "breached" list compares against
 };
 
