@@ -3,7 +3,9 @@
 // behind HAProxy on loopback. One host is made sick (a client that stops answering its pings
 // drags the host's lowest health score under the threshold); HAProxy drains it on the agent's
 // word and new WebSocket connections go to the other two; once the client is gone the host is
-// ready again and takes connections. Where connections went is read from HAProxy's stats socket.
+// ready again and takes connections. Another host with connections held near its capacity gets a
+// lower weight and fewer new connections. Where connections went is read from HAProxy's stats
+// socket.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -42,17 +44,26 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Pings every 200 ms and gives up on a silent client only after 200 s: a stalled client then
+// lowers the host's health score within a second and keeps it low until it leaves.
+const std::vector<std::string> kQuickPings = {"--heartbeat-ms", "200", "--max-missed-heartbeats", "1000"};
+// Pings once an hour: clients that never answer pings stay healthy for the whole test.
+const std::vector<std::string> kNoPings = {"--heartbeat-ms", "3600000"};
+
 // One host: a demo server, its segment, and an exporter answering agent checks on `agent_host`.
 struct Host {
-  Host(const std::string& name, const std::string& agent_host)
+  Host(const std::string& name, const std::string& agent_host, const std::vector<std::string>& server_args,
+       std::vector<std::string> exporter_args = {})
       : segment(unique_segment_name(name)),
         guard(segment),
-        // Pings every 200 ms and gives up on a silent client only after 200 s: a stalled client
-        // then lowers the host's health score within a second and keeps it low until it leaves.
-        server(segment, 1, {"--heartbeat-ms", "200", "--max-missed-heartbeats", "1000"}),
+        server(segment, 1, server_args),
         agent_address(agent_host),
         agent_port(free_port()),
-        exporter(segment, {"--agent-check-listen", agent_host + ":" + std::to_string(agent_port)}) {}
+        exporter(segment, [&] {
+          exporter_args.insert(exporter_args.end(),
+                               {"--agent-check-listen", agent_host + ":" + std::to_string(agent_port)});
+          return exporter_args;
+        }()) {}
 
   std::string segment;
   SegmentGuard guard;
@@ -121,14 +132,16 @@ std::string describe(const std::map<std::string, ServerStat>& stats) {
 // stays would stop answering pings and make its server sick as well).
 bool connect_through(int port) { return RawClient(port, "/ws?role=nurse").upgraded(); }
 
-TEST(HaproxyAgent, NewConnectionsLeaveADrainedHostAndComeBackWhenItRecovers) {
+TEST(HaproxyAgent, NewConnectionsLeaveADrainedHostComeBackWhenItRecoversAndFollowTheWeight) {
   if (!std::filesystem::exists(kHaproxy)) {
     GTEST_SKIP() << kHaproxy << " is missing: install Debian's haproxy package (scripts/setup does)";
   }
+  // a gets sick; b has room for 4 connections (full weight up to 2, 50% at 3).
   std::vector<std::unique_ptr<Host>> hosts;
-  for (const char* name : {"lb-a", "lb-b", "lb-c"}) {
-    hosts.push_back(std::make_unique<Host>(name, "127.0.0." + std::to_string(11 + hosts.size())));
-  }
+  hosts.push_back(std::make_unique<Host>("lb-a", "127.0.0.11", kQuickPings));
+  hosts.push_back(std::make_unique<Host>("lb-b", "127.0.0.12", kNoPings,
+                                         std::vector<std::string>{"--agent-check-capacity", "4"}));
+  hosts.push_back(std::make_unique<Host>("lb-c", "127.0.0.13", kQuickPings));
   ASSERT_FALSE(HasFailure()) << "a demo server or exporter did not start";
   const std::vector<std::string> names = {"a", "b", "c"};
 
@@ -187,6 +200,25 @@ TEST(HaproxyAgent, NewConnectionsLeaveADrainedHostAndComeBackWhenItRecovers) {
   const long recovered = stats()["a"].sessions;
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(connect_through(port));
   EXPECT_GT(stats()["a"].sessions, recovered) << "a recovered host got no new connections";
+
+  // Loaded: 3 connections held on b (capacity 4) halve its weight; it gets fewer new connections
+  // (weighted round robin over 10: 4, 2, 4).
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(hosts[1]->server.port(), "/ws?role=nurse"));
+    ASSERT_TRUE(held.back()->upgraded());
+  }
+  ASSERT_TRUE(wait_until([&] { return stats()["b"].weight == 50; }, kDeadline))
+      << "HAProxy did not take b's weight of 50%: " << describe(stats());
+  const auto loaded = stats();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(connect_through(port));
+  const auto after_load = stats();
+  const auto gained = [&](const std::string& name) { return after_load.at(name).sessions - loaded.at(name).sessions; };
+  EXPECT_LT(gained("b"), gained("a")) << describe(after_load);
+  EXPECT_LT(gained("b"), gained("c")) << describe(after_load);
+  EXPECT_GT(gained("b"), 0) << "a lighter weight is not a drain: " << describe(after_load);
+  held.clear();
+  EXPECT_TRUE(wait_until(all_up, kDeadline)) << "b's weight did not come back: " << describe(stats());
 
   haproxy.signal(SIGTERM);
   EXPECT_TRUE(haproxy.wait(10s).has_value());
