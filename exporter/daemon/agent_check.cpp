@@ -38,11 +38,11 @@ AgentDecision decide_agent_state(const AgentFigures& f, const ws::Thresholds& t,
   // creates the segment when it starts) or the segment is damaged. HAProxy's own `check` sees
   // whether the port answers; the agent says it cannot vouch for the host.
   if (!f.attached) return {AgentDecision::State::down, 0, "no segment: " + f.detached_reason};
-  if (f.max_worker_cpu && *f.max_worker_cpu > t.cpu_percent) {
+  if (f.max_worker_cpu && t.cpu_breached(*f.max_worker_cpu)) {
     return {AgentDecision::State::drain, 0,
             "worker cpu " + number(*f.max_worker_cpu) + " above " + number(t.cpu_percent)};
   }
-  if (f.min_health_score && *f.min_health_score < t.health_score) {
+  if (f.min_health_score && t.health_breached(*f.min_health_score)) {
     return {AgentDecision::State::drain, 0,
             "health score " + number(*f.min_health_score) + " below " + number(t.health_score)};
   }

@@ -118,18 +118,18 @@ ApiResult api_summary(Monitor& monitor) {
   }
 
   json breached = json::array();
-  auto check = [&](const char* name, const std::optional<double>& value, double limit, bool above) {
-    if (value && (above ? *value > limit : *value < limit)) {
-      breached.push_back({{"threshold", name}, {"value", *value}, {"limit", limit}});
-    }
+  // `breaches` is the threshold's own comparison (websocket_thresholds.hpp).
+  const auto check = [&](const char* name, const std::optional<double>& value, double limit,
+                         bool (ws::Thresholds::*breaches)(double) const) {
+    if (value && (t.*breaches)(*value)) breached.push_back({{"threshold", name}, {"value", *value}, {"limit", limit}});
   };
   check("latency_seconds", f.latency_p95 ? std::optional<double>(f.latency_p95->value) : std::nullopt,
-        t.latency_seconds, true);
-  check("cpu_percent", max_worker_cpu, t.cpu_percent, true);
+        t.latency_seconds, &ws::Thresholds::latency_breached);
+  check("cpu_percent", max_worker_cpu, t.cpu_percent, &ws::Thresholds::cpu_breached);
   check("memory_bytes", processes.empty() ? std::nullopt : std::optional<double>(static_cast<double>(max_worker_rss)),
-        t.memory_bytes, true);
-  check("failure_ratio", f.failure_ratio, t.failure_ratio, true);
-  check("health_score", f.min_health_score, t.health_score, false);
+        static_cast<double>(t.memory_bytes), &ws::Thresholds::memory_breached);
+  check("failure_ratio", f.failure_ratio, t.failure_ratio, &ws::Thresholds::failure_breached);
+  check("health_score", f.min_health_score, t.health_score, &ws::Thresholds::health_breached);
 
   return {200,
           {{"segment", settings.segment},

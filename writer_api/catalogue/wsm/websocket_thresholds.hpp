@@ -28,6 +28,14 @@ struct Thresholds {
   double compression_ratio_percent = 50;    // LowCompressionRatio: mean saving below this
   double disconnections_per_second = 10;    // ConnectionDrops
   double buffer_utilization_percent = 80;   // Backpressure
+
+  // The one comparison of each settable threshold, for everything that judges a figure (the
+  // summary's "breached" list, the agent check).
+  [[nodiscard]] bool latency_breached(double p95_seconds) const { return p95_seconds > latency_seconds; }
+  [[nodiscard]] bool cpu_breached(double worker_percent) const { return worker_percent > cpu_percent; }
+  [[nodiscard]] bool memory_breached(double worker_rss) const { return worker_rss > static_cast<double>(memory_bytes); }
+  [[nodiscard]] bool failure_breached(double ratio) const { return ratio > failure_ratio; }
+  [[nodiscard]] bool health_breached(double score) const { return score < health_score; }
 };
 
 // One settable threshold. Bounds are open or closed as `allowed` shows.
