@@ -61,6 +61,22 @@ WireResponse refusal(int status, std::string_view why) {
   return r;
 }
 
+namespace {
+
+// The body as the wire response's string: moved out of whichever string holds it whole (a JSON
+// answer's own, or the leased scrape buffers), copied only when it is a view of something else
+// (the live page's files).
+std::string take_body(Response& response, ScrapeBuffers& buffers) {
+  for (std::string* holder : {&response.owned, &buffers.text, &buffers.gzip}) {
+    if (!holder->empty() && response.body.data() == holder->data() && response.body.size() == holder->size()) {
+      return std::move(*holder);
+    }
+  }
+  return std::string(response.body);
+}
+
+}  // namespace
+
 WireResponse answer(const WireRequest& request, Monitor& monitor, BasicAuth& auth, ScrapeBuffers& buffers) {
   const unsigned version = request.version();
   if (auth.enabled() && !auth.allows(std_view(request[http::field::authorization]))) {
@@ -82,7 +98,7 @@ WireResponse answer(const WireRequest& request, Monitor& monitor, BasicAuth& aut
   const bool head = request.method() == http::verb::head;
   const Request routed{std_view(request.method_string()), path, query, std_view(request[http::field::accept]),
                        std_view(request[http::field::accept_encoding])};
-  const Response routed_response = handle(monitor, routed, buffers);
+  Response routed_response = handle(monitor, routed, buffers);
 
   WireResponse r{static_cast<http::status>(routed_response.status), version};
   r.set(http::field::content_type, routed_response.content_type);
@@ -92,7 +108,7 @@ WireResponse answer(const WireRequest& request, Monitor& monitor, BasicAuth& aut
   if (routed_response.status == 405) r.set(http::field::allow, "GET, HEAD");
   // HEAD: the length GET would have, and no body.
   r.content_length(routed_response.body.size());
-  if (!head) r.body().assign(routed_response.body.data(), routed_response.body.size());
+  if (!head) r.body() = take_body(routed_response, buffers);
   r.keep_alive(request.keep_alive());
   return r;
 }

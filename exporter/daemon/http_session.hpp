@@ -118,7 +118,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     boost::asio::post(context_.workers, [self = this->shared_from_this()] {
       WireResponse response;
       try {
-        // Leased for this answer only (answer() copies the body out of them), reused by the next.
+        // Leased for this answer only (answer() moves the body out of them), reused by the next.
         const auto buffers = self->context_.monitor.buffer_pool().lease();
         response = answer(*self->request_, self->context_.monitor, self->context_.auth, *buffers);
       } catch (const std::exception& e) {  // e.g. out of memory in a scrape: that request fails, not the exporter
