@@ -20,7 +20,8 @@ import tempfile
 from catalogue import COMMON_LABELS, exposed_series
 
 DS_UID = "${datasource}"
-PANEL_COUNT = 10  # issue 8's ten panels
+PANEL_COUNT = 12  # issue 8's ten panels and issue 18's two fleet panels (rows not counted)
+ROWS = ["Fleet"]  # issue 18's fleet row
 
 # Panel title -> {field ("defaults" or a target refId): (threshold key, direction of the alert)}.
 # ">" alerts fire above: base green, red from the threshold. "<" alerts fire below: base red,
@@ -28,6 +29,7 @@ PANEL_COUNT = 10  # issue 8's ten panels
 THRESHOLDS = {
     "Active connections by role": {"defaults": ("no_connections", "<")},
     "Latency P50 / P95 / P99": {"defaults": ("latency_seconds", ">")},
+    "Worst host P95 latency": {"defaults": ("latency_seconds", ">")},
     "Compression ratio": {"defaults": ("compression_ratio_percent", "<")},
     "Buffer utilisation": {"defaults": ("buffer_utilization_percent", ">")},
     "Heartbeat success rate and health score": {"B": ("health_score", "<")},
@@ -157,10 +159,16 @@ def lint_dashboard(dash, records, thresholds, errors):
         check_names("variable " + name, m.group(1), records, errors)
         exprs["dashboard_variable_" + name] = substitute(m.group(1))
 
-    panels = dash.get("panels", [])
+    lint_layout(dash.get("panels", []), errors)
+    rows = [p for p in dash.get("panels", []) if p.get("type") == "row"]
+    if [r.get("title") for r in rows] != ROWS:
+        errors.append("rows %s, expected %s" % ([r.get("title") for r in rows], ROWS))
+    for r in rows:
+        if r.get("collapsed") or r.get("panels") or r["gridPos"].get("w") != 24:
+            errors.append("row %r: should be open (panels at top level) and span 24 columns" % r.get("title"))
+    panels = [p for p in dash.get("panels", []) if p.get("type") != "row"]
     if len(panels) != PANEL_COUNT:
-        errors.append("%d panels, the issue asks for %d" % (len(panels), PANEL_COUNT))
-    lint_layout(panels, errors)
+        errors.append("%d panels, the issues ask for %d" % (len(panels), PANEL_COUNT))
     for p in panels:
         where = "panel %s %r" % (p.get("id"), p.get("title"))
         if not p.get("description", "").strip():
