@@ -45,48 +45,60 @@ def runbook_sections(path):
     return sections
 
 
+def health_errors(groups):
+    """Rules Prometheus could not evaluate."""
+    return ["%s: health %s %s" % (r["name"], r.get("health"), r.get("lastError", ""))
+            for g in groups for r in g["rules"]
+            if r.get("health") not in ("ok", "unknown") or r.get("lastError")]
+
+
+def alert_errors(name, a, records, sections):
+    """What one alert lacks: `for:`, severity and service labels, summary, a description showing
+    the value, recording rules for what it reads, and its own runbook section with every part."""
+    errors = []
+    where = "alert %s" % name
+    if not a.get("duration", 0) > 0:
+        errors.append("%s: no `for:` duration" % where)
+    labels, ann = a.get("labels", {}), a.get("annotations", {})
+    if labels.get("severity") not in SEVERITIES:
+        errors.append("%s: severity %r not one of %s" % (where, labels.get("severity"), sorted(SEVERITIES)))
+    if not labels.get("service"):
+        errors.append("%s: no service label" % where)
+    if not ann.get("summary"):
+        errors.append("%s: no summary" % where)
+    if "$value" not in ann.get("description", ""):
+        errors.append("%s: description does not show {{ $value }}" % where)
+    for used in re.findall(r"[a-z_]+:[a-z0-9_:]+", a["query"]):
+        if used not in records:
+            errors.append("%s: uses %s, which no recording rule defines" % (where, used))
+    url = urllib.parse.urlsplit(ann.get("runbook_url", ""))
+    if not url.path.endswith("runbooks.md"):
+        errors.append("%s: runbook_url %r is not docs/runbooks.md" % (where, ann.get("runbook_url")))
+        return errors
+    if url.fragment != github_anchor(name):
+        errors.append("%s: runbook_url anchor #%s is not #%s" % (where, url.fragment, github_anchor(name)))
+    section = sections.get(url.fragment)
+    if section is None:
+        errors.append("%s: runbooks.md has no section #%s" % (where, url.fragment))
+        return errors
+    for part in SECTION_PARTS:
+        if part not in section:
+            errors.append("%s: runbook section lacks %s" % (where, part))
+    check = section.split("**What to check.**")[-1].split("**Fixes.**")[0]
+    if "wsm " not in check or "/api/v1/" not in check:
+        errors.append("%s: runbook 'What to check' names no `wsm` command or /api/v1/ call" % where)
+    return errors
+
+
 def lint(rules, sections):
     errors = []
     alerts = {r["name"]: r for g in rules for r in g["rules"] if r["type"] == "alerting"}
     records = {r["name"] for g in rules for r in g["rules"] if r["type"] == "recording"}
     if set(alerts) != EXPECTED_ALERTS:
         errors.append("alerts are %s, expected %s" % (sorted(alerts), sorted(EXPECTED_ALERTS)))
-    for g in rules:
-        for r in g["rules"]:
-            if r.get("health") not in ("ok", "unknown") or r.get("lastError"):
-                errors.append("%s: health %s %s" % (r["name"], r.get("health"), r.get("lastError", "")))
+    errors += health_errors(rules)
     for name, a in sorted(alerts.items()):
-        where = "alert %s" % name
-        if not a.get("duration", 0) > 0:
-            errors.append("%s: no `for:` duration" % where)
-        labels, ann = a.get("labels", {}), a.get("annotations", {})
-        if labels.get("severity") not in SEVERITIES:
-            errors.append("%s: severity %r not one of %s" % (where, labels.get("severity"), sorted(SEVERITIES)))
-        if not labels.get("service"):
-            errors.append("%s: no service label" % where)
-        if not ann.get("summary"):
-            errors.append("%s: no summary" % where)
-        if "$value" not in ann.get("description", ""):
-            errors.append("%s: description does not show {{ $value }}" % where)
-        for used in re.findall(r"[a-z_]+:[a-z0-9_:]+", a["query"]):
-            if used not in records:
-                errors.append("%s: uses %s, which no recording rule defines" % (where, used))
-        url = urllib.parse.urlsplit(ann.get("runbook_url", ""))
-        if not url.path.endswith("runbooks.md"):
-            errors.append("%s: runbook_url %r is not docs/runbooks.md" % (where, ann.get("runbook_url")))
-            continue
-        if url.fragment != github_anchor(name):
-            errors.append("%s: runbook_url anchor #%s is not #%s" % (where, url.fragment, github_anchor(name)))
-        section = sections.get(url.fragment)
-        if section is None:
-            errors.append("%s: runbooks.md has no section #%s" % (where, url.fragment))
-            continue
-        for part in SECTION_PARTS:
-            if part not in section:
-                errors.append("%s: runbook section lacks %s" % (where, part))
-        check = section.split("**What to check.**")[-1].split("**Fixes.**")[0]
-        if "wsm " not in check or "/api/v1/" not in check:
-            errors.append("%s: runbook 'What to check' names no `wsm` command or /api/v1/ call" % where)
+        errors += alert_errors(name, a, records, sections)
     return errors
 
 

@@ -11,9 +11,8 @@ usage: lint_fleet_rules.py FLEET_RULES ALERT_RULES RUNBOOKS_MD
 import os
 import re
 import sys
-import urllib.parse
 
-from lint_alerts import SECTION_PARTS, SEVERITIES, github_anchor, runbook_sections
+from lint_alerts import alert_errors, health_errors, runbook_sections
 from live_stack import get_json, prometheus
 
 FLEET_ALERTS = {"WebSocketExporterDown", "WebSocketExporterAbsent", "WebSocketHostConnectionImbalance",
@@ -38,47 +37,18 @@ def lint(groups, fleet_file, sections):
             if r["type"] == "alerting"}
     if set(fleet) != FLEET_ALERTS:
         errors.append("fleet alerts are %s, expected %s" % (sorted(fleet), sorted(FLEET_ALERTS)))
-    for r in rules:
-        if r.get("health") not in ("ok", "unknown") or r.get("lastError"):
-            errors.append("%s: health %s %s" % (r["name"], r.get("health"), r.get("lastError", "")))
+    errors += health_errors(groups)
     for name, a in sorted(fleet.items()):
-        where = "alert %s" % name
-        if not a.get("duration", 0) > 0:
-            errors.append("%s: no `for:` duration" % where)
-        labels, ann = a.get("labels", {}), a.get("annotations", {})
-        if labels.get("severity") not in SEVERITIES:
-            errors.append("%s: severity %r not one of %s" % (where, labels.get("severity"), sorted(SEVERITIES)))
-        if labels.get("service") != "websocket":
-            errors.append("%s: service label is not websocket" % where)
-        if not ann.get("summary"):
-            errors.append("%s: no summary" % where)
-        if "$value" not in ann.get("description", ""):
-            errors.append("%s: description does not show {{ $value }}" % where)
-        for used in re.findall(r"[a-z_]+:[a-z0-9_:]+", a["query"]):
-            if used not in records:
-                errors.append("%s: uses %s, which no recording rule defines" % (where, used))
+        errors += alert_errors(name, a, records, sections)
+        if a.get("labels", {}).get("service") != "websocket":
+            errors.append("alert %s: service label is not websocket" % name)
         if name in SHARED_THRESHOLDS:
             other = host.get(SHARED_THRESHOLDS[name])
             mine = threshold(a["query"])
             theirs = threshold(other["query"]) if other else None
             if mine is None or mine != theirs:
-                errors.append("%s: threshold %s differs from %s's %s"
-                              % (where, mine, SHARED_THRESHOLDS[name], theirs))
-        url = urllib.parse.urlsplit(ann.get("runbook_url", ""))
-        if not url.path.endswith("runbooks.md") or url.fragment != github_anchor(name):
-            errors.append("%s: runbook_url %r is not docs/runbooks.md#%s"
-                          % (where, ann.get("runbook_url"), github_anchor(name)))
-            continue
-        section = sections.get(url.fragment)
-        if section is None:
-            errors.append("%s: runbooks.md has no section #%s" % (where, url.fragment))
-            continue
-        for part in SECTION_PARTS:
-            if part not in section:
-                errors.append("%s: runbook section lacks %s" % (where, part))
-        check = section.split("**What to check.**")[-1].split("**Fixes.**")[0]
-        if "wsm " not in check or "/api/v1/" not in check:
-            errors.append("%s: runbook 'What to check' names no `wsm` command or /api/v1/ call" % where)
+                errors.append("alert %s: threshold %s differs from %s's %s"
+                              % (name, mine, SHARED_THRESHOLDS[name], theirs))
     return errors
 
 
