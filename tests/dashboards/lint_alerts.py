@@ -102,17 +102,26 @@ def lint(rules, sections):
     return errors
 
 
-def main():
-    rules_file, runbooks = (os.path.abspath(p) for p in sys.argv[1:3])
-    config = "global:\n  evaluation_interval: 1m\nrule_files:\n  - %s\n" % rules_file
+def loaded_groups(rule_files):
+    """The rule groups a real Prometheus loaded from these files, or None (said why) when it
+    answered with an error or loaded nothing from the last file."""
+    config = "global:\n  evaluation_interval: 1m\nrule_files:\n" + "".join("  - %s\n" % f for f in rule_files)
     with prometheus(config) as base:
         reply = get_json(base + "/api/v1/rules")
     if reply.get("status") != "success":
         print("GET /api/v1/rules: %s" % reply)
-        return 1
+        return None
     groups = reply["data"]["groups"]
-    if not groups:
-        print("Prometheus loaded no rule groups from %s" % rules_file)
+    if not any(g["file"] == rule_files[-1] for g in groups):
+        print("Prometheus loaded no rule groups from %s" % rule_files[-1])
+        return None
+    return groups
+
+
+def main():
+    rules_file, runbooks = (os.path.abspath(p) for p in sys.argv[1:3])
+    groups = loaded_groups([rules_file])
+    if groups is None:
         return 1
     errors = lint(groups, runbook_sections(runbooks))
     for e in errors:

@@ -12,8 +12,7 @@ import os
 import re
 import sys
 
-from lint_alerts import alert_errors, health_errors, runbook_sections
-from live_stack import get_json, prometheus
+from lint_alerts import alert_errors, health_errors, loaded_groups, runbook_sections
 
 FLEET_ALERTS = {"WebSocketExporterDown", "WebSocketExporterAbsent", "WebSocketHostConnectionImbalance",
                 "WebSocketFleetLatencyHigh", "WebSocketFleetFailureRateHigh"}
@@ -54,15 +53,8 @@ def lint(groups, fleet_file, sections):
 
 def main():
     fleet_file, alerts_file, runbooks = (os.path.abspath(p) for p in sys.argv[1:4])
-    config = "global:\n  evaluation_interval: 1m\nrule_files:\n  - %s\n  - %s\n" % (alerts_file, fleet_file)
-    with prometheus(config) as base:
-        reply = get_json(base + "/api/v1/rules")
-    if reply.get("status") != "success":
-        print("GET /api/v1/rules: %s" % reply)
-        return 1
-    groups = reply["data"]["groups"]
-    if not any(g["file"] == fleet_file for g in groups):
-        print("Prometheus loaded no rule groups from %s" % fleet_file)
+    groups = loaded_groups([alerts_file, fleet_file])
+    if groups is None:
         return 1
     errors = lint(groups, fleet_file, runbook_sections(runbooks))
     for e in errors:
