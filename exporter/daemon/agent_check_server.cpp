@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <thread>
 
+#include "listener.hpp"
 #include "wsm/exporter/agent_check.hpp"
 
 namespace wsm::exporter {
@@ -103,15 +104,11 @@ AgentCheckServer::AgentCheckServer(std::unique_ptr<State> state) : state_(std::m
 
 Result<std::unique_ptr<AgentCheckServer>> AgentCheckServer::start(const std::string& listen, const Monitor& monitor) {
   // The setting was validated as IPV4:PORT (settings.cpp).
-  const std::size_t colon = listen.rfind(':');
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address_v4(listen.substr(0, colon), ec);
-  if (ec) return fail(Errc::invalid_argument, "--agent-check-listen " + listen + ": not IPV4:PORT");
-  const tcp::endpoint endpoint(address, static_cast<unsigned short>(std::stoi(listen.substr(colon + 1))));
+  const auto endpoint = endpoint_of(listen);
+  if (!endpoint) return fail(Errc::invalid_argument, "--agent-check-listen " + listen + ": not IPV4:PORT");
   auto state = std::make_unique<State>(monitor);
-  auto& acceptor = state->acceptor;
-  if (!acceptor.open(endpoint.protocol(), ec) && !acceptor.set_option(tcp::acceptor::reuse_address(true), ec) &&
-      !acceptor.bind(endpoint, ec) && !acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
+  const boost::system::error_code ec = open_listener(state->acceptor, *endpoint);
+  if (!ec) {
     state->accept();
     state->thread = std::thread([&io = state->io] { io.run(); });
     return std::unique_ptr<AgentCheckServer>(new AgentCheckServer(std::move(state)));

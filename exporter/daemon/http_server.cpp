@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "http_session.hpp"
+#include "listener.hpp"
 
 namespace wsm::exporter {
 
@@ -25,14 +26,6 @@ void raise_open_file_limit() {
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
   limit.rlim_cur = limit.rlim_max;
   (void)::setrlimit(RLIMIT_NOFILE, &limit);
-}
-
-Result<tcp::endpoint> endpoint_of(const std::string& listen) {
-  const std::size_t colon = listen.rfind(':');
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address_v4(listen.substr(0, colon == std::string::npos ? 0 : colon), ec);
-  if (colon == std::string::npos || ec) return fail(Errc::invalid_argument, "cannot listen on " + listen + ": not IPV4:PORT");
-  return tcp::endpoint(address, static_cast<unsigned short>(std::stoi(listen.substr(colon + 1))));
 }
 
 Result<std::unique_ptr<asio::ssl::context>> tls_context(const WebConfig& web) {
@@ -104,8 +97,8 @@ struct HttpServer::State {
 HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& options, Monitor& monitor) {
-  auto endpoint = endpoint_of(options.listen);
-  if (!endpoint) return std::unexpected(endpoint.error());
+  const auto endpoint = endpoint_of(options.listen);
+  if (!endpoint) return fail(Errc::invalid_argument, "cannot listen on " + options.listen + ": not IPV4:PORT");
   auto state = std::make_unique<State>(monitor, options.web, options.timeout_seconds);
   if (options.web.tls()) {
     auto ctx = tls_context(options.web);
@@ -113,10 +106,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& options
     state->tls = std::move(*ctx);
   }
   raise_open_file_limit();
-  boost::system::error_code ec;
-  auto& acceptor = state->acceptor;
-  if (!acceptor.open(endpoint->protocol(), ec) && !acceptor.set_option(tcp::acceptor::reuse_address(true), ec) &&
-      !acceptor.bind(*endpoint, ec) && !acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
+  const boost::system::error_code ec = open_listener(state->acceptor, *endpoint);
+  if (!ec) {
     state->accept();
     state->io_thread = std::thread([&io = state->io] { io.run(); });
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
