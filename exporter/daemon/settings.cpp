@@ -44,15 +44,22 @@ std::optional<std::string> set_switch(bool& field, const std::string& v) {
   return std::nullopt;
 }
 
+// The whole number 1-`most` that `text` is, or nullopt. Read as a double, so "5.0" (a JSON
+// config's float) is the integer 5.
+std::optional<double> whole_number(const std::string& text, double most) {
+  double v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !(v >= 1 && v <= most) || v != std::floor(v)) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 // A whole number of seconds 1-`most` into `field`; what is allowed when the text is not one.
 std::optional<std::string> set_seconds(int& field, const std::string& text, int most) {
-  double v = 0;  // as a number, so "5.0" (a JSON config's float) is the integer 5
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || !(v >= 1 && v <= most) ||
-      v != std::floor(v)) {
-    return "an integer 1-" + std::to_string(most) + " (seconds)";
-  }
-  field = static_cast<int>(v);
+  const auto v = whole_number(text, most);
+  if (!v) return "an integer 1-" + std::to_string(most) + " (seconds)";
+  field = static_cast<int>(*v);
   return std::nullopt;
 }
 
@@ -147,13 +154,9 @@ const Key kFixedKeys[] = {
     {"agent_check_capacity", "--agent-check-capacity", "WSM_AGENT_CHECK_CAPACITY", "CONNECTIONS",
      "live connections at which the agent's weight reaches 1% (full weight below half; default 10000)",
      [](Settings& s, const std::string& v) -> std::optional<std::string> {
-       double n = 0;
-       const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
-       if (r.ec != std::errc() || r.ptr != v.data() + v.size() || !(n >= 1 && n <= 10'000'000) ||
-           n != std::floor(n)) {
-         return "a whole number of connections 1-10000000";
-       }
-       s.agent_check_capacity = n;
+       const auto n = whole_number(v, 10'000'000);
+       if (!n) return "a whole number of connections 1-10000000";
+       s.agent_check_capacity = *n;
        return std::nullopt;
      }},
     {"http_timeout", "--http-timeout", "WSM_HTTP_TIMEOUT", "SECONDS",
