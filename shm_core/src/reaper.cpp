@@ -117,7 +117,7 @@ class Fold {
     bool complete = true;
     for (std::uint64_t pos = 0; pos + sizeof(CellHeader) <= used;) {
       const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(std::memory_order_relaxed));
-      const std::uint64_t next = pos + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+      const std::uint64_t next = pos + cell_bytes(c);
       if (c.words == 0 || next > used) return false;  // corrupt arena: keep the slot for a human
       const auto kind = static_cast<MetricType>(c.kind);
       if (c.series_id < s_.max_series() && kind != MetricType::gauge) {
@@ -172,7 +172,7 @@ class Fold {
   Word* retired_cell(const CellHeader& c) {
     auto& index = s_.retired_index(c.series_id);
     const std::span<std::byte> arena = s_.retired_arena();
-    const std::uint64_t need = sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+    const std::uint64_t need = cell_bytes(c);
     if (const std::uint32_t at = index.load(std::memory_order_acquire); at != 0) {
       const std::uint64_t off = at - 1;
       if (off % 8 != 0 || off + need > arena.size()) return nullptr;

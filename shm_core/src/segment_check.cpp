@@ -517,7 +517,7 @@ class Checker {
       std::uint64_t word = 0;
       std::memcpy(&word, arena.data() + pos, sizeof word);
       const CellHeader c = unpack_cell(word);
-      const std::uint64_t next = pos + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+      const std::uint64_t next = pos + cell_bytes(c);
       const std::string at = where + ": cell at byte " + std::to_string(pos);
       if (c.words == 0 || next > used) {
         add(Severity::error, FindingKind::cell_overrun,

@@ -108,7 +108,7 @@ void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& 
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (i + kAhead < order.size()) {
       const std::uint32_t ahead = order[i + kAhead];
-      catalog.prefetch_family_of(ahead);
+      __builtin_prefetch(catalog.family_of_address(ahead));
       __builtin_prefetch(&value_[ahead]);
       __builtin_prefetch(&exposed_family_[ahead]);
     }

@@ -143,7 +143,7 @@ void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
   std::uint64_t pos = writer == kRetiredWriter ? 8 : 0;
   while (pos + sizeof(CellHeader) <= used) {
     const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(kOrder));
-    const std::uint64_t next = pos + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+    const std::uint64_t next = pos + cell_bytes(c);
     if (c.words == 0 || next > used) {
       problems.push_back(where + ": cell at byte " + std::to_string(pos) + " overruns the arena");
       return;

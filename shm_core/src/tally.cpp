@@ -88,7 +88,7 @@ void ArenaReader::read(std::span<const std::byte> arena, std::uint64_t used, con
     } else if (const std::uint32_t t = totals_.target_of(c.series_id); t != SeriesMerge::kLeftOut) {
       __builtin_prefetch(totals_.address_of(t), 1);
     }
-    scout = c.words == 0 ? used : scout + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+    scout = c.words == 0 ? used : scout + cell_bytes(c);
   };
   for (int k = 0; k < kFar; ++k) step(far, true);
   for (int k = 0; k < kNear; ++k) step(near, false);
@@ -97,7 +97,7 @@ void ArenaReader::read(std::span<const std::byte> arena, std::uint64_t used, con
     step(far, true);
     step(near, false);
     const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(kCellOrder));
-    const std::uint64_t next = pos + sizeof(CellHeader) + std::uint64_t{c.words} * 8;
+    const std::uint64_t next = pos + cell_bytes(c);
     if (c.words == 0 || next > used) {
       problems.push_back(where(writer) + ": cell at byte " + std::to_string(pos) + " overruns the arena");
       return;

@@ -426,6 +426,11 @@ static_assert(sizeof(CellHeader) == 8);
           static_cast<std::uint16_t>(w >> 48)};
 }
 
+// A cell's whole size in the arena: its header and its payload words (the stride of every walk).
+[[nodiscard]] constexpr std::uint64_t cell_bytes(CellHeader h) noexcept {
+  return sizeof(CellHeader) + std::uint64_t{h.words} * 8;
+}
+
 inline constexpr std::uint32_t kCounterWords = 1;
 inline constexpr std::uint32_t kGaugeWords = 2;
 [[nodiscard]] constexpr std::uint32_t histogram_words(std::uint32_t buckets) { return buckets + 1; }
