@@ -9,8 +9,6 @@
 #include <gtest/gtest.h>
 #include <sstream>
 #include <thread>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,16 +28,11 @@ std::string temp_path(const std::string& what) {
 }  // namespace
 
 std::optional<std::string> agent_check_reply(const std::string& host, int port, const std::string& agent_send) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = connect_to(host, port);
   if (fd < 0) return std::nullopt;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
   std::optional<std::string> reply;
-  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
-      ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
-      (agent_send.empty() || ::send(fd, agent_send.data(), agent_send.size(), MSG_NOSIGNAL) ==
-                                 static_cast<ssize_t>(agent_send.size()))) {
+  if (agent_send.empty() ||
+      ::send(fd, agent_send.data(), agent_send.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(agent_send.size())) {
     std::string text;
     for (;;) {  // until the agent closes: the reply is whole only then
       pollfd p{fd, POLLIN, 0};

@@ -166,12 +166,12 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-int connect_loopback(int port, std::chrono::milliseconds timeout) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int connect_to(const std::string& host, int port, std::chrono::milliseconds timeout) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return -1;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   // Linux bounds a blocking connect() by the send timeout; cleared again once connected.
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
   timeval tv{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
@@ -184,6 +184,8 @@ int connect_loopback(int port, std::chrono::milliseconds timeout) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   return fd;
 }
+
+int connect_loopback(int port, std::chrono::milliseconds timeout) { return connect_to("127.0.0.1", port, timeout); }
 
 HttpResponse parse_response_head(const std::string& head) {
   HttpResponse r;

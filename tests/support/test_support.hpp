@@ -72,8 +72,12 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 };
-// A TCP connection to 127.0.0.1:port, for tests that speak HTTP by hand; -1 when refused or not
-// accepted within the timeout (a server whose listen queue is full lets connect() hang).
+// A TCP connection to host:port (an IPv4 address), for tests that speak a protocol by hand; -1 when
+// refused or not accepted within the timeout (a server whose listen queue is full lets connect()
+// hang).
+[[nodiscard]] int connect_to(const std::string& host, int port,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// connect_to("127.0.0.1", port, timeout).
 [[nodiscard]] int connect_loopback(int port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 // The status and (lower-case) headers of a response head: the status line and header lines,
 // without the blank line that ends them.
