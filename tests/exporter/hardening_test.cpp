@@ -27,17 +27,6 @@ namespace fs = std::filesystem;
 constexpr uid_t kNobody = 65534;   // Debian's nobody
 constexpr gid_t kNogroup = 65534;  // and nogroup
 
-// A private temporary directory, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / unique_segment_name("wsm-hardening")) { fs::create_directories(path_); }
-  ~TempDir() { fs::remove_all(path_); }
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -103,7 +92,7 @@ std::vector<std::string> counters(const std::string& family, int from, int to) {
 TEST(CapacityWarnings, LoggedOnceAtEightyAndOnceAtTheCapAndShownByInspect) {
   const std::string seg = unique_segment_name("cap-warn");
   SegmentGuard guard(seg);
-  TempDir dir;
+  TempDir dir("wsm-hardening");
   // The creator's limits win: a family cap of 10 and a catalog of 16 entries.
   wsm::shm::Limits limits;
   limits.series_cap_per_family = 10;
@@ -167,7 +156,7 @@ TEST(SegmentOwner, AnotherUsersSegmentIsRefusedUnlessAllowed) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the segment file to another user";
   const std::string seg = unique_segment_name("foreign");
   SegmentGuard guard(seg);
-  TempDir dir;
+  TempDir dir("wsm-hardening");
   run_writer(seg, {"counter", "t_foreign_total", "-", "7"});
   ASSERT_EQ(::chown(("/dev/shm/wsm." + seg).c_str(), kNobody, kNogroup), 0);
 
@@ -190,7 +179,7 @@ TEST(SegmentGroup, AGroupSegmentIs0640AndReadableByAnExporterOfThatGroup) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the exporter as another user";
   const std::string seg = unique_segment_name("group");
   SegmentGuard guard(seg);
-  TempDir dir;
+  TempDir dir("wsm-hardening");
   Child writer = [&] {
     // WSM_SEGMENT_GROUP reaches the writer through its environment.
     ::setenv("WSM_SEGMENT_GROUP", "nogroup", 1);
@@ -255,7 +244,7 @@ std::pair<int, int> curl(const std::vector<std::string>& args) {
 TEST(WebConfig, TlsAndBasicAuthWithCurl) {
   const std::string seg = unique_segment_name("web");
   SegmentGuard guard(seg);
-  TempDir dir;
+  TempDir dir("wsm-hardening");
   run_writer(seg, {"counter", "t_web_total", "-", "3"});
   const auto cert = run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                          "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
@@ -288,7 +277,7 @@ TEST(WebConfig, TlsAndBasicAuthWithCurl) {
 }
 
 TEST(WebConfig, BadFilesExitTwoNamingTheKey) {
-  TempDir dir;
+  TempDir dir("wsm-hardening");
   const auto start = [&](const std::string& yaml) {
     std::ofstream(dir.file("bad.yml")) << yaml;
     return run({bin("wsm-exporter"), "--segment", "x", "--listen", "127.0.0.1:" + std::to_string(free_port()),
@@ -331,7 +320,7 @@ std::string first_line_of_answer(int fd) {
 TEST(RequestLimits, OversizeRequestsLongUrisAndSlowClientsAreCutOff) {
   const std::string seg = unique_segment_name("limits");
   SegmentGuard guard(seg);
-  TempDir dir;
+  TempDir dir("wsm-hardening");
   run_writer(seg, {"counter", "t_limits_total", "-", "1"});
   LoggedExporter exporter(seg, dir.file("exporter.log"), {"--http-timeout", "1"});
   (void)exporter.healthz(200);

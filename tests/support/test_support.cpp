@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -149,6 +150,16 @@ CommandResult run(const std::vector<std::string>& argv, const std::vector<std::s
   ::close(out_fd);
   ::close(err_fd);
   return r;
+}
+
+TempDir::TempDir(const std::string& prefix)
+    : path_((std::filesystem::temp_directory_path() / unique_segment_name(prefix)).string()) {
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;  // a destructor does not throw; what is left is in the system's temp dir
+  std::filesystem::remove_all(path_, ec);
 }
 
 std::string bin(const std::string& name) { return std::string(WSM_BIN_DIR) + "/" + name; }

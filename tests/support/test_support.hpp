@@ -26,6 +26,20 @@ class SegmentGuard {
   std::string name_;
 };
 
+// A private temporary directory (under the system's, named like a segment), removed with all
+// it holds when destroyed.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 // A child process started with fork+exec; killed (SIGKILL) and reaped on destruction if running.
 class Child {
  public:

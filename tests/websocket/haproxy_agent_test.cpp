@@ -28,22 +28,6 @@ using namespace std::chrono_literals;
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
 constexpr std::chrono::seconds kDeadline{20};  // generous: the agent is asked every 500 ms
 
-// A private directory for HAProxy's config and stats socket, removed at the end.
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / unique_segment_name("haproxy")) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
 // Pings every 200 ms and gives up on a silent client only after 200 s: a stalled client then
 // lowers the host's health score within a second and keeps it low until it leaves.
 const std::vector<std::string> kQuickPings = {"--heartbeat-ms", "200", "--max-missed-heartbeats", "1000"};
@@ -145,7 +129,7 @@ TEST(HaproxyAgent, NewConnectionsLeaveADrainedHostComeBackWhenItRecoversAndFollo
   ASSERT_FALSE(HasFailure()) << "a demo server or exporter did not start";
   const std::vector<std::string> names = {"a", "b", "c"};
 
-  TempDir dir;
+  TempDir dir("haproxy");  // HAProxy's config and stats socket
   const std::string stats_socket = dir.file("stats.sock");
   const int port = free_port();
   {
