@@ -199,6 +199,17 @@ def percent(cost, base):
     return (cost / base - 1) * 100
 
 
+def comparisons(figure, larger_costs=True):
+    """The three overheads the report shows, from one figure per mode: on vs off (earlier runs'
+    figure), on and off vs compiled_out. larger_costs=False for rates, where a lower rate is the
+    cost (messages per CPU-second)."""
+    def over(mode, base):
+        return percent(figure[mode], figure[base]) if larger_costs else percent(figure[base], figure[mode])
+    return {"overhead_percent": over("on", "off"),
+            "on_vs_compiled_out_percent": over("on", "compiled_out"),
+            "off_vs_compiled_out_percent": over("off", "compiled_out")}
+
+
 def measure(bin_dir):
     per_message = {mode: [] for mode in MODES}
     for i in range(CALLGRIND_REPETITIONS):
@@ -209,11 +220,7 @@ def measure(bin_dir):
     rounds = []
     for i in range(ROUNDS):
         rates = {mode: messages_per_cpu_second(bin_dir, mode) for mode in rotated(i)}
-        # A lower rate costs more CPU per message: the overhead is base rate over mode rate.
-        rounds.append({"on": rates["on"], "off": rates["off"], "compiled_out": rates["compiled_out"],
-                       "overhead_percent": percent(rates["off"], rates["on"]),
-                       "on_vs_compiled_out_percent": percent(rates["compiled_out"], rates["on"]),
-                       "off_vs_compiled_out_percent": percent(rates["compiled_out"], rates["off"])})
+        rounds.append({**rates, **comparisons(rates, larger_costs=False)})
     return {
         "status": "measured",
         "load": f"{CLIENTS} clients (wsm-loadgen's default role mix, permessage-deflate on); callgrind: "
@@ -221,21 +228,11 @@ def measure(bin_dir):
                 f"{CALLGRIND_REPETITIONS} repetitions per mode; throughput: 2 workers, window 16, "
                 f"{THROUGHPUT_MESSAGES} messages per run, {ROUNDS} rounds of the three modes",
         "baseline": "compiled_out",
-        "instructions": {"on": ins["on"], "off": ins["off"], "compiled_out": ins["compiled_out"],
-                         "overhead_percent": percent(ins["on"], ins["off"]),
-                         "on_vs_compiled_out_percent": percent(ins["on"], ins["compiled_out"]),
-                         "off_vs_compiled_out_percent": percent(ins["off"], ins["compiled_out"]),
-                         "on_runs": per_message["on"], "off_runs": per_message["off"],
-                         "compiled_out_runs": per_message["compiled_out"]},
+        "instructions": {**ins, **comparisons(ins),
+                         **{f"{mode}_runs": runs for mode, runs in per_message.items()}},
         "throughput": {"pairs": rounds,
-                       "on_median": statistics.median(r["on"] for r in rounds),
-                       "off_median": statistics.median(r["off"] for r in rounds),
-                       "compiled_out_median": statistics.median(r["compiled_out"] for r in rounds),
-                       "overhead_percent": statistics.median(r["overhead_percent"] for r in rounds),
-                       "on_vs_compiled_out_percent": statistics.median(
-                           r["on_vs_compiled_out_percent"] for r in rounds),
-                       "off_vs_compiled_out_percent": statistics.median(
-                           r["off_vs_compiled_out_percent"] for r in rounds)},
+                       **{f"{mode}_median": statistics.median(r[mode] for r in rounds) for mode in MODES},
+                       **{k: statistics.median(r[k] for r in rounds) for k in rounds[0] if k.endswith("_percent")}},
     }
 
 
