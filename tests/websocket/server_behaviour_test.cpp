@@ -44,10 +44,19 @@ TEST(ServerBehaviour, ASubscriberThatStopsReadingCausesBackpressure) {
                               "--messages", "2000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto doctor = labels_are({{"role", "doctor"}});
-  ASSERT_TRUE(eventually([&] {
+  const auto fullest = [&] {
     return Totals(guard.name()).sum("websocket_buffer_utilization_percent",
-                                    labels_are({{"role", "doctor"}, {"buffer_type", "send_queue"}})) == 100;
-  })) << "the fullest doctor queue never showed as full";
+                                    labels_are({{"role", "doctor"}, {"buffer_type", "send_queue"}}));
+  };
+  const auto seen = [&] {
+    const Totals t(guard.name());
+    return "fullest doctor queue " + std::to_string(fullest()) + "%, matched " +
+           std::to_string(t.sum("websocket_subscription_matches_total", doctor)) + ", sent " +
+           std::to_string(t.sum("websocket_messages_sent_total", doctor)) + ", queued " +
+           std::to_string(t.sum("websocket_queue_size", doctor)) + ", open " +
+           std::to_string(t.sum("websocket_connections_active", doctor));
+  };
+  ASSERT_TRUE(eventually([&] { return fullest() == 100; })) << "the doctor's queue never showed as full: " << seen();
   const Totals t(guard.name());
   const double dropped = t.sum("websocket_failed_messages_total", labels_are({{"role", "doctor"}, {"failure_reason", "queue_full"}}));
   EXPECT_GT(dropped, 0);
