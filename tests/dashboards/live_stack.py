@@ -8,163 +8,16 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
+import sys
 import time
-import urllib.parse
-import urllib.request
 import uuid
 
-STOP_GRACE_S = 10  # SIGTERM first; SIGKILL after this
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_json(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.load(r)
-
-
-def get_text(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def query(base, expr, at=None):
-    params = {"query": expr}
-    if at is not None:
-        params["time"] = str(at)
-    return get_json(base + "/api/v1/query?" + urllib.parse.urlencode(params))
-
-
-def http_ok(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
-def _children(pid):
-    """Child pids of pid (the demo server's workers), from /proc."""
-    kids = []
-    try:
-        for task in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
-                kids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return kids
-
-
-def _stop(proc):
-    """SIGTERM, a bounded wait, then SIGKILL of the process's children and the process itself."""
-    if proc.poll() is not None:
-        return
-    children = _children(proc.pid)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_GRACE_S)
-        return
-    except subprocess.TimeoutExpired:
-        pass
-    for pid in children + _children(proc.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    proc.kill()
-    proc.wait()
-
-
-def _start(name, argv, ready, ready_timeout, workdir):
-    """Popen of argv (output to a log file) once `ready(log_text)` returns a value: (proc, value).
-    None if the process exited first (its log is kept for the caller's error)."""
-    log_path = os.path.join(workdir, name + ".log")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + ready_timeout
-    while True:
-        with open(log_path) as f:
-            text = f.read()
-        value = ready(text)
-        if value:
-            return proc, value
-        if proc.poll() is not None:
-            return None
-        if time.monotonic() > deadline:
-            _stop(proc)
-            raise RuntimeError("%s not ready after %ds:\n%s" % (name, ready_timeout, text))
-        time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def process(name, command, ready_timeout=60, workdir=None, attempts=1):
-    """Runs a server until it is ready, yields what its readiness check returned, and stops it by
-    pid on exit. command() -> (argv, ready), ready(log_text) -> a value once ready, else falsy.
-    A process that exits before it is ready is started again with a fresh command() up to
-    `attempts` times (a free port another process took in between), then raises with its log."""
-    own_dir = workdir is None
-    workdir = workdir or tempfile.mkdtemp(prefix="wsm-%s-" % name)
-    proc = None
-    try:
-        for _ in range(attempts):
-            argv, ready = command()
-            started = _start(name, argv, ready, ready_timeout, workdir)
-            if started:
-                proc, value = started
-                break
-        else:
-            with open(os.path.join(workdir, name + ".log")) as f:
-                raise RuntimeError("%s exited before it was ready (%d attempts):\n%s" % (name, attempts, f.read()))
-        yield value
-    finally:
-        if proc is not None:
-            _stop(proc)
-        if own_dir:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _http_server(name, config_text, argv, ready_timeout):
-    """argv(config_path, data_dir, port) -> command line. Yields the base URL once /-/ready is 200."""
-    workdir = tempfile.mkdtemp(prefix="wsm-%s-" % name)
-    try:
-        config = os.path.join(workdir, "config.yml")
-        with open(config, "w") as f:
-            f.write(config_text)
-
-        def command():
-            port = free_port()
-            base = "http://127.0.0.1:%d" % port
-            return (argv(config, os.path.join(workdir, "data"), str(port)),
-                    lambda _: http_ok(base + "/-/ready") and base)
-
-        with process(name, command, ready_timeout, workdir, attempts=3) as base:
-            yield base
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def prometheus(config_text, ready_timeout=60):
-    """A Prometheus running `config_text`; yields its base URL."""
-    return _http_server("prometheus", config_text, lambda config, data, port: [
-        "prometheus", "--config.file=" + config, "--storage.tsdb.path=" + data,
-        "--web.listen-address=127.0.0.1:" + port, "--log.level=warn"], ready_timeout)
-
-
-def alertmanager(config_text, ready_timeout=60):
-    """An Alertmanager (no clustering) running `config_text`; yields its base URL."""
-    return _http_server("alertmanager", config_text, lambda config, data, port: [
-        "prometheus-alertmanager", "--config.file=" + config, "--storage.path=" + data,
-        "--web.listen-address=127.0.0.1:" + port, "--cluster.listen-address=", "--log.level=warn"],
-        ready_timeout)
+# The generic half (processes by pid, free ports, HTTP, Prometheus and Alertmanager) is shared with
+# scripts/fleet and lives in tools/fleet/servers.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "fleet"))
+from servers import (alertmanager, free_port, get_json, get_text, http_ok, process,  # noqa: E402,F401
+                     prometheus, query, wait_for)
 
 
 def prometheus_config(rules_path, target, alertmanager_base=None):
@@ -267,14 +120,3 @@ def preview_until_data(preview, dashboard, out, base, timeout_s=120):
             return ["preview still failing after %ds (rc %d):\n%s%s" % (timeout_s, r.returncode, r.stdout, r.stderr)]
         time.sleep(2)
 
-
-def wait_for(condition, timeout_s, what):
-    """Polls condition() every 0.5 s until it returns a truthy value (returned) or timeout_s passes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError("%s (waited %ds)" % (what, timeout_s))
-        time.sleep(0.5)
