@@ -17,7 +17,8 @@ from servers import free_port  # noqa: E402
 
 PROMISED = [r"clients connect to  ws://127\.0\.0\.1:\d+/ws", r"host a 127\.0\.0\.11 ", r"host b 127\.0\.0\.12 ",
             r"host c 127\.0\.0\.13 ", r"\(a\) Prometheus      http://", r"\(b\) VictoriaMetrics http://",
-            r"vmalert         http://", r"\(c\) history         http://", r"Alertmanager        http://",
+            r"vmalert         http://", r"\(c\) history         http://", r"trend rules     http://",
+            r"Alertmanager        http://",
             r"stops by itself after 15 s", r"stopped every process"]
 
 
