@@ -13,7 +13,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "fleet"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from servers import free_port  # noqa: E402
+from verdict import left_behind, verdict  # noqa: E402
 
 PROMISED = [r"clients connect to  ws://127\.0\.0\.1:\d+/ws", r"host a 127\.0\.0\.11 ", r"host b 127\.0\.0\.12 ",
             r"host c 127\.0\.0\.13 ", r"\(a\) Prometheus      http://", r"\(b\) VictoriaMetrics http://",
@@ -22,25 +24,11 @@ PROMISED = [r"clients connect to  ws://127\.0\.0\.1:\d+/ws", r"host a 127\.0\.0\
             r"stops by itself after 15 s", r"stopped every process"]
 
 
-def processes_in(directory):
-    """Pids whose working directory is `directory` (or below it)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cwd = os.readlink("/proc/%s/cwd" % pid)
-        except OSError:
-            continue
-        if cwd == directory or cwd.startswith(directory + "/"):
-            found.append(int(pid))
-    return found
-
-
 def main():
     source, bin_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     problems = []
     with tempfile.TemporaryDirectory(prefix="wsm-fleet-script-") as tmp:
         fleet_dir = os.path.join(tmp, "fleet")
-        shm_before = set(os.listdir("/dev/shm"))
         env = dict(os.environ, WSM_DEMO_SECONDS="15", WSM_DEMO_SKIP_BUILD="1", WSM_BIN_DIR=bin_dir,
                    WSM_FLEET_DIR=fleet_dir, WSM_FLEET_PORT=str(free_port()))
         r = subprocess.run([os.path.join(source, "scripts", "fleet")], env=env, capture_output=True, text=True,
@@ -54,16 +42,11 @@ def main():
         m = re.search(r"load generator: connected (\d+), sent (\d+), received (\d+), errors (\d+)", r.stdout)
         if not m or int(m.group(2)) == 0 or int(m.group(4)) != 0:
             problems.append("no load generator summary with messages sent and no errors")
-        left = processes_in(fleet_dir)
-        if left:
-            problems.append("processes left running in %s: %s" % (fleet_dir, left))
-        segments = [s for s in set(os.listdir("/dev/shm")) - shm_before if s.startswith("wsm.wsm-fleet-")]
-        if segments:
-            problems.append("segments left behind: %s" % segments)
-    for p in problems:
-        print("PROBLEM: " + p)
-    print("scripts/fleet: %d problems" % len(problems))
-    return 1 if problems else 0
+        fleet_segments = re.findall(r"segment (wsm-fleet-\S+)", r.stdout)
+        if len(fleet_segments) != 3:
+            problems.append("the output names %d host segments, not 3" % len(fleet_segments))
+        problems += left_behind(fleet_dir, fleet_segments)
+    return verdict(problems, "scripts/fleet")
 
 
 if __name__ == "__main__":

@@ -20,14 +20,19 @@ import http.server
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "fleet"))
 from fleet import Settings, fleet  # noqa: E402
 from servers import get_text, query, wait_for  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from verdict import left_behind, verdict  # noqa: E402
 
 LOAD = ["--clients", "9", "--messages", "900", "--mix", "patient_monitor=3,doctor=3,nurse=3", "--timeout", "90"]
 SETTLE_S = 60      # scrapes every second; remote write and VictoriaMetrics' 1 s latency offset on top
@@ -142,13 +147,13 @@ def main():
     bin_dir, rules_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     webhook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    workdir = tempfile.mkdtemp(prefix="wsm-fleet-test-")
     settings = Settings(bin_dir, rules_dir, workers=1, scrape_interval="1s", evaluation_interval="1s",
-                        webhook_url="http://127.0.0.1:%d/alerts" % webhook.server_address[1])
-    problems, segments, pids = [], [], []
+                        webhook_url="http://127.0.0.1:%d/alerts" % webhook.server_address[1], workdir=workdir)
+    problems, segments = [], []
     try:
         with fleet(settings) as f:
             segments = [h.segment for h in f.hosts]
-            pids = [r.pid for h in f.hosts for r in h.running.values()]
             r = subprocess.run([os.path.join(bin_dir, "wsm-loadgen"), "--url", f.balancer] + LOAD,
                                capture_output=True, text=True, timeout=150)
             if r.returncode != 0:
@@ -174,14 +179,9 @@ def main():
     finally:
         webhook.shutdown()
         webhook.server_close()
-    left = [s for s in segments if os.path.exists("/dev/shm/wsm." + s)]
-    alive = [p for p in pids if os.path.exists("/proc/%d" % p)]
-    if left or alive:
-        problems.append("left behind: segments %s, processes %s" % (left, alive))
-    for p in problems:
-        print("PROBLEM: " + p)
-    print("fleet end to end: %d problems" % len(problems))
-    return 1 if problems else 0
+        problems += left_behind(workdir, segments)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return verdict(problems, "fleet end to end")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ def print_urls(f, workdir):
     for h in f.hosts:
         p("  host %s %-12s server %s   exporter http://%s/   agent %s:%d   vmagent %s"
           % (h.name, h.address, h.server_url, h.exporter, h.address, h.agent_port, h.vmagent))
+        p("                      segment %s   (%s top %s)" % (h.segment, os.path.join(f.settings.bin_dir, "wsm"),
+                                                          h.segment))
     p("  (a) Prometheus      %s/targets   (file_sd: %s)" % (f.prometheus, os.path.join(workdir, "targets.json")))
     p("      fleet query     %s/graph?g0.expr=fleet%%3Awebsocket_messages_received%%3Arate5m" % f.prometheus)
     p("  (b) VictoriaMetrics %s/vmui   (central: raw samples, %s)" % (f.central, CENTRAL_RETENTION))
