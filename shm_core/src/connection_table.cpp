@@ -3,6 +3,7 @@
 #include <atomic>
 #include <bit>
 #include <charconv>
+#include <cstdio>
 #include <unordered_map>
 
 #include "wsm/shm/connection_entry.hpp"
@@ -28,6 +29,7 @@ std::optional<ConnectionInfo> copy_record(const Segment& segment, std::uint32_t 
     ConnectionInfo c;
     c.index = i;
     c.tenant = tenant;
+    c.generation = segment.header().generation;
     c.owner = word_owner(w);
     c.pid = static_cast<pid_t>(r.pid.load(acq));
     c.id = r.connection_id.load(acq);
@@ -70,6 +72,14 @@ std::optional<ConnectionInfo> find_connection(const Segment& segment, std::uint6
   return std::nullopt;
 }
 
+std::optional<ConnectionInfo> find_connection(const Segment& segment, const RecordId& id) {
+  if (id.index >= segment.max_connections()) return std::nullopt;
+  if (static_cast<std::uint32_t>(segment.header().generation) != id.generation) return std::nullopt;
+  auto c = copy_record(segment, id.index);
+  if (c && c->tenant == id.tenant && liveness(segment, c->owner) != Liveness::dead) return c;
+  return std::nullopt;
+}
+
 std::uint32_t free_dead_connections(const Segment& segment) {
   if (!segment.writable()) return 0;
   std::uint32_t freed = 0;
@@ -103,6 +113,34 @@ std::optional<std::uint64_t> parse_connection_id(std::string_view text) {
     return std::nullopt;
   }
   return std::uint64_t{pid} << 32 | seq;
+}
+
+RecordId record_id(const ConnectionInfo& connection) {
+  return {connection.index, connection.tenant, static_cast<std::uint32_t>(connection.generation)};
+}
+
+std::string format_record_id(const RecordId& id) {
+  char generation[9];
+  std::snprintf(generation, sizeof generation, "%08x", id.generation);
+  return std::to_string(id.index) + "." + std::to_string(id.tenant) + "." + generation;
+}
+
+std::optional<RecordId> parse_record_id(std::string_view text) {
+  const auto first = text.find('.');
+  const auto second = first == std::string_view::npos ? first : text.find('.', first + 1);
+  if (second == std::string_view::npos) return std::nullopt;
+  RecordId id;
+  const char* p = text.data();
+  const auto a = std::from_chars(p, p + first, id.index);
+  const auto b = std::from_chars(p + first + 1, p + second, id.tenant);
+  const auto c = std::from_chars(p + second + 1, p + text.size(), id.generation, 16);
+  if (a.ec != std::errc{} || a.ptr != p + first || b.ec != std::errc{} || b.ptr != p + second ||
+      c.ec != std::errc{} || c.ptr != p + text.size()) {
+    return std::nullopt;
+  }
+  // One spelling per connection, so an id is found exactly when it is the one listed.
+  if (format_record_id(id) != text) return std::nullopt;
+  return id;
 }
 
 }  // namespace wsm::shm
