@@ -157,11 +157,14 @@ json warnings(const json& doc) {
   return out;
 }
 
-// The connection table's live records (the WebSocket facade writes them).
+// The connection table's live records (the WebSocket facade writes them). `id` is the connection
+// id as recorded (wsm-exporter's under --id-labels raw), `record_id` the one wsm-exporter shows
+// under --id-labels drop (shm::format_record_id), so either finds the connection in its API.
 json connections(const shm::Segment& segment) {
   json out = json::array();
   for (const shm::ConnectionInfo& c : shm::list_connections(segment)) {
-    out.push_back({{"id", shm::format_connection_id(c.id)}, {"pid", c.pid}, {"role", c.role},
+    out.push_back({{"id", shm::format_connection_id(c.id)}, {"record_id", shm::format_record_id(shm::record_id(c))},
+                   {"pid", c.pid}, {"role", c.role},
                    {"user_id", c.user_id}, {"patient_id", c.patient_id},
                    {"opened", local_time(c.opened_unix_ns)}, {"messages_in", c.messages_in},
                    {"messages_out", c.messages_out}, {"bytes_in", c.bytes_in},
@@ -302,10 +305,11 @@ void print_text(const json& doc) {
 }
 
 void print_connections(const json& list) {
-  std::printf("\nCONNECTIONS (%zu)\n%-16s %-15s %-12s %-12s %8s %8s %10s %10s %6s\n", list.size(), "ID",
-              "ROLE", "USER", "PATIENT", "MSG IN", "MSG OUT", "BYTES IN", "BYTES OUT", "HEALTH");
+  std::printf("\nCONNECTIONS (%zu)\n%-16s %-18s %-15s %-12s %-12s %8s %8s %10s %10s %6s\n", list.size(), "ID",
+              "RECORD ID", "ROLE", "USER", "PATIENT", "MSG IN", "MSG OUT", "BYTES IN", "BYTES OUT", "HEALTH");
   for (const json& c : list) {
-    std::printf("%-16s %-15s %s %s %8s %8s %10s %10s %6.1f\n", str(c["id"]).c_str(), str(c["role"]).c_str(),
+    std::printf("%-16s %-18s %-15s %s %s %8s %8s %10s %10s %6.1f\n", str(c["id"]).c_str(),
+                str(c["record_id"]).c_str(), str(c["role"]).c_str(),
                 fit(str(c["user_id"]), 12).c_str(), fit(str(c["patient_id"]), 12).c_str(),
                 str(c["messages_in"]).c_str(), str(c["messages_out"]).c_str(),
                 human_bytes(c["bytes_in"].get<double>()).c_str(),
