@@ -19,7 +19,7 @@ double age(std::uint64_t then_ns, std::uint64_t now_ns) { return then_ns < now_n
 
 json connection_json(const shm::ConnectionInfo& c, const exposition::IdLabelPolicy& policy, std::uint64_t now_ns) {
   json j = json::object();
-  if (auto id = shown_connection_id(c, policy)) j["id"] = *id;
+  j["id"] = shown_connection_id(c, policy);
   j["role"] = c.role;
   if (policy.mode() != IdLabelMode::drop) {
     const bool hash = policy.mode() == IdLabelMode::hash;
@@ -42,6 +42,16 @@ bool is_pseudonym(std::string_view s) {
   return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+// What /api/v1/connections/{id} takes under a policy, for its errors.
+std::string expected_id_form(IdLabelMode mode) {
+  switch (mode) {
+    case IdLabelMode::drop: return "<record>.<tenant>.<segment>, e.g. 12.3.9f86d081";
+    case IdLabelMode::hash: return "16-hex-digit pseudonyms, e.g. 0123456789abcdef";
+    case IdLabelMode::raw: return "<pid>-<sequence>, e.g. 1234-7";
+  }
+  return {};
 }
 
 enum class Order { health, id, opened };
@@ -113,36 +123,56 @@ ApiResult api_connection(Monitor& monitor, std::string_view id) {
   // Enough of a bad id to recognise it in the error, printable ASCII only (JSON needs UTF-8).
   std::string shown(id.substr(0, 64));
   std::replace_if(shown.begin(), shown.end(), [](char c) { return c < 0x20 || c > 0x7e; }, '?');
+  const std::string mode(exposition::to_string(policy.mode()));
+  const std::string form = expected_id_form(policy.mode());
+  // Each policy's form is parsed to find the connection quickly; the answer is then the one
+  // connection whose listed id (shown_connection_id) is exactly `id`.
   std::optional<shm::ConnectionInfo> found;
-  if (policy.mode() == IdLabelMode::hash) {
-    if (!is_pseudonym(id)) {
-      return api_error(400, "'" + shown + "' is not a connection id: with --id-labels hash, ids are the "
-                            "16-hex-digit pseudonyms /api/v1/connections lists");
-    }
-    auto connections = monitor.connections();
-    if (!connections) return api_error(503, monitor.status().reason);
-    for (const shm::ConnectionInfo& c : *connections) {
-      if (shown_connection_id(c, policy) == id) found = c;
-    }
-  } else {
-    const auto raw = shm::parse_connection_id(id);
-    if (!raw) {
-      return api_error(400, "'" + shown + "' is not a connection id; expected <pid>-<sequence>, e.g. 1234-7" +
-                                (policy.mode() == IdLabelMode::drop
-                                     ? std::string(" (--id-labels drop hides ids from /api/v1/connections)")
-                                     : std::string(", as /api/v1/connections lists them")));
-    }
-    if (!monitor.attached()) return api_error(503, monitor.status().reason);
-    found = monitor.connection(*raw);
+  bool malformed = false;
+  switch (policy.mode()) {
+    case IdLabelMode::drop:
+      if (const auto record = shm::parse_record_id(id)) {
+        if (!monitor.attached()) return api_error(503, monitor.status().reason);
+        found = monitor.connection(*record);
+      } else {
+        malformed = true;
+      }
+      break;
+    case IdLabelMode::hash:
+      if (is_pseudonym(id)) {
+        auto connections = monitor.connections();
+        if (!connections) return api_error(503, monitor.status().reason);
+        for (const shm::ConnectionInfo& c : *connections) {
+          if (shown_connection_id(c, policy) == id) found = c;
+        }
+      } else {
+        malformed = true;
+      }
+      break;
+    case IdLabelMode::raw:
+      if (const auto raw = shm::parse_connection_id(id); raw && shm::format_connection_id(*raw) == id) {
+        if (!monitor.attached()) return api_error(503, monitor.status().reason);
+        found = monitor.connection(*raw);
+      } else {
+        malformed = true;
+      }
+      break;
   }
+  if (malformed) {
+    return api_error(400, "'" + shown + "' is not a connection id: with --id-labels " + mode + ", ids are " +
+                              form + ", as /api/v1/connections lists them");
+  }
+  if (found && shown_connection_id(*found, policy) != id) found.reset();
   if (!found) {
-    return api_error(404, "no live connection '" + shown + "': it closed, its writer exited, or it never "
-                          "existed; see /api/v1/connections");
+    return api_error(404, "no live connection '" + shown + "': it closed, its writer exited, it never existed" +
+                              (policy.mode() == IdLabelMode::drop ? ", or its segment was re-created" : "") +
+                              "; with --id-labels " + mode + ", ids are " + form +
+                              ", as /api/v1/connections lists them");
   }
   const std::uint64_t now = shm::unix_ns();
   return {200,
           {{"time", seconds(now)},
-           {"id_labels", exposition::to_string(policy.mode())},
+           {"id_labels", mode},
            {"connection", connection_json(*found, policy, now)}}};
 }
 

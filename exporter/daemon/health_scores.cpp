@@ -31,14 +31,13 @@ std::optional<double> lowest_health_score(std::span<const shm::ConnectionInfo> c
   return lowest;
 }
 
-std::optional<std::string> shown_connection_id(const shm::ConnectionInfo& connection,
-                                               const exposition::IdLabelPolicy& policy) {
+std::string shown_connection_id(const shm::ConnectionInfo& connection, const exposition::IdLabelPolicy& policy) {
   switch (policy.mode()) {
-    case exposition::IdLabelMode::drop: return std::nullopt;
+    case exposition::IdLabelMode::drop: return shm::format_record_id(shm::record_id(connection));
     case exposition::IdLabelMode::hash: return policy.pseudonym(shm::format_connection_id(connection.id));
     case exposition::IdLabelMode::raw: return shm::format_connection_id(connection.id);
   }
-  return std::nullopt;
+  return {};
 }
 
 exposition::ComputedFamily health_score_family(std::vector<shm::ConnectionInfo> connections,
@@ -61,7 +60,7 @@ exposition::ComputedFamily health_score_family(std::vector<shm::ConnectionInfo> 
   order_worst_first(connections);
   if (connections.size() > rule.worst_connections) connections.resize(rule.worst_connections);
   for (const shm::ConnectionInfo& c : connections) {
-    const std::string id = shown_connection_id(c, policy).value_or("");
+    const std::string id = shown_connection_id(c, policy);
     const Label labels[] = {{"connection_id", id}, {"role", c.role}};
     if (auto canonical = shm::canonical_labels(labels)) family.samples.push_back({std::move(*canonical), c.health_score});
   }

@@ -338,6 +338,15 @@ std::optional<shm::ConnectionInfo> Monitor::connection(std::uint64_t id) const {
   return found;
 }
 
+std::optional<shm::ConnectionInfo> Monitor::connection(const shm::RecordId& id) const {
+  std::lock_guard lock(mutex_);
+  if (!attached_) return std::nullopt;
+  shm::MappingGuard guard(attached_->segment, attached_->damage);
+  auto found = shm::find_connection(attached_->segment, id);
+  if (attached_->damage.damaged()) return std::nullopt;
+  return found;
+}
+
 bool Monitor::with_fresh_snapshot(const std::function<void(const shm::Segment&, const shm::Snapshot&)>& f) {
   std::lock_guard lock(mutex_);
   if (!attached_) return false;

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "wsm/exporter/derived_rules.hpp"
@@ -63,6 +65,34 @@ void expect_item_is(const json& item, const wsm::shm::ConnectionInfo& c) {
   EXPECT_EQ(item["opened_at"], static_cast<double>(c.opened_unix_ns) / 1e9);
   EXPECT_GE(item["age_seconds"].get<double>(), 0.0);
   EXPECT_TRUE(item["last_heartbeat_at"].is_null());
+}
+
+// The id wsm-exporter lists under --id-labels drop, built here from the record and the segment's
+// header rather than by shm::format_record_id: "<record>.<tenant>.<low 32 bits of generation>".
+std::string record_id_of(const std::string& segment, const wsm::shm::ConnectionInfo& c) {
+  auto s = wsm::shm::Segment::open(segment, {wsm::shm::Access::read_only});
+  EXPECT_TRUE(s);
+  if (!s) return "";
+  char generation[9];
+  std::snprintf(generation, sizeof generation, "%08x", static_cast<unsigned>(s->header().generation & 0xffffffffu));
+  return std::to_string(c.index) + "." + std::to_string(c.tenant) + "." + generation;
+}
+
+// Every connection the list shows, asked for by the id it shows, is answered with that connection:
+// the same id and the record's counts. `id_of` gives the id a table record should be listed with.
+void expect_round_trip(const Exporter& exporter, const json& list, const std::vector<wsm::shm::ConnectionInfo>& table,
+                       const std::function<std::string(const wsm::shm::ConnectionInfo&)>& id_of) {
+  ASSERT_EQ(list["connections"].size(), table.size()) << list.dump();
+  for (const json& item : list["connections"]) {
+    const std::string id = item["id"].get<std::string>();
+    const auto c = std::find_if(table.begin(), table.end(), [&](const auto& t) { return id_of(t) == id; });
+    ASSERT_NE(c, table.end()) << item.dump();
+    const json one = get_json(exporter, "/api/v1/connections/" + id, 200);
+    EXPECT_EQ(one["id_labels"], list["id_labels"]);
+    EXPECT_EQ(one["connection"]["id"], id);
+    expect_item_is(one["connection"], *c);
+    EXPECT_EQ(one["connection"].contains("user_id"), list["id_labels"] != "drop" && !c->user_id.empty());
+  }
 }
 
 // websocket_health_score samples of a text exposition: labels -> value.
@@ -158,7 +188,8 @@ TEST(Connections, ListedWithTheTablesCountsFilteredSortedAndLimited) {
   EXPECT_EQ(exporter.stop(), 0);
 }
 
-// drop: no identifier anywhere; hash: the same pseudonyms as /metrics; raw: as recorded.
+// drop: no identifier anywhere, connections named by record; hash: the same pseudonyms as
+// /metrics; raw: as recorded. Under each, every id the list shows finds its connection.
 TEST(Connections, IdentifiersFollowTheIdLabelPolicy) {
   const std::string seg = unique_segment_name("conn-ids");
   SegmentGuard guard(seg);
@@ -176,14 +207,57 @@ TEST(Connections, IdentifiersFollowTheIdLabelPolicy) {
     ASSERT_TRUE(r && r->status == 200);
     const json all = json::parse(r->body);
     EXPECT_EQ(all["id_labels"], "drop");
+    ASSERT_EQ(all["connections"].size(), 3u);
     for (const json& item : all["connections"]) {
-      EXPECT_FALSE(item.contains("id") || item.contains("user_id") || item.contains("patient_id")) << item.dump();
+      EXPECT_FALSE(item.contains("user_id") || item.contains("patient_id")) << item.dump();
+      // The id names the record, not the connection: <record>.<tenant>.<segment>.
+      const auto c = std::find_if(table.begin(), table.end(),
+                                  [&](const auto& t) { return record_id_of(seg, t) == item["id"]; });
+      ASSERT_NE(c, table.end()) << item.dump();
     }
     for (const char* id : {"u1", "u2", "u3", "p7", "p8"}) EXPECT_EQ(r->body.find(id), std::string::npos) << id;
-    // An id known from elsewhere still finds its connection, answered without identifiers.
-    const json one = get_json(exporter, "/api/v1/connections/" + u1_id, 200);
-    EXPECT_FALSE(one["connection"].contains("id") || one["connection"].contains("user_id"));
-    expect_item_is(one["connection"], *u1);
+    for (const auto& c : table) {
+      EXPECT_EQ(r->body.find(wsm::shm::format_connection_id(c.id)), std::string::npos) << "connection id shown";
+    }
+    // Every listed id finds its connection, answered without identifiers.
+    expect_round_trip(exporter, all, table, [&](const auto& c) { return record_id_of(seg, c); });
+    const std::string u1_record = record_id_of(seg, *u1);
+    const auto one = exporter.get("/api/v1/connections/" + u1_record);
+    ASSERT_TRUE(one && one->status == 200);
+    for (const std::string& hidden : {std::string("u1"), std::string("p7"), u1_id}) {
+      EXPECT_EQ(one->body.find(hidden), std::string::npos) << hidden << " in " << one->body;
+    }
+    // The raw connection id is not an id under drop, nor is anything but the canonical form.
+    for (const std::string& bad : {u1_id, std::string("abc"), std::string("1.2"), "0" + u1_record,
+                                  u1_record + "0", u1_record.substr(0, u1_record.size() - 1),
+                                  std::string("1.1.ABCDEF01"), std::string("-1.1.abcdef01"), std::string("%20")}) {
+      const json e = get_json(exporter, "/api/v1/connections/" + bad, 400);
+      EXPECT_NE(e.value("error", "").find("<record>.<tenant>.<segment>"), std::string::npos) << bad << ": " << e;
+    }
+    // Well-formed but no live connection's: another tenant of the record, another segment, no record.
+    const auto rec = *wsm::shm::parse_record_id(u1_record);
+    for (const wsm::shm::RecordId& other : {wsm::shm::RecordId{rec.index, rec.tenant + 1, rec.generation},
+                                             wsm::shm::RecordId{rec.index, rec.tenant, rec.generation ^ 1u},
+                                             wsm::shm::RecordId{4000000000u, rec.tenant, rec.generation}}) {
+      const std::string unknown = wsm::shm::format_record_id(other);
+      const json e = get_json(exporter, "/api/v1/connections/" + unknown, 404);
+      EXPECT_NE(e.value("error", "").find(unknown), std::string::npos) << e;
+      EXPECT_NE(e.value("error", "").find("<record>.<tenant>.<segment>"), std::string::npos) << e;
+    }
+    // `wsm inspect --connections` shows the same id beside the connection id.
+    const auto inspect = run({bin("wsm"), "inspect", "--connections", "--json", seg});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    std::set<std::string> listed, inspected;
+    for (const json& item : all["connections"]) listed.insert(item["id"].get<std::string>());
+    const json inspected_doc = json::parse(inspect.out);
+    for (const json& c : inspected_doc["connections"]) {
+      inspected.insert(c["record_id"].get<std::string>());
+      const auto t = std::find_if(table.begin(), table.end(),
+                                  [&](const auto& x) { return wsm::shm::format_connection_id(x.id) == c["id"]; });
+      ASSERT_NE(t, table.end()) << c.dump();
+      EXPECT_EQ(c["record_id"], record_id_of(seg, *t));
+    }
+    EXPECT_EQ(listed, inspected);
     // /metrics: each role's lowest score, no connection_id.
     const std::string text = exporter.metrics();
     EXPECT_EQ(health_samples(text),
@@ -217,6 +291,8 @@ TEST(Connections, IdentifiersFollowTheIdLabelPolicy) {
       ASSERT_TRUE(health.contains(labels)) << labels;
       EXPECT_EQ(health.at(labels), c->health_score);
     }
+    expect_round_trip(exporter, all, table,
+                      [&](const auto& c) { return policy.pseudonym(wsm::shm::format_connection_id(c.id)); });
     const std::string u1_pseudonym = policy.pseudonym(u1_id);
     const json one = get_json(exporter, "/api/v1/connections/" + u1_pseudonym, 200);
     EXPECT_EQ(one["connection"]["id"], u1_pseudonym);
@@ -224,19 +300,66 @@ TEST(Connections, IdentifiersFollowTheIdLabelPolicy) {
     // The pseudonym is the id under hash: the raw form, or hex that is no live connection's, is not.
     EXPECT_NE(get_json(exporter, "/api/v1/connections/" + u1_id, 400)["error"].get<std::string>().find("pseudonym"),
               std::string::npos);
-    get_json(exporter, "/api/v1/connections/0123456789abcdef", 404);
+    EXPECT_NE(get_json(exporter, "/api/v1/connections/0123456789abcdef", 404)["error"].get<std::string>().find("pseudonym"),
+              std::string::npos);
     EXPECT_EQ(exporter.stop(), 0);
     std::filesystem::remove_all(dir);
   }
   {
     Exporter exporter(seg, {"--id-labels", "raw"});
     ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
+    expect_round_trip(exporter, get_json(exporter, "/api/v1/connections", 200), table,
+                      [](const auto& c) { return wsm::shm::format_connection_id(c.id); });
+    // Under raw the record form is not an id.
+    get_json(exporter, "/api/v1/connections/" + record_id_of(seg, *u1), 400);
     const json one = get_json(exporter, "/api/v1/connections/" + u1_id, 200);
     EXPECT_EQ(one["connection"]["id"], u1_id);
     EXPECT_EQ(one["connection"]["user_id"], "u1");
     EXPECT_EQ(one["connection"]["patient_id"], "p7");
     EXPECT_EQ(health_samples(exporter.metrics()).at("{connection_id=\"" + u1_id + "\",role=\"doctor\"}"), 40.5);
   }
+}
+
+// Under drop, an id names one connection for good: when its writer dies and the exporter frees its
+// records, a later connection that takes the same record gets a new id, and the old one is 404.
+TEST(Connections, RecordIdsAreNotReusedWhenARecordIs) {
+  const std::string seg = unique_segment_name("conn-reuse");
+  SegmentGuard guard(seg);
+  Exporter exporter(seg);
+  Child a = start_writer(seg, kWardB, "ward-a");
+  ASSERT_TRUE(wait_for_http(exporter.port(), "/healthz", 200));
+  const json before = get_json(exporter, "/api/v1/connections", 200);
+  ASSERT_EQ(before["connections"].size(), 1u);
+  const std::string old_id = before["connections"][0]["id"];
+  get_json(exporter, "/api/v1/connections/" + old_id, 200);
+
+  a.signal(SIGKILL);
+  EXPECT_EQ(a.wait(), 128 + SIGKILL);
+  auto segment = wsm::shm::Segment::open(seg, {wsm::shm::Access::read_only});
+  ASSERT_TRUE(segment);
+  // The exporter's interval frees the dead writer's record.
+  ASSERT_TRUE(wait_until([&] {
+    return segment->header().connections_reaped.load(std::memory_order_relaxed) >= 1;
+  }));
+  Child b = start_writer(seg, {"connection", "nurse", "u9", "p9", "55", "1", "1"}, "ward-b");
+  const auto table = table_of(seg);
+  ASSERT_EQ(table.size(), 1u);
+  const std::string new_id = record_id_of(seg, table[0]);
+  // The same record, a new tenant: else this test shows nothing.
+  const auto old_record = wsm::shm::parse_record_id(old_id), new_record = wsm::shm::parse_record_id(new_id);
+  ASSERT_TRUE(old_record && new_record) << old_id << " " << new_id;
+  EXPECT_EQ(new_record->index, old_record->index);
+  EXPECT_GT(new_record->tenant, old_record->tenant);
+
+  const json after = get_json(exporter, "/api/v1/connections", 200);
+  ASSERT_EQ(after["connections"].size(), 1u);
+  EXPECT_EQ(after["connections"][0]["id"], new_id);
+  const json one = get_json(exporter, "/api/v1/connections/" + new_id, 200);
+  EXPECT_EQ(one["connection"]["role"], "nurse");
+  expect_item_is(one["connection"], table[0]);
+  EXPECT_NE(get_json(exporter, "/api/v1/connections/" + old_id, 404)["error"].get<std::string>().find(old_id),
+            std::string::npos);
+  EXPECT_EQ(exporter.stop(), 0);
 }
 
 // 13 connections over two writers: /metrics carries exactly the 10 lowest scores, with the

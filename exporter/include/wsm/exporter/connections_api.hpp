@@ -6,21 +6,22 @@
 //                                        (writer pid, then open order) | opened (oldest first)
 //                                  ?limit=N 1-100000 (default 100): the first N after sorting;
 //                                  `total` counts every match
-//   GET /api/v1/connections/{id}   one connection; 400 when the id is not of the policy's form,
-//                                  404 when no live connection has it
+//   GET /api/v1/connections/{id}   one connection, by exactly the id the list shows; 400 when the
+//                                  id is not of the policy's form, 404 when no live connection
+//                                  has it (both errors name the form)
 //
 // A connection: id, role, user_id, patient_id (when recorded), writer_pid, opened_at and
 // age_seconds, messages and bytes in/out, last_heartbeat_at and heartbeat_age_seconds (null until
 // a heartbeat was answered), health_score (0 worst .. 100; null if not a number). Times are Unix
 // seconds.
 //
-// Identifiers (id, user_id, patient_id) follow --id-labels, as in /metrics:
+// Identifiers follow --id-labels, as in /metrics; `id` is always there, in a form safe under the
+// policy (shown_connection_id, health_scores.hpp), and is what /api/v1/connections/{id} takes:
 //   raw   as recorded; id is "<pid>-<sequence>" (shm::format_connection_id);
 //   hash  HMAC-SHA256 pseudonyms, the same ones /metrics shows (id: of "<pid>-<sequence>");
-//         /api/v1/connections/{id} takes the pseudonym;
-//   drop  left out of every answer (`id_labels: "drop"` says so); /api/v1/connections/{id} still
-//         takes a "<pid>-<sequence>" known from elsewhere (e.g. the server's log) and answers
-//         without identifiers.
+//   drop  user_id and patient_id left out of every answer (`id_labels: "drop"` says so), and the
+//         connection id too: id is "<record>.<tenant>.<segment>" (shm::format_record_id), where
+//         the connection lives in the table, fixed for its life and never reused for another.
 // Errors: {"error": "..."} with 400 (bad parameter or id), 404 (no such connection), 503 (no
 // segment attached).
 #pragma once

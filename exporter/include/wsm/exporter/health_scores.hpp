@@ -17,6 +17,7 @@
 
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "wsm/exporter/derived_rules.hpp"
@@ -37,9 +38,14 @@ void order_worst_first(std::vector<shm::ConnectionInfo>& connections);
                                                              const exposition::IdLabelPolicy& policy,
                                                              const HealthRule& rule);
 
-// A connection's id as the policy shows it: "<pid>-<sequence>" (raw), its pseudonym (hash),
-// nullopt (drop).
-[[nodiscard]] std::optional<std::string> shown_connection_id(const shm::ConnectionInfo& connection,
-                                                             const exposition::IdLabelPolicy& policy);
+// A connection's id as the policy shows it, in /api/v1/connections and (hash, raw) in /metrics'
+// connection_id label; /api/v1/connections/{id} takes exactly this string:
+//   raw   "<pid>-<sequence>" (shm::format_connection_id), the connection id as recorded;
+//   hash  the pseudonym of that;
+//   drop  "<record>.<tenant>.<segment>" (shm::format_record_id): where the connection lives in the
+//         table, which names no connection, user or patient (not even the dropped connection_id),
+//         is fixed for the connection's life and never names a later one.
+[[nodiscard]] std::string shown_connection_id(const shm::ConnectionInfo& connection,
+                                              const exposition::IdLabelPolicy& policy);
 
 }  // namespace wsm::exporter

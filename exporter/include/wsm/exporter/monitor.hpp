@@ -107,6 +107,8 @@ class Monitor {
   [[nodiscard]] std::optional<std::vector<shm::ConnectionInfo>> connections() const;
   // One live connection by its id (shm::format_connection_id); nullopt when none or not attached.
   [[nodiscard]] std::optional<shm::ConnectionInfo> connection(std::uint64_t id) const;
+  // One live connection by where it lives (shm::format_record_id); nullopt when none or not attached.
+  [[nodiscard]] std::optional<shm::ConnectionInfo> connection(const shm::RecordId& id) const;
   // The identifier-label policy, for pseudonyms: its mode and key never change after
   // construction, so pseudonym() needs no lock (apply() does, and only scrape() calls it).
   [[nodiscard]] const exposition::IdLabelPolicy& id_policy() const noexcept { return policy_; }
