@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <csignal>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -31,11 +32,17 @@ TEST(InspectConnections, ListsTheLoadGeneratorsOpenConnections) {
   }
   ASSERT_EQ(list.size(), 3u);
   std::multiset<std::string> roles;
+  std::set<std::string> record_ids;
   for (const auto& c : list) {
     roles.insert(c["role"].get<std::string>());
     EXPECT_EQ(c["pid"].get<int>() > 0, true);
     EXPECT_NE(c["id"].get<std::string>().find('-'), std::string::npos);
+    // The id wsm-exporter lists under --id-labels drop: <record>.<tenant>.<segment generation>.
+    const std::string record_id = c["record_id"].get<std::string>();
+    EXPECT_TRUE(std::regex_match(record_id, std::regex("(0|[1-9][0-9]*)\\.[1-9][0-9]*\\.[0-9a-f]{8}"))) << record_id;
+    record_ids.insert(record_id);
   }
+  EXPECT_EQ(record_ids.size(), 3u);
   EXPECT_EQ(roles, (std::multiset<std::string>{"doctor", "nurse", "patient_monitor"}));
   ASSERT_TRUE(load.wait(std::chrono::seconds(30)).has_value());
   server.signal(SIGTERM);
