@@ -168,7 +168,11 @@ TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {
                              "WEBSOCKET_LATENCY_THRESHOLD", "WEBSOCKET_CPU_THRESHOLD", "WEBSOCKET_MEMORY_THRESHOLD",
                              "WEBSOCKET_FAILURE_RATE_THRESHOLD", "WEBSOCKET_HEALTH_SCORE_THRESHOLD",
                              "--allow-foreign-segment", "WSM_ALLOW_FOREIGN_SEGMENT", "--web-config",
-                             "WSM_WEB_CONFIG", "--http-timeout", "WSM_HTTP_TIMEOUT"}) {
+                             "WSM_WEB_CONFIG", "--http-timeout", "WSM_HTTP_TIMEOUT",
+                             // every endpoint routes.cpp serves
+                             "/metrics", "/api/v1/summary", "/api/v1/percentiles", "/api/v1/snapshots",
+                             "/api/v1/connections", "/api/v1/connections/{id}", "/api/v1/writers",
+                             "/api/v1/segment", "/api/v1/breakdown", "/healthz", "live page (/)"}) {
     EXPECT_NE(help.message.find(listed), std::string::npos) << listed;
   }
 }
