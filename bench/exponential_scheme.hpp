@@ -1,5 +1,6 @@
-// The DESIGN's alternative histogram scheme, kept bench-local so it can be measured against the
-// shipped HDR log-linear one (wsm/shm/histogram_scheme.hpp) without changing what ships.
+// The first plan's alternative histogram scheme (docs/design.md, "Histograms"), kept bench-local
+// so it can be measured against the shipped HDR log-linear one (wsm/shm/histogram_scheme.hpp)
+// without changing what ships.
 //
 // Buckets are exponential and aligned to Prometheus native-histogram schema 3 / OpenTelemetry
 // scale 3: bucket k (k >= 1) holds (2^((k-2)/8), 2^((k-1)/8)], bucket 0 holds the value 0. Each

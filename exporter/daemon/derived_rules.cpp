@@ -1,5 +1,6 @@
 // Every metric the exporter derives each interval, and every catalogue metric it reads to do so.
-// Workers only count; rates, ratios and resource levels are computed here (DESIGN section 4).
+// Workers only count; rates, ratios and resource levels are computed here (docs/design.md,
+// "Data flow").
 // Derived families take precedence over a segment family of the same name in /metrics.
 #include "wsm/exporter/derived_rules.hpp"
 

@@ -38,7 +38,8 @@ TEST(ReadmeExample, RunsAndTheDumpShowsWhatItRecorded) {
   EXPECT_EQ(series[sent]["type"], "counter");
   EXPECT_EQ(series[sent]["value"].get<std::uint64_t>(), 5u);
 
-  // The example has exited: a dead process's gauges are dropped, never folded (DESIGN section 4),
+  // The example has exited: a dead process's gauges are dropped, never folded (docs/design.md,
+  // "Recording"),
   // so the registered series shows no level.
   const auto active = wsm::test::series_key("websocket_connections_active", {{"role", "doctor"}});
   ASSERT_EQ(series.count(active), 1u);

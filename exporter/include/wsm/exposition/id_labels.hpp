@@ -1,5 +1,5 @@
 // The exposition policy for identifier labels (user_id, patient_id, connection_id): unbounded in
-// number and, for a medical service, personal data (DESIGN section 5).
+// number and, for a medical service, personal data (docs/design.md, "Labels and cardinality").
 //
 //   drop (default)  series that differ only in these labels are summed into one series without
 //                   them: counters and histograms add up, gauges combine by the family's mode

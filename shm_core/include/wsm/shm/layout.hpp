@@ -52,7 +52,7 @@ enum class MetricType : std::uint8_t { counter = 1, gauge = 2, histogram = 3 };
   return "unknown";
 }
 enum class Unit : std::uint8_t { none = 0, seconds = 1, bytes = 2, percent = 3 };
-// How gauge cells of several writers combine (DESIGN section 4).
+// How gauge cells of several writers combine (docs/design.md, "Reading and reaping").
 enum class GaugeMode : std::uint8_t { sum = 0, max = 1, min = 2, last = 3, per_writer = 4 };
 
 // Who owns a claimed thing (a writer slot, a catalog entry, a connection record): a process
