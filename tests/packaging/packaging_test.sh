@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # packaging.debs: the Debian packages as an operator and an embedder meet them.
-#   packaging_test.sh SOURCE_DIR PACKAGE_BUILD_DIR
-# 1. configures PACKAGE_BUILD_DIR (prefix /usr, no tests), builds what the packages hold, runs cpack;
+#   packaging_test.sh SOURCE_DIR PACKAGE_BUILD_DIR [CMAKE_OPTION...]
+# 1. configures PACKAGE_BUILD_DIR (prefix /usr, no tests, and the CMAKE_OPTIONs: ctest passes the
+#    calling build's compile options, so ccache serves every object this build already compiled),
+#    builds what the packages hold, runs cpack;
 # 2. lintian on both .debs: any E: or W: fails (overridden tags must be explained in docs/install.md);
 # 3. unpacks both into a scratch root; from there: wsm-demo-server writes a live segment, wsm-exporter
 #    serves it on a free 127.0.0.1 port (GET /metrics must carry websocket_ series), wsm ls / dump;
@@ -12,6 +14,8 @@
 set -euo pipefail
 src=$1
 pkgbuild=$2
+shift 2
+same_compile_options=("$@")
 
 for tool in cmake cpack lintian dpkg-deb dpkg-shlibdeps help2man systemd-analyze pkg-config make g++ curl python3 man; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not found (scripts/setup installs it)"; exit 77; }
@@ -46,7 +50,7 @@ packaged_targets=(wsm wsm-exporter wsm-demo-server wsm-loadgen wsm-alerts
 # CMAKE_SKIP_INSTALL_ALL_DEPENDENCY: cpack's install step must not build the whole tree (tests,
 # benchmarks); the packaged targets are built just before.
 step "configure $pkgbuild" cmake -S "$src" -B "$pkgbuild" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON
+  -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON "${same_compile_options[@]}"
 step "build the packaged targets" cmake --build "$pkgbuild" -j1 --target "${packaged_targets[@]}"
 step "cpack -G DEB" cpack -G DEB --config "$pkgbuild/CPackConfig.cmake" -B "$work/debs"
 version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")/\1/p' "$pkgbuild/CPackConfig.cmake")
