@@ -224,10 +224,9 @@ def fleet(settings):
 
             f.vmalert = stack.enter_context(_vmalert("vmalert", workdir, settings.rule_files(), f.central,
                                                      f.central, settings, notifier=f.alertmanager))
-            if os.path.exists(settings.trend_rules()):
-                f.trends_vmalert = stack.enter_context(_vmalert(
-                    "vmalert-trends", workdir, [settings.trend_rules()], f.central, f.history, settings,
-                    interval=HISTORY_RESOLUTION))
+            f.trends_vmalert = stack.enter_context(_vmalert(
+                "vmalert-trends", workdir, [settings.trend_rules()], f.central, f.history, settings,
+                interval=HISTORY_RESOLUTION))
             targets = os.path.join(workdir, "targets.json")
             with open(targets, "w") as out:
                 out.write(file_sd_targets(f.hosts))

@@ -56,9 +56,8 @@ def print_urls(f, workdir):
     p("      vmalert         %s/   (per-host and fleet rules on the central store)" % f.vmalert)
     p("  (c) history         %s/vmui   (one sample per %s per series, %s)" % (f.history, HISTORY_RESOLUTION,
                                                                          HISTORY_RETENTION))
-    if f.trends_vmalert:
-        p("      trend rules     %s/   (every %s, written to the history store)" % (f.trends_vmalert,
-                                                                                   HISTORY_RESOLUTION))
+    p("      trend rules     %s/   (every %s, written to the history store)" % (f.trends_vmalert,
+                                                                               HISTORY_RESOLUTION))
     p("  Alertmanager        %s/#/alerts   (notifications are printed below)" % f.alertmanager)
     p("  HAProxy             echo 'show servers state' | socat - %s" % f.haproxy_stats)
     p("  configs and logs    %s" % workdir)
