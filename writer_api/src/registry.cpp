@@ -97,10 +97,10 @@ Result<Registry> Registry::open(std::string_view name, const RegistryOptions& op
   return Registry(state);
 }
 
-Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType type, Labels labels,
+Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType type, std::span<const Label> labels,
                                        std::string_view help, GaugeMode mode,
                                        const shm::FamilyEntry*& entry) {
-  const detail::SeriesKey key = detail::series_key(name, type, std::span<const Label>(labels.begin(), labels.size()));
+  const detail::SeriesKey key = detail::series_key(name, type, labels);
   const std::uint64_t hash = state_->key_hash(key);
   std::uint32_t family_id = 0;
   auto holds_key = [&](std::uint32_t id) {
@@ -149,6 +149,16 @@ Result<std::uint32_t> Registry::register_series(const detail::SeriesKey& key, st
 }
 
 Result<Counter> Registry::try_counter(std::string_view name, Labels labels, std::string_view help) {
+  return try_counter(name, std::span<const Label>(labels.begin(), labels.size()), help);
+}
+Result<Gauge> Registry::try_gauge(std::string_view name, Labels labels, std::string_view help, GaugeMode mode) {
+  return try_gauge(name, std::span<const Label>(labels.begin(), labels.size()), help, mode);
+}
+Result<Histogram> Registry::try_histogram(std::string_view name, Labels labels, std::string_view help) {
+  return try_histogram(name, std::span<const Label>(labels.begin(), labels.size()), help);
+}
+
+Result<Counter> Registry::try_counter(std::string_view name, std::span<const Label> labels, std::string_view help) {
   if (state_ == nullptr) return Counter{};
   const shm::FamilyEntry* family = nullptr;
   auto id = series(name, shm::MetricType::counter, labels, help, GaugeMode::sum, family);
@@ -156,7 +166,7 @@ Result<Counter> Registry::try_counter(std::string_view name, Labels labels, std:
   return Counter(state_->index, *id);
 }
 
-Result<Gauge> Registry::try_gauge(std::string_view name, Labels labels, std::string_view help,
+Result<Gauge> Registry::try_gauge(std::string_view name, std::span<const Label> labels, std::string_view help,
                                   GaugeMode mode) {
   if (state_ == nullptr) return Gauge{};
   const shm::FamilyEntry* family = nullptr;
@@ -165,7 +175,8 @@ Result<Gauge> Registry::try_gauge(std::string_view name, Labels labels, std::str
   return Gauge(state_->index, *id, family->gauge_mode == GaugeMode::last);
 }
 
-Result<Histogram> Registry::try_histogram(std::string_view name, Labels labels, std::string_view help) {
+Result<Histogram> Registry::try_histogram(std::string_view name, std::span<const Label> labels,
+                                          std::string_view help) {
   if (state_ == nullptr) return Histogram{};
   const shm::FamilyEntry* family = nullptr;
   auto id = series(name, shm::MetricType::histogram, labels, help, GaugeMode::sum, family);

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -290,6 +291,14 @@ class Registry {
                                         std::string_view help = {}, GaugeMode mode = GaugeMode::sum);
   [[nodiscard]] Result<Histogram> try_histogram(std::string_view name, Labels labels = {},
                                                 std::string_view help = {});
+  // The same with a label set built at run time (bindings, configuration): a span of pairs of
+  // views, read only during the call.
+  [[nodiscard]] Result<Counter> try_counter(std::string_view name, std::span<const Label> labels,
+                                            std::string_view help = {});
+  [[nodiscard]] Result<Gauge> try_gauge(std::string_view name, std::span<const Label> labels,
+                                        std::string_view help = {}, GaugeMode mode = GaugeMode::sum);
+  [[nodiscard]] Result<Histogram> try_histogram(std::string_view name, std::span<const Label> labels,
+                                                std::string_view help = {});
 
   [[nodiscard]] bool enabled() const noexcept { return state_ != nullptr; }
   [[nodiscard]] std::optional<Error> last_error() const;
@@ -303,7 +312,7 @@ class Registry {
   explicit Registry(detail::SegmentState* state) : state_(state) {}
   // The series id of (name, type, labels): from the process's index when registered before, else
   // registered in the catalog (register_series) and indexed.
-  Result<std::uint32_t> series(std::string_view name, shm::MetricType type, Labels labels,
+  Result<std::uint32_t> series(std::string_view name, shm::MetricType type, std::span<const Label> labels,
                                std::string_view help, GaugeMode mode, const shm::FamilyEntry*& entry);
   Result<std::uint32_t> register_series(const detail::SeriesKey& key, std::string_view help,
                                         GaugeMode mode, const shm::FamilyEntry*& entry);
