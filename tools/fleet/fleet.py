@@ -3,10 +3,10 @@ the engines people already run. Hosts are loopback addresses (127.0.0.11, .12, .
 wsm-demo-server, wsm-exporter (answering HAProxy's agent check too) and a vmagent.
 
   clients -> HAProxy (agent-check weights) -> host N: wsm-demo-server -> segment -> wsm-exporter
-  (a) Prometheus --file_sd--> every exporter; per-host and fleet rules -> Alertmanager
+  (a) Prometheus --file_sd--> every exporter; per-host, fleet and anomaly rules -> Alertmanager
   (b) vmagent on each host --remote write--> central VictoriaMetrics (raw, short retention)
                                          \\-> history VictoriaMetrics (one sample per 5 minutes, years)
-      vmalert: per-host and fleet rules on the central store -> Alertmanager
+      vmalert: per-host, fleet and anomaly rules on the central store -> Alertmanager
       vmalert: trend rules every 5 minutes on the central store -> history store
 
 Alerts from the two collectors carry `collector="prometheus"` or `collector="vmalert"`, so both
@@ -45,7 +45,7 @@ class Settings:
         self.workdir = workdir                # configs, data and logs; None: a temp dir, removed after
 
     def rule_files(self):
-        names = ["prometheus-websocket-alerts.yml", "websocket-fleet-rules.yml"]
+        names = ["prometheus-websocket-alerts.yml", "websocket-fleet-rules.yml", "websocket-anomaly-rules.yml"]
         return [os.path.join(self.rules_dir, n) for n in names]
 
     def trend_rules(self):
