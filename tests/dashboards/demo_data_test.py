@@ -4,7 +4,7 @@ the 27 catalogue families has a non-zero sample in the exporter's /metrics, and 
 Prometheus scraping that exporter every expression of the shipped dashboard returns data
 (`dashboards/preview --require-data`, the recording rules loaded).
 
-usage: demo_data_test.py REPO_ROOT BIN_DIR PREVIEW DASHBOARD_JSON RULES_YML...
+usage: demo_data_test.py REPO_ROOT BIN_DIR PREVIEW DASHBOARD_JSON RULES_YML
 """
 import os
 import re
@@ -38,8 +38,7 @@ def nonzero_families(text):
 
 
 def main():
-    repo, bin_dir, preview, dashboard = (os.path.abspath(p) for p in sys.argv[1:5])
-    rules = [os.path.abspath(p) for p in sys.argv[5:]]
+    repo, bin_dir, preview, dashboard, rules = (os.path.abspath(p) for p in sys.argv[1:6])
     port, exporter_port = free_port(), free_port()
     segment = "wsm-demo-test-%d-%s" % (os.getpid(), uuid.uuid4().hex[:8])
     logs = tempfile.mkdtemp(prefix="wsm-demo-data-")

@@ -6,11 +6,9 @@ every selector, histogram_quantile only over `sum by (le ...)`, `$__rate_interva
 metric and label names that exist (catalogue or recording rule), legend labels the result has,
 thresholds equal to the alerts' (from `wsm-alerts thresholds`), and every expression parsing
 (each one becomes a recording rule of a scratch file for `promtool check rules`).
-The rules file's own expressions get the same name checks. MORE_RULES_YML (the anomaly rules of
-issue 20, whose band the Fleet row draws) add their recording rules to the names panels may use,
-and their expressions get the same checks.
+The rules file's own expressions get the same name checks.
 
-usage: lint_dashboard.py DASHBOARD_JSON RULES_YML WSM_ALERTS_BIN [MORE_RULES_YML...]
+usage: lint_dashboard.py DASHBOARD_JSON RULES_YML WSM_ALERTS_BIN
 """
 import json
 import os
@@ -22,7 +20,7 @@ import tempfile
 from catalogue import COMMON_LABELS, exposed_series
 
 DS_UID = "${datasource}"
-PANEL_COUNT = 13  # issue 8's ten panels, issue 18's two fleet panels, issue 20's anomaly band (rows not counted)
+PANEL_COUNT = 12  # issue 8's ten panels and issue 18's two fleet panels (rows not counted)
 ROWS = ["Fleet"]  # issue 18's fleet row
 
 # Panel title -> {field ("defaults" or a target refId): (threshold key, direction of the alert)}.
@@ -226,10 +224,8 @@ def main():
     dashboard_path, rules_path, wsm_alerts = sys.argv[1:4]
     with open(dashboard_path) as f:
         dash = json.load(f)
-    rules_text = ""
-    for path in [rules_path] + sys.argv[4:]:
-        with open(path) as f:
-            rules_text += f.read() + "\n"
+    with open(rules_path) as f:
+        rules_text = f.read()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEBSOCKET_")}
     thresholds = json.loads(subprocess.run([wsm_alerts, "thresholds"], env=env, check=True,
                                            capture_output=True, text=True).stdout)

@@ -21,11 +21,10 @@ from servers import (alertmanager, free_port, get_json, get_text, http_ok, proce
 
 
 def prometheus_config(rules_path, target, alertmanager_base=None):
-    """Scrape `target` (job websocket) and evaluate `rules_path` (one file or a list) every second
-    (groups with an `interval:` of their own at theirs); send alerts to `alertmanager_base` if given."""
-    paths = [rules_path] if isinstance(rules_path, str) else list(rules_path)
+    """Scrape `target` (job websocket) and evaluate `rules_path` every second; send alerts to
+    `alertmanager_base` if given."""
     text = ("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "rule_files:\n" + "".join("  - %s\n" % p for p in paths))
+            "rule_files:\n  - %s\n" % rules_path)
     if alertmanager_base:
         text += ("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['%s']\n"
                  % alertmanager_base.split("//", 1)[1])
@@ -90,9 +89,9 @@ class Stack:
 def demo_stack(bin_dir, rules_path, load_args, load_seconds=240, alertmanager_base=None):
     """The whole path on a fresh segment: demo server, exporter, first a short load that connects
     and disconnects (so the disconnection counters exist), then `load_args` for `load_seconds` in
-    the background, and a Prometheus scraping the exporter every second with `rules_path` (a file
-    or a list) loaded (alerts to `alertmanager_base` if given). Yields a Stack once Prometheus has
-    scraped the exporter (up == 1)."""
+    the background, and a Prometheus scraping the exporter every second with `rules_path` loaded
+    (alerts to `alertmanager_base` if given). Yields a Stack once Prometheus has scraped the
+    exporter (up == 1)."""
     segment = "wsm-dash-%d-%s" % (os.getpid(), uuid.uuid4().hex[:8])
     try:
         with demo_server(bin_dir, segment) as url, exporter(bin_dir, segment) as target:

@@ -6,8 +6,7 @@ too). `dashboards/preview --require-data` runs every panel target; the preview m
 PNG per panel and an index.html that shows them. A non-loopback URL is refused before anything is
 sent.
 
-usage: preview_test.py BIN_DIR PREVIEW DASHBOARD_JSON RULES_YML...
-(every rules file the panels read: the per-host rules and the anomaly rules)
+usage: preview_test.py BIN_DIR PREVIEW DASHBOARD_JSON RULES_YML
 """
 import json
 import os
@@ -23,8 +22,7 @@ LOAD = ["--clients", "8", "--rate", "40", "--mix", "patient_monitor=2,doctor=2,n
 
 
 def main():
-    bin_dir, preview, dashboard = (os.path.abspath(p) for p in sys.argv[1:4])
-    rules = [os.path.abspath(p) for p in sys.argv[4:]]
+    bin_dir, preview, dashboard, rules = (os.path.abspath(p) for p in sys.argv[1:5])
     refused = subprocess.run([preview, "http://192.0.2.1:9090", "--dashboard", dashboard],
                              capture_output=True, text=True)
     if refused.returncode != 2 or "loopback" not in refused.stderr:
