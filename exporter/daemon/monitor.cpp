@@ -319,32 +319,29 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
   return true;
 }
 
-std::optional<std::vector<shm::ConnectionInfo>> Monitor::connections() const {
+template <class T, class Read>
+std::optional<T> Monitor::read_attached(Read read) const {
   std::lock_guard lock(mutex_);
   if (!attached_) return std::nullopt;
   shm::MappingGuard guard(attached_->segment, attached_->damage);
-  auto list = shm::list_connections(attached_->segment);
-  // Damaged: the next tick drops the segment and says why (this const call only reads).
+  std::optional<T> result = read(attached_->segment);
   if (attached_->damage.damaged()) return std::nullopt;
-  return list;
+  return result;
+}
+
+std::optional<std::vector<shm::ConnectionInfo>> Monitor::connections() const {
+  return read_attached<std::vector<shm::ConnectionInfo>>(
+      [](const shm::Segment& segment) { return shm::list_connections(segment); });
 }
 
 std::optional<shm::ConnectionInfo> Monitor::connection(std::uint64_t id) const {
-  std::lock_guard lock(mutex_);
-  if (!attached_) return std::nullopt;
-  shm::MappingGuard guard(attached_->segment, attached_->damage);
-  auto found = shm::find_connection(attached_->segment, id);
-  if (attached_->damage.damaged()) return std::nullopt;
-  return found;
+  return read_attached<shm::ConnectionInfo>(
+      [id](const shm::Segment& segment) { return shm::find_connection(segment, id); });
 }
 
 std::optional<shm::ConnectionInfo> Monitor::connection(const shm::RecordId& id) const {
-  std::lock_guard lock(mutex_);
-  if (!attached_) return std::nullopt;
-  shm::MappingGuard guard(attached_->segment, attached_->damage);
-  auto found = shm::find_connection(attached_->segment, id);
-  if (attached_->damage.damaged()) return std::nullopt;
-  return found;
+  return read_attached<shm::ConnectionInfo>(
+      [&id](const shm::Segment& segment) { return shm::find_connection(segment, id); });
 }
 
 bool Monitor::with_fresh_snapshot(const std::function<void(const shm::Segment&, const shm::Snapshot&)>& f) {

@@ -128,6 +128,10 @@ class Monitor {
   };
 
   void attach();                // caller holds mutex_
+  // read(segment) under mutex_ and a MappingGuard; nullopt when not attached or when the read
+  // met a damaged mapping (the next tick drops the segment and says why: this only reads).
+  template <class T, class Read>
+  [[nodiscard]] std::optional<T> read_attached(Read read) const;
   // Why a segment is refused for its file's owner; nullopt when it may be served.
   [[nodiscard]] std::optional<std::string> foreign_owner(const shm::Segment& segment) const;
   void check_generation();      // caller holds mutex_
