@@ -131,7 +131,7 @@ class PythonReport:
                 "multiprocess mode with PROMETHEUS_MULTIPROC_DIR on /dev/shm. The peers' record_message_sent "
                 "is a Python function doing what a collector of that name does with prometheus_client.")
         else:
-            parts.append(not_measured(self.calls, "bench/python_calls.py") + ".")
+            parts.append("Per call: " + not_measured(self.calls, "bench/python_calls.py") + ".")
         if not not_measured(self.scrape, "bench/python_scrape.py"):
             reps = {r["repetitions"] for r in self.scrape["runs"]}
             parts.append(
@@ -143,7 +143,7 @@ class PythonReport:
                 "generate_latest in the scraping process (`bench/python_multiprocess.py`, same run). Judged on "
                 "wall time, which for wsmetrics includes the HTTP request and the transfer of the body.")
         else:
-            parts.append(not_measured(self.scrape, "bench/python_scrape.py") + ".")
+            parts.append("Scrape: " + not_measured(self.scrape, "bench/python_scrape.py") + ".")
         return " ".join(parts)
 
     def render(self, report):
