@@ -54,6 +54,15 @@ def shape(series):
     return series - hist - gauges, gauges, hist
 
 
+def observed(w):
+    """Worker w's histogram observations in seconds, endless: bench/scrape.cpp's generator (ns below
+    10 s); each histogram takes the next OBSERVATIONS of them."""
+    v = 1000 + w
+    while True:
+        v = (v * 6364136223846793005) % (1 << 64) % 10_000_000_000
+        yield v / 1e9
+
+
 def fill_worker(w, series):
     """One worker: registers every series and records into it (in a forked child)."""
     from prometheus_client import Counter, Gauge, Histogram
@@ -63,7 +72,7 @@ def fill_worker(w, series):
     gf = [Gauge(f"bench_g{k}", "bench gauge", ["role", "id"], registry=None, multiprocess_mode="livesum")
           for k in range(5)]
     hf = Histogram("bench_h0_seconds", "bench histogram", ["role", "id"], registry=None, buckets=BUCKETS)
-    v = 1000 + w
+    values = observed(w)
     for i in range(series):
         labels = (ROLES[i % 4], str(i))
         if i < counters:
@@ -72,9 +81,8 @@ def fill_worker(w, series):
             gf[i % 5].labels(*labels).set(i)
         else:
             h = hf.labels(*labels)
-            for _ in range(OBSERVATIONS):  # bench/scrape.cpp's generator: ns below 10 s
-                v = (v * 6364136223846793005) % (1 << 64) % 10_000_000_000
-                h.observe(v / 1e9)
+            for _ in range(OBSERVATIONS):
+                h.observe(next(values))
 
 
 def fill(path, series, workers):

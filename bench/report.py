@@ -2,9 +2,11 @@
 """Turns one scripts/bench run into bench/results/latest.json, BENCHMARKS.md and PNG charts.
 
 Input: a directory with one Google Benchmark JSON file per executable (<bench_name>.json, or
-<bench_name>.failed when it did not run), overhead.json from bench/overhead.py and
-python_multiprocess.json from bench/python_multiprocess.py (the Python peer). Every figure in
-the Markdown is computed here from those files; nothing is typed in by hand.
+<bench_name>.failed when it did not run), overhead.json from bench/overhead.py,
+python_multiprocess.json from bench/python_multiprocess.py (the Python peer), python_calls.json and
+python_scrape.json from bench/python_calls.py and bench/python_scrape.py (the Python table, written
+by bench/report_python.py). A missing input is reported as not measured. Every figure in the
+Markdown is computed here from those files; nothing is typed in by hand.
 """
 import argparse
 import datetime
@@ -16,6 +18,9 @@ import shlex
 import subprocess
 import time
 from pathlib import Path
+
+import report_python
+from report_format import at_most, fmt_ns, fmt_x, ratio, shown, verdict
 
 # The record-path rows, in the order the report lists them, and the peer each is compared against.
 RECORD_ORDER = [
@@ -130,51 +135,17 @@ def machine_info(build_dir, context, load_avg):
     }
 
 
-def fmt_ns(v):
-    if v is None:
-        return "-"
-    if v >= 1e6:
-        return f"{v / 1e6:.2f} ms"
-    if v >= 1e3:
-        return f"{v / 1e3:.2f} µs"
-    return f"{v:.2f} ns"
-
-
-def ratio(a, b):
-    return a / b if a and b else None
-
-
-def fmt_x(v):
-    if v is None:
-        return "-"
-    return f"{v:.2f}x" if v >= 0.1 else f"{v:.2g}x"
-
-
 # Issue 17's end-to-end goal (monitoring on vs the compiled-out build) and issue 7's (on vs
 # runtime-disabled), in percent of instructions per message.
 END_TO_END_GOAL_PERCENT = 0.3
 ON_VS_OFF_GOAL_PERCENT = 0.5
 
 
-def at_most(value, goal):
-    """Whether a goal "value <= goal" is met; None when the value was not measured."""
-    return None if value is None else value <= goal
-
-
-def verdict(ok):
-    """MET, MISSED or "not measured" (ok None): how every goal in the report is named."""
-    return "not measured" if ok is None else ("MET" if ok else "MISSED")
-
-
-def shown(v):
-    """A verdict as the tables show it: MISSED in bold."""
-    return "**MISSED**" if v == "MISSED" else v
-
-
 class Report:
-    def __init__(self, results, overhead, machine, settings, python_mp=None):
+    def __init__(self, results, overhead, machine, settings, python_mp=None, python_calls=None, python_scrape=None):
         self.results, self.overhead, self.machine, self.settings = results, overhead, machine, settings
         self.python_mp = python_mp or {"status": "skipped", "reason": "bench/python_multiprocess.py did not run"}
+        self.python = report_python.PythonReport(python_calls, python_scrape, python_mp)
         self.record = results.get("bench_record_path", {}).get("runs", {})
         self.lines = []
 
@@ -633,6 +604,7 @@ class Report:
                      "debug code runs only before and after it.", "")
         self.targets()
         self.scrape_targets()
+        self.python.render(self)
         self.record_table()
         self.scheme_table()
         self.registration_table()
@@ -821,8 +793,9 @@ def main():
     overhead_file = args.raw / "overhead.json"
     overhead = json.loads(overhead_file.read_text()) if overhead_file.exists() else {
         "status": "skipped", "reason": "bench/overhead.py did not run"}
-    python_file = args.raw / "python_multiprocess.json"
-    python_mp = json.loads(python_file.read_text()) if python_file.exists() else None
+    python_mp, python_calls, python_scrape = (
+        json.loads(f.read_text()) if f.exists() else None
+        for f in (args.raw / f"python_{k}.json" for k in ("multiprocess", "calls", "scrape")))
     machine = machine_info(args.build, context, read_load(args.raw))
     settings = {
         "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -831,7 +804,7 @@ def main():
     }
 
     args.charts.mkdir(parents=True, exist_ok=True)
-    report = Report(results, overhead, machine, settings, python_mp)
+    report = Report(results, overhead, machine, settings, python_mp, python_calls, python_scrape)
     work = args.raw
     record_png = args.charts / "record_cost.png"
     if not record_chart(report, record_png, work) and record_png.exists():
@@ -847,6 +820,7 @@ def main():
               "cases": [{"name": n, "threads": t, **run} for (n, t), run in sorted(r["runs"].items())]}
         for exe, r in results.items()}}
     doc["registration_goals"] = registration_goals(results)
+    doc["python"] = {"calls": python_calls, "scrape": python_scrape, "rows": report.python.rows()}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 

@@ -55,6 +55,7 @@
 #include "wsm/exposition/classic_buckets.hpp"
 #include "wsm/shm/labels.hpp"
 #include "wsm/shm/tally.hpp"
+#include "scrape_limits.hpp"
 
 extern char** environ;
 
@@ -69,13 +70,7 @@ class Writers {
  public:
   Writers(const std::string& name, std::size_t series, int writers) : writers_(writers) {
     const std::size_t hist = series / 100, gauges = series * 9 / 100, counters = series - hist - gauges;
-    shm::Limits limits;
-    limits.max_writers = static_cast<std::uint32_t>(2 * writers);
-    limits.max_series = static_cast<std::uint32_t>(series + series / 4 + 1024);
-    limits.series_cap_per_family = limits.max_series;
-    limits.string_bytes = 64 * series + (1 << 20);
-    // Per thread: a 16-byte cell per counter, 8 + 346 * 8 bytes per histogram; 30% slack.
-    limits.arena_bytes = ((counters * 16 + hist * 2776) * 13 / 10 / 64 + 1) * 64 + (1 << 16);
+    const shm::Limits limits = bench::scrape_limits(series, writers);
     auto reg = Registry::open(name, {.limits = limits, .role = "bench", .enabled = true});
     if (!reg) throw std::runtime_error(reg.error().message());
     static const char* roles[] = {"doctor", "nurse", "patient_monitor", "admin"};
