@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Every query of every view (the operator and the clinical dashboard) returns data on the real stack: wsm-demo-server (2 workers) under load
-from wsm-loadgen (all roles, a few malformed messages), wsm-exporter, and a real Prometheus
-scraping it every second with the rules loaded (so the recording rules the dashboard reads run
-too). `dashboards/preview --require-data` runs every panel target of each view, one after the other
+"""Every query of both views (operator and clinical) returns data on the real stack:
+wsm-demo-server (2 workers) under load from wsm-loadgen (all roles, a few malformed messages, churn
+and a stalled subscriber), wsm-exporter, and a real Prometheus scraping it every second with the
+rules loaded (so the recording rules the dashboards read run too). `dashboards/preview --require-data` runs every panel target of each view, one after the other
 on the same stack (one stack start, within the test's timeout); the preview must also write one PNG
 per panel and an index.html that shows them. A non-loopback URL is refused before anything is sent.
 
@@ -18,8 +18,12 @@ import time
 
 from live_stack import demo_stack, preview_until_data
 
+# Every role, a few malformed messages, and what the clinical view watches for: a subscriber (a
+# doctor: monitors come first, then the mix's order) leaves and comes back every 3 s, and the first
+# one stops reading for 5 s at a time, so doctors' disconnections and stale connections happen
+# while Prometheus scrapes, not only zeros.
 LOAD = ["--clients", "8", "--rate", "40", "--mix", "patient_monitor=2,doctor=2,nurse=1,admin=1",
-        "--malformed-ratio", "0.05"]
+        "--malformed-ratio", "0.05", "--churn-every", "3", "--stall-clients", "1", "--stall-for", "5"]
 
 
 def main():
