@@ -2,9 +2,10 @@
 """Every query of both views (operator and clinical) returns data on the real stack:
 wsm-demo-server (2 workers) under load from wsm-loadgen (all roles, a few malformed messages, churn
 and a stalled subscriber), wsm-exporter, and a real Prometheus scraping it every second with the
-rules loaded (so the recording rules the dashboards read run too). `dashboards/preview --require-data` runs every panel target of each view, one after the other
-on the same stack (one stack start, within the test's timeout); the preview must also write one PNG
-per panel and an index.html that shows them. A non-loopback URL is refused before anything is sent.
+rules loaded (so the recording rules the dashboards read run too). `dashboards/preview
+--require-data` runs every panel target of each view, one after the other on the same stack (one
+stack start, within the test's timeout); the preview must also write one PNG per panel and an
+index.html that shows them. A non-loopback URL is refused before anything is sent.
 
 usage: preview_test.py BIN_DIR PREVIEW RULES_YML DASHBOARD_JSON...
 """
