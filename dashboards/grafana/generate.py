@@ -2,7 +2,7 @@
 """Writes the Grafana views of wsmetrics from the metric catalogue: the operator view
 (websocket-overview.json) and the clinical view (websocket-clinical.json). The catalogue is
 dashboards/catalogue.json, the output of `wsm-alerts catalogue` (the C++ catalogue and the alert
-thresholds); each view is described in views/. A family, label or value the catalogue lacks stops
+thresholds); each view is described in views/ (operator_view.py, clinical_view.py). A family, label or value the catalogue lacks stops
 generation. With --check, writes nothing and exits 1 if a committed file differs from what it
 would write (tests: dashboards.generated), so the views are never edited by hand.
 
@@ -16,10 +16,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # the source tree stays free of __pycache__
-from views import clinical, operator  # noqa: E402
+from views import clinical_view, operator_view  # noqa: E402
 from views.catalogue import Catalogue  # noqa: E402
 
-VIEWS = (operator, clinical)
+VIEWS = (operator_view, clinical_view)
 
 
 def render(view, catalogue):

@@ -1,5 +1,6 @@
 """The operator view, "WebSocket overview" (websocket-overview.json): the whole service, every
 role, issue 8's ten panels and issue 18's Fleet row."""
+from .common_panels import heartbeat_and_health
 from .panels import Layout, Target, dashboard, row, timeseries, variables
 from .promql import QUANTILES, by, quantile, rate
 
@@ -103,13 +104,3 @@ def build(c):
                      "dashboards/prometheus/prometheus-websocket-alerts.yml (defaults).",
                      panels, variables(c))
 
-
-def heartbeat_and_health(panel_id, title, description, c, select, grid):
-    """Heartbeat success per role and the worst connection's health score, the latter with the
-    LowHealthScore line (unitless, on its own field); `select` makes a family's selector."""
-    return timeseries(panel_id, title, description, "percent",
-                      [Target(by("min", ["role"], select("websocket_heartbeat_success_rate_percent")),
-                              "heartbeat {{role}}"),
-                       Target(by("min", ["role"], select("websocket_health_score")), "worst health {{role}}",
-                              unit="none", threshold=("health_score", "<"))],
-                      c.thresholds, grid, max_value=100)

@@ -2,7 +2,7 @@
 alerts reaching the doctors and nurses who follow a patient, in time, and are those people still
 connected? The message types and roles are named once below and checked against the catalogue's
 enums; every panel is limited to them."""
-from .operator import heartbeat_and_health
+from .common_panels import heartbeat_and_health
 from .panels import Layout, Target, dashboard, timeseries, variables
 from .promql import QUANTILES, by, quantile, rate
 
@@ -26,9 +26,10 @@ def build(c):
     latency = c.select("websocket_message_latency_seconds_bucket", message_type=types)
     delivery = c.select("websocket_message_latency_seconds_bucket", message_type=types,
                         processing_stage=DELIVERY_STAGE)
-    sent = by("sum", ["role"], rate(to_clinicians("websocket_messages_sent_total", message_type=types)))
-    # The share needs both sides per role: failed / sent of the same messages to the same people.
-    failed = by("sum", ["role"], rate(to_clinicians("websocket_failed_messages_total", message_type=types)))
+    sent = rate(to_clinicians("websocket_messages_sent_total", message_type=types))
+    failed = rate(to_clinicians("websocket_failed_messages_total", message_type=types))
+    # The share compares like with like: failed and sent of the same types to the same role.
+    failed_share = "%s / %s" % (by("sum", ["role"], failed), by("sum", ["role"], sent))
     panels = [
         timeseries(1, "Delivery latency P50 / P95 / P99",
                    "Time from queueing an ECG, vitals or alert message for a recipient to writing it to the "
@@ -46,17 +47,14 @@ def build(c):
         timeseries(3, "Delivered to doctors and nurses",
                    "ECG, vitals and alert messages written per second to doctors and nurses "
                    "(websocket_messages_sent_total; role is the recipient's), per role and message type.",
-                   "mps", [Target(by("sum", ["role", "message_type"],
-                                     rate(to_clinicians("websocket_messages_sent_total", message_type=types))),
-                                  "{{role}} {{message_type}}")], t, grid.place(12)),
+                   "mps", [Target(by("sum", ["role", "message_type"], sent), "{{role}} {{message_type}}")],
+                   t, grid.place(12)),
         timeseries(4, "Failed deliveries to doctors and nurses",
                    "ECG, vitals and alert messages for doctors and nurses rejected or dropped per second, by "
                    "reason (websocket_failed_messages_total; queue_full: a clinician's send queue was full), "
                    "and their share of those sent (right axis). The line is the HighFailureRate threshold.",
-                   "mps", [Target(by("sum", ["role", "failure_reason"],
-                                     rate(to_clinicians("websocket_failed_messages_total", message_type=types))),
-                                  "failed {{role}} {{failure_reason}}"),
-                           Target("%s / %s" % (failed, sent), "failed / sent {{role}}",
+                   "mps", [Target(by("sum", ["role", "failure_reason"], failed), "failed {{role}} {{failure_reason}}"),
+                           Target(failed_share, "failed / sent {{role}}",
                                   unit="percentunit", axis="right", threshold=("failure_ratio", ">"))],
                    t, grid.place(12)),
         timeseries(5, "Doctors and nurses connected",
