@@ -47,8 +47,11 @@ add_custom_target(wsm_packaging_files ALL DEPENDS ${wsm_man_pages} ${wsm_pkg_bui
 
 # --- wsmetrics (runtime) ---------------------------------------------------------------------
 install(FILES ${wsm_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+# Both Grafana views and the provisioning; not their generator (generate.py, views/), which reads
+# the catalogue of a source tree.
 install(DIRECTORY dashboards/grafana dashboards/prometheus dashboards/alertmanager
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/wsmetrics/dashboards COMPONENT runtime)
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/wsmetrics/dashboards COMPONENT runtime
+        PATTERN "generate.py" EXCLUDE PATTERN "views" EXCLUDE PATTERN "__pycache__" EXCLUDE)
 install(FILES dashboards/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/wsmetrics/dashboards COMPONENT runtime)
 install(FILES docs/runbooks.md DESTINATION ${CMAKE_INSTALL_DATADIR}/wsmetrics COMPONENT runtime)
 foreach(component_package runtime:wsmetrics dev:wsmetrics-dev)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""scripts/demo as a new user runs it, with nothing added: within 30 s of its start every one of
-the 27 catalogue families has a non-zero sample in the exporter's /metrics, and with a real
-Prometheus scraping that exporter every expression of the shipped dashboard returns data
+"""scripts/demo as a new user runs it, with nothing added: within 30 s of its start every
+catalogue family (dashboards/catalogue.json) has a non-zero sample in the exporter's /metrics, and
+with a real Prometheus scraping that exporter every expression of each shipped view returns data
 (`dashboards/preview --require-data`, the recording rules loaded).
 
-usage: demo_data_test.py REPO_ROOT BIN_DIR PREVIEW DASHBOARD_JSON RULES_YML
+usage: demo_data_test.py REPO_ROOT BIN_DIR PREVIEW RULES_YML DASHBOARD_JSON...
 """
 import os
 import re
@@ -38,7 +38,8 @@ def nonzero_families(text):
 
 
 def main():
-    repo, bin_dir, preview, dashboard, rules = (os.path.abspath(p) for p in sys.argv[1:6])
+    repo, bin_dir, preview, rules = (os.path.abspath(p) for p in sys.argv[1:5])
+    dashboards = [os.path.abspath(p) for p in sys.argv[5:]]
     port, exporter_port = free_port(), free_port()
     segment = "wsm-demo-test-%d-%s" % (os.getpid(), uuid.uuid4().hex[:8])
     logs = tempfile.mkdtemp(prefix="wsm-demo-data-")
@@ -66,11 +67,12 @@ def main():
             with prometheus(prometheus_config(rules, target)) as base:
                 wait_for(lambda: query(base, 'up{job="websocket"} == 1')["data"]["result"],
                          60, "Prometheus never scraped the demo's exporter at %s" % target)
-                out = tempfile.mkdtemp(prefix="wsm-demo-preview-")
-                try:
-                    problems += preview_until_data(preview, dashboard, out, base)
-                finally:
-                    shutil.rmtree(out, ignore_errors=True)
+                for dashboard in dashboards:
+                    out = tempfile.mkdtemp(prefix="wsm-demo-preview-")
+                    try:
+                        problems += preview_until_data(preview, dashboard, out, base)
+                    finally:
+                        shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(logs, ignore_errors=True)
         if os.path.exists("/dev/shm/wsm." + segment):

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Lints the Grafana dashboard against the issue, the metric catalogue and the alert rules:
+"""Lints a Grafana view against the issues, the metric catalogue and the alert rules:
 layout (unique ids, gridPos inside 24 columns and not overlapping), descriptions and units on every
 panel, the datasource variable on every panel, target and query variable, job/instance filters on
 every selector, histogram_quantile only over `sum by (le ...)`, `$__rate_interval` for every range,
-metric and label names that exist (catalogue or recording rule), legend labels the result has,
-thresholds equal to the alerts' (from `wsm-alerts thresholds`), and every expression parsing
-(each one becomes a recording rule of a scratch file for `promtool check rules`).
-The rules file's own expressions get the same name checks.
+metric and label names and label values that exist (catalogue or recording rule), legend labels
+the result has, thresholds equal to the alerts' (from `wsm-alerts thresholds`), the view's own
+scope (VIEWS), and every expression parsing (each one becomes a recording rule of a scratch file
+for `promtool check rules`). The rules file's own expressions get the same name checks.
+The view is told by the dashboard's uid.
 
 usage: lint_dashboard.py DASHBOARD_JSON RULES_YML WSM_ALERTS_BIN
 """
@@ -17,24 +18,51 @@ import subprocess
 import sys
 import tempfile
 
-from catalogue import COMMON_LABELS, exposed_series
+from catalogue import COMMON_LABELS, allowed_values, exposed_series
 
 DS_UID = "${datasource}"
-PANEL_COUNT = 12  # issue 8's ten panels and issue 18's two fleet panels (rows not counted)
-ROWS = ["Fleet"]  # issue 18's fleet row
 
-# Panel title -> {field ("defaults" or a target refId): (threshold key, direction of the alert)}.
-# ">" alerts fire above: base green, red from the threshold. "<" alerts fire below: base red,
-# green from the threshold. Other panels carry only their base colour.
-THRESHOLDS = {
-    "Active connections by role": {"defaults": ("no_connections", "<")},
-    "Latency P50 / P95 / P99": {"defaults": ("latency_seconds", ">")},
-    "Worst host P95 latency": {"defaults": ("latency_seconds", ">")},
-    "Compression ratio": {"defaults": ("compression_ratio_percent", "<")},
-    "Buffer utilisation": {"defaults": ("buffer_utilization_percent", ">")},
-    "Heartbeat success rate and health score": {"B": ("health_score", "<")},
-    "CPU and memory": {"defaults": ("cpu_percent", ">"), "B": ("memory_bytes", ">")},
-    "Error rates": {"defaults": ("disconnections_per_second", ">"), "D": ("failure_ratio", ">")},
+# What each view must be, by uid; written here by hand so that the lint checks the generator
+# (dashboards/grafana/generate.py) rather than repeating it.
+#   panel_count  panels, rows not counted
+#   rows         row titles in order
+#   thresholds   panel title -> {field ("defaults" or a target refId): (threshold key, direction
+#                of the alert)}. ">" alerts fire above: base green, red from the threshold. "<"
+#                alerts fire below: base red, green from the threshold. Other panels carry only
+#                their base colour.
+#   scope        label -> the matcher every selector of a family with that label must carry
+#   role_all     what the role variable's All means
+VIEWS = {
+    "wsm-websocket-overview": {  # the operator view
+        "panel_count": 12,  # issue 8's ten panels and issue 18's two fleet panels
+        "rows": ["Fleet"],  # issue 18's fleet row
+        "thresholds": {
+            "Active connections by role": {"defaults": ("no_connections", "<")},
+            "Latency P50 / P95 / P99": {"defaults": ("latency_seconds", ">")},
+            "Worst host P95 latency": {"defaults": ("latency_seconds", ">")},
+            "Compression ratio": {"defaults": ("compression_ratio_percent", "<")},
+            "Buffer utilisation": {"defaults": ("buffer_utilization_percent", ">")},
+            "Heartbeat success rate and health score": {"B": ("health_score", "<")},
+            "CPU and memory": {"defaults": ("cpu_percent", ">"), "B": ("memory_bytes", ">")},
+            "Error rates": {"defaults": ("disconnections_per_second", ">"), "D": ("failure_ratio", ">")},
+        },
+        "scope": {},
+        "role_all": ".*",
+    },
+    "wsm-websocket-clinical": {  # issue 20, item 4: ECG, vitals and alerts to doctors and nurses
+        "panel_count": 8,
+        "rows": [],
+        "thresholds": {
+            "Delivery latency P50 / P95 / P99": {"defaults": ("latency_seconds", ">")},
+            "P95 latency by stage": {"defaults": ("latency_seconds", ">")},
+            "Failed deliveries to doctors and nurses": {"B": ("failure_ratio", ">")},
+            "Doctors and nurses connected": {"defaults": ("no_connections", "<")},
+            "Disconnections of doctors and nurses": {"defaults": ("disconnections_per_second", ">")},
+            "Heartbeat success and worst health score": {"B": ("health_score", "<")},
+        },
+        "scope": {"role": 'role=~"doctor|nurse"', "message_type": 'message_type=~"ecg_data|vitals|alert"'},
+        "role_all": "doctor|nurse",
+    },
 }
 
 AGGREGATIONS = ("sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev", "group")
@@ -68,9 +96,16 @@ def check_names(where, expr, records, errors):
             errors.append("%s: unknown metric %s" % (where, name))
             continue
         known_labels |= labels
-        for label, _ in MATCHER.findall(matchers):
+        family = series[name][0] if name in series else None
+        for label, value in MATCHER.findall(matchers):
             if label not in labels:
                 errors.append("%s: %s has no label %s" % (where, name, label))
+            allowed = allowed_values(family, label)
+            if allowed is None or "$" in value:
+                continue
+            for v in value.split("|"):
+                if v not in allowed:
+                    errors.append("%s: %s{%s} has no value %r (catalogue: %s)" % (where, name, label, v, allowed))
     for group in GROUPING.findall(expr):
         for label in (l.strip() for l in group.split(",")):
             if label and label not in known_labels:
@@ -105,7 +140,7 @@ def lint_layout(panels, errors):
         rects.append((p["id"], x, y, w, h))
 
 
-def lint_thresholds(panel, thresholds, errors):
+def lint_thresholds(panel, view, thresholds, errors):
     where = "panel %r" % panel["title"]
     fields = {"defaults": panel["fieldConfig"]["defaults"].get("thresholds")}
     for o in panel["fieldConfig"].get("overrides", []):
@@ -113,7 +148,7 @@ def lint_thresholds(panel, thresholds, errors):
             for prop in o.get("properties", []):
                 if prop.get("id") == "thresholds":
                     fields[o["matcher"]["options"]] = prop["value"]
-    expected = THRESHOLDS.get(panel["title"], {})
+    expected = view["thresholds"].get(panel["title"], {})
     for field, spec in fields.items():
         steps = (spec or {}).get("steps", [])
         if not steps or steps[0].get("value") is not None:
@@ -135,9 +170,23 @@ def lint_thresholds(panel, thresholds, errors):
             errors.append("%s: no thresholds for %s" % (where, field))
 
 
+def lint_scope(where, expr, view, errors):
+    """Every selector of a family with a scoped label carries the view's matcher for it."""
+    series = exposed_series()
+    for name, matchers in SELECTOR.findall(expr):
+        labels = series[name][1] if name in series else set()
+        for label, matcher in view["scope"].items():
+            if label in labels and matcher not in matchers:
+                errors.append("%s: %s is not limited to the view's %s" % (where, name, matcher))
+
+
 def lint_dashboard(dash, records, thresholds, errors):
     """Returns {record name: substituted expr} for the promtool parse check."""
     exprs = {}
+    view = VIEWS.get(dash.get("uid"))
+    if view is None:
+        errors.append("uid %r is none of the views %s" % (dash.get("uid"), sorted(VIEWS)))
+        return exprs
     if dash.get("schemaVersion", 0) < 39:
         errors.append("schemaVersion %s < 39" % dash.get("schemaVersion"))
     variables = {v["name"]: v for v in dash.get("templating", {}).get("list", [])}
@@ -157,18 +206,22 @@ def lint_dashboard(dash, records, thresholds, errors):
             errors.append("variable %s: query %r is not label_values(..., %s)" % (name, q, name))
             continue
         check_names("variable " + name, m.group(1), records, errors)
+        if name == "role":
+            lint_scope("variable role", m.group(1), view, errors)
+            if v.get("allValue") != view["role_all"]:
+                errors.append("variable role: All is %r, expected %r" % (v.get("allValue"), view["role_all"]))
         exprs["dashboard_variable_" + name] = substitute(m.group(1))
 
     lint_layout(dash.get("panels", []), errors)
     rows = [p for p in dash.get("panels", []) if p.get("type") == "row"]
-    if [r.get("title") for r in rows] != ROWS:
-        errors.append("rows %s, expected %s" % ([r.get("title") for r in rows], ROWS))
+    if [r.get("title") for r in rows] != view["rows"]:
+        errors.append("rows %s, expected %s" % ([r.get("title") for r in rows], view["rows"]))
     for r in rows:
         if r.get("collapsed") or r.get("panels") or r["gridPos"].get("w") != 24:
             errors.append("row %r: should be open (panels at top level) and span 24 columns" % r.get("title"))
     panels = [p for p in dash.get("panels", []) if p.get("type") != "row"]
-    if len(panels) != PANEL_COUNT:
-        errors.append("%d panels, the issues ask for %d" % (len(panels), PANEL_COUNT))
+    if len(panels) != view["panel_count"]:
+        errors.append("%d panels, the issues ask for %d" % (len(panels), view["panel_count"]))
     for p in panels:
         where = "panel %s %r" % (p.get("id"), p.get("title"))
         if not p.get("description", "").strip():
@@ -198,11 +251,12 @@ def lint_dashboard(dash, records, thresholds, errors):
                 if rng != "$__rate_interval":
                     errors.append("%s: range [%s] is not [$__rate_interval]" % (tw, rng))
             result = check_names(tw, expr, records, errors)
+            lint_scope(tw, expr, view, errors)
             for label in LEGEND.findall(t.get("legendFormat", "")):
                 if label not in result:
                     errors.append("%s: legend uses {{%s}}, which the result does not have" % (tw, label))
             exprs["dashboard_panel_%s_%s" % (p.get("id"), t.get("refId"))] = substitute(expr)
-        lint_thresholds(p, thresholds, errors)
+        lint_thresholds(p, view, thresholds, errors)
     return exprs
 
 

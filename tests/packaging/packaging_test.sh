@@ -97,6 +97,7 @@ step "dpkg-deb -x" sh -c "dpkg-deb -x '$run_deb' '$root' && dpkg-deb -x '$dev_de
 for f in usr/bin/wsm usr/bin/wsm-exporter usr/bin/wsm-demo-server usr/bin/wsm-loadgen usr/bin/wsm-alerts \
          lib/systemd/system/wsm-exporter@.service etc/default/wsm-exporter \
          usr/share/wsmetrics/runbooks.md usr/share/wsmetrics/dashboards/grafana/websocket-overview.json \
+         usr/share/wsmetrics/dashboards/grafana/websocket-clinical.json \
          usr/share/wsmetrics/dashboards/prometheus/prometheus-websocket-alerts.yml \
          usr/share/doc/wsmetrics/copyright usr/share/doc/wsmetrics/changelog.Debian.gz \
          usr/share/doc/wsmetrics-dev/copyright usr/include/wsm/writer.hpp \

@@ -1,5 +1,6 @@
 // render: thresholds from the environment -> rules YAML on stdout or into --out (atomically, so a
 // Prometheus reloading the file never reads half of it). thresholds: the effective values as JSON.
+// catalogue: the metric catalogue and the thresholds as JSON, for the generated dashboards.
 #include "wsm/alerts/commands.hpp"
 
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "thresholds_json.hpp"
+#include "wsm/alerts/catalogue_json.hpp"
 #include "wsm/alerts/render.hpp"
 
 namespace wsm::alerts {
@@ -91,17 +94,17 @@ void add_alerts_commands(CLI::App& parent, int& exit_code) {
   show->callback([&exit_code] {
     const auto t = thresholds_or_report(exit_code);
     if (!t) return;
-    const nlohmann::ordered_json j = {
-        {"latency_seconds", t->latency_seconds},
-        {"cpu_percent", t->cpu_percent},
-        {"memory_bytes", t->memory_bytes},
-        {"failure_ratio", t->failure_ratio},
-        {"health_score", t->health_score},
-        {"compression_ratio_percent", t->compression_ratio_percent},
-        {"disconnections_per_second", t->disconnections_per_second},
-        {"buffer_utilization_percent", t->buffer_utilization_percent},
-    };
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", thresholds_json(*t).dump(2).c_str());
+  });
+
+  auto* catalogue = parent.add_subcommand(
+      "catalogue", "Print the metric catalogue (families, labels, label values) and the thresholds "
+                   "as JSON: what dashboards/grafana/generate.py builds the Grafana views from");
+  catalogue->callback([&exit_code] {
+    const auto t = thresholds_or_report(exit_code);
+    if (!t) return;
+    const std::string text = catalogue_json(*t);
+    std::fwrite(text.data(), 1, text.size(), stdout);
   });
 }
 

@@ -1,4 +1,4 @@
-// The `render` and `thresholds` commands, registered on any CLI11 app: the root of `wsm-alerts`,
+// The `render`, `thresholds` and `catalogue` commands, registered on any CLI11 app: the root of `wsm-alerts`,
 // or an `alerts` subcommand of `wsm`.
 #pragma once
 
