@@ -97,7 +97,9 @@ class Collector {
         registry_(value_or_raise(wsm::Registry::open(settings_.segment, {.role = "websocket"}))),
         metrics_(registry_),
         monitor_(settings_, policy_of(settings_)),
-        thresholds_(settings_) {}
+        thresholds_(settings_) {
+    monitor_.tick();  // attached from the start, so every read works before the first interval
+  }
 
   const std::string& segment() const { return settings_.segment; }
   ws::Metrics& metrics() { return metrics_; }
