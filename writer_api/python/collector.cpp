@@ -168,7 +168,30 @@ class Collector {
 
 }  // namespace
 
+namespace {
+
+template <class... E>
+py::dict label_values() {
+  py::dict d;
+  ((d[kWhat<E>] = [] {
+     py::tuple t(ws::LabelValues<E>::names.size());
+     for (std::size_t i = 0; i < t.size(); ++i) t[i] = std::string(ws::LabelValues<E>::names[i]);
+     return t;
+   }()),
+   ...);
+  return d;
+}
+
+}  // namespace
+
 void bind_collector(py::module_& m) {
+  // The catalogue's values of each enumerated label, by the name errors use ("message type"), so
+  // an app can map its own input onto them without a copy of the catalogue.
+  m.attr("LABEL_VALUES") =
+      label_values<ws::Role, ws::ConnectionStatus, ws::DisconnectReason, ws::MessageType, ws::Priority,
+                   ws::TargetType, ws::Direction, ws::Compression, ws::ProcessingStage, ws::BroadcastType,
+                   ws::FailureReason, ws::BackpressureType, ws::Severity, ws::BufferType, ws::QueueType,
+                   ws::PoolType, ws::StaleType, ws::SubscriptionType, ws::MatchType, ws::SubscriptionFailure>();
   py::class_<OpenConnection>(m, "WebSocketConnection", "An open connection of WebSocketCollector.open().")
       .def_property_readonly("id", [](const OpenConnection& c) {
         return c.c && c.c->id() != 0 ? shm::format_connection_id(c.c->id()) : std::string();

@@ -25,7 +25,10 @@ import weakref
 
 from . import _core
 
-__all__ = ["WebSocketMetricsCollector", "PerformanceSnapshot", "get_websocket_metrics"]
+__all__ = ["WebSocketMetricsCollector", "PerformanceSnapshot", "get_websocket_metrics", "LABEL_VALUES"]
+
+# The catalogue's allowed values of each label, e.g. LABEL_VALUES["message type"] = ("ecg_data", ...).
+LABEL_VALUES = _core.LABEL_VALUES
 
 # alert_thresholds' keys (the reference's) -> the exporter's threshold keys
 # (writer_api/catalogue/wsm/websocket_thresholds.hpp), which validate and judge them.
