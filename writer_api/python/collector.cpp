@@ -151,6 +151,7 @@ class Collector {
                                       "--resource-monitoring", resources ? "on" : "off"},
                                      [](const char* name) -> const char* { return std::getenv(name); });
     if (!parsed.settings) throw py::value_error(parsed.message);
+    parsed.settings->log_name = "wsmetrics collector";
     return std::move(*parsed.settings);
   }
   static exposition::IdLabelPolicy policy_of(const ex::Settings& s) {

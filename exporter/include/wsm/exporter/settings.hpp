@@ -33,6 +33,8 @@ struct Settings {
   // Live connections at which the agent's weight reaches its floor (full weight below half).
   double agent_check_capacity = 10000;
   ws::Thresholds thresholds;  // what the summary's "breached" list compares against
+  // Not a key: who the Monitor's log lines say they are from (the Python collector runs one too).
+  std::string log_name = "wsm-exporter";
 };
 
 struct ParseOutcome {
