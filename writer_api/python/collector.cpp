@@ -214,7 +214,7 @@ void bind_collector(py::module_& m) {
       .def("open", [](C& c, sv role, sv user, sv patient, sv compression) {
         return Conn{std::make_unique<ws::Connection>(c.metrics().connection_opened(
             parse<ws::Role>(role), user, patient, parse<ws::Compression>(compression)))};
-      })
+      }, py::keep_alive<0, 1>())  // a Connection points into the collector's Metrics: keep it alive
       .def("connection_failed", [](C& c, sv role, sv status) {
         c.metrics().connection_failed(parse<ws::Role>(role), parse<ws::ConnectionStatus>(status));
       })

@@ -65,6 +65,11 @@ class PerformanceSnapshot:
                    r["p95_latency_seconds"], r["min_health_score"], r)
 
 
+def _id_text(value):
+    """An identifier label as recorded: str() of it (patient 789 is "789"); None is none ("")."""
+    return "" if value is None else str(value)
+
+
 def _answer(status_and_body, what):
     """The JSON of an API answer; its error as RuntimeError (503: no segment) or ValueError."""
     status, body = status_and_body
@@ -102,10 +107,11 @@ class WebSocketMetricsCollector:
     # ---- connections ------------------------------------------------------------------------
     def record_connection(self, connection_id, role, user_id="", patient_id="", compression="none"):
         """A WebSocket upgrade that succeeded. compression: 'deflate' when permessage-deflate was
-        negotiated. Ids are recorded as str(); an id still open raises ValueError."""
+        negotiated. user_id and patient_id are recorded as str() (None: none); an id still open
+        raises ValueError."""
         if connection_id in self._connections:
             raise ValueError(f"connection id {connection_id!r} is already open")
-        handle = self._core.open(role, str(user_id), str(patient_id), compression)
+        handle = self._core.open(role, _id_text(user_id), _id_text(patient_id), compression)
         self._connections[connection_id] = (handle, role)
 
     def record_connection_failed(self, role, status="failed"):
