@@ -83,13 +83,14 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std:
   return out;
 }
 
-ApiResult api_summary(Monitor& monitor) {
+ApiResult api_summary(Monitor& monitor) { return api_summary(monitor, monitor.settings().thresholds); }
+
+ApiResult api_summary(Monitor& monitor, const ws::Thresholds& t) {
   const MonitorStatus status = monitor.status();
   const Settings& settings = monitor.settings();
   if (!status.attached) return api_error(503, status.reason);
   const IntervalFigures f = monitor.figures();
   const std::vector<ProcessFigures> processes = monitor.processes();
-  const ws::Thresholds& t = settings.thresholds;
 
   json by_role = json::object();
   for (const auto& [role, n] : f.connections_by_role) by_role[role] = n;

@@ -47,16 +47,10 @@ int main(int argc, char** argv) {
   }
   const Settings settings = std::move(*parsed.settings);
 
-  wsm::exposition::IdLabelPolicy policy(settings.id_labels);
-  if (settings.id_labels == wsm::exposition::IdLabelMode::hash) {
-    const std::string path =
-        settings.id_hash_key.empty() ? wsm::exposition::default_hash_key_path() : settings.id_hash_key;
-    auto key = wsm::exposition::load_or_create_hash_key(path);
-    if (!key) {
-      std::fprintf(stderr, "wsm-exporter: --id-hash-key: %s\n", key.error().message().c_str());
-      return 2;
-    }
-    policy = wsm::exposition::IdLabelPolicy(settings.id_labels, *key);
+  auto policy = id_label_policy(settings);
+  if (!policy) {
+    std::fprintf(stderr, "wsm-exporter: %s\n", policy.error().c_str());
+    return 2;
   }
 
   HttpOptions http{settings.listen, {}, settings.http_timeout_seconds};
@@ -69,7 +63,7 @@ int main(int argc, char** argv) {
     http.web = std::move(*web);
   }
 
-  Monitor monitor(settings, std::move(policy));
+  Monitor monitor(settings, std::move(*policy));
   monitor.tick();
   auto server = HttpServer::start(http, monitor);
   if (!server) {

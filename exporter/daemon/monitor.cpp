@@ -21,7 +21,9 @@ double seconds_since(std::uint64_t start_ns) {
   return static_cast<double>(shm::monotonic_ns() - start_ns) / 1e9;
 }
 
-void log_line(const std::string& line) { std::fprintf(stderr, "wsm-exporter: %s\n", line.c_str()); }
+void log_line(const std::string& who, const std::string& line) {
+  std::fprintf(stderr, "%s: %s\n", who.c_str(), line.c_str());
+}
 
 std::string user_name(uid_t uid) {
   passwd entry{};
@@ -65,7 +67,7 @@ MonitorStatus Monitor::status() const {
 }
 
 void Monitor::detach(std::string reason) {
-  if (attached_) log_line("detached from segment '" + settings_.segment + "': " + reason);
+  if (attached_) log_line(settings_.log_name, "detached from segment '" + settings_.segment + "': " + reason);
   attached_.reset();
   catalog_ = shm::CatalogView{};
   capacity_.reset();
@@ -96,13 +98,13 @@ void Monitor::attach() {
                        "' is damaged (its file shrank while it was read) and not re-created yet: " +
                        status_.reason;
     }
-    if (status_.reason != reported_) log_line(status_.reason);
+    if (status_.reason != reported_) log_line(settings_.log_name, status_.reason);
     reported_ = status_.reason;
     return;
   }
   if (auto refused = foreign_owner(*segment)) {
     status_.reason = *refused;
-    if (status_.reason != reported_) log_line(status_.reason);
+    if (status_.reason != reported_) log_line(settings_.log_name, status_.reason);
     reported_ = status_.reason;
     return;
   }
@@ -114,8 +116,9 @@ void Monitor::attach() {
   status_.generation = attached_->segment.header().generation;
   status_.reason.clear();
   reported_.clear();
-  log_line("attached to segment '" + settings_.segment + "' (" + std::to_string(attached_->segment.size()) +
-           " bytes" + (reaping ? "" : ", read-only: dead writers are not folded") + ")");
+  log_line(settings_.log_name, "attached to segment '" + settings_.segment + "' (" +
+                                   std::to_string(attached_->segment.size()) + " bytes" +
+                                   (reaping ? "" : ", read-only: dead writers are not folded") + ")");
 }
 
 unsigned Monitor::scrape_threads() noexcept {
@@ -125,7 +128,7 @@ unsigned Monitor::scrape_threads() noexcept {
 bool Monitor::sound() {
   if (!attached_ || !attached_->damage.damaged()) return attached_ != nullptr;
   const std::string reason = shm::damaged_segment_error(attached_->segment).message();
-  log_line(reason);
+  log_line(settings_.log_name, reason);
   detach(reason);
   damaged_ = true;
   return false;
@@ -136,7 +139,7 @@ void Monitor::reap(Attached& attached) const {
   // No wait for the reap lock: a holder that is stopped must not stall the interval. Busy is not
   // worth a log line every interval; the next interval tries again.
   auto reaped = shm::Reaper(attached.segment, std::chrono::milliseconds(0)).reap();
-  if (!reaped && reaped.error().code() != Errc::busy) log_line(reaped.error().message());
+  if (!reaped && reaped.error().code() != Errc::busy) log_line(settings_.log_name, reaped.error().message());
 }
 
 void Monitor::check_generation() {
@@ -190,13 +193,13 @@ void Monitor::tick() {
                                                    : std::vector<shm::ProcessInfo>{};
     if (!sound()) return;  // read (in part) from zero pages: nothing of it is used
     if (!snapshot) {
-      log_line(snapshot.error().message());
+      log_line(settings_.log_name, snapshot.error().message());
       return;
     }
-    for (const std::string& line : capacity_.update(fill)) log_line(line);
+    for (const std::string& line : capacity_.update(fill)) log_line(settings_.log_name, line);
     const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
     for (const std::string& line : aggregation.left_out) {
-      if (left_out_logged_.insert(line).second) log_line(line);
+      if (left_out_logged_.insert(line).second) log_line(settings_.log_name, line);
     }
     last_snapshot_seconds_ = seconds_since(start);
     deriver_.update(aggregation, snapshot->generation, snapshot->taken_mono_ns, snapshot->taken_unix_ns,
@@ -272,7 +275,7 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
         aggregation = &tally_.aggregation();
         meta = &tally_.meta();
       } else {
-        log_line(t.error().message());
+        log_line(settings_.log_name, t.error().message());
       }
       append_self_metrics({&attached_->segment, meta, last_scrape_seconds_, last_snapshot_seconds_}, self);
       created = static_cast<double>(attached_->segment.header().created_unix_ns) / 1e9;

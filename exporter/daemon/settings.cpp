@@ -240,6 +240,14 @@ std::optional<std::string> set_key(Settings& settings, const std::string& key, c
   return source + ": unknown key; expected one of " + key_names();
 }
 
+std::expected<exposition::IdLabelPolicy, std::string> id_label_policy(const Settings& settings) {
+  if (settings.id_labels != exposition::IdLabelMode::hash) return exposition::IdLabelPolicy(settings.id_labels);
+  const std::string path = settings.id_hash_key.empty() ? exposition::default_hash_key_path() : settings.id_hash_key;
+  auto key = exposition::load_or_create_hash_key(path);
+  if (!key) return std::unexpected("--id-hash-key: " + key.error().message());
+  return exposition::IdLabelPolicy(settings.id_labels, *key);
+}
+
 ParseOutcome parse_settings(const std::vector<std::string>& args, const Environment& env) {
   CLI::App app{"wsm-exporter: serves a wsmetrics segment to Prometheus (/metrics), as JSON "
                "(/api/v1/summary, /api/v1/percentiles, /api/v1/snapshots, /api/v1/connections, "

@@ -91,6 +91,11 @@ class Exporter:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=5) as r:
             return r.read().decode()
 
+    def api(self, path):
+        """The JSON of GET PATH, e.g. /api/v1/summary."""
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=5) as r:
+            return json.loads(r.read())
+
     def __exit__(self, *exc):
         self.proc.terminate()
         try:
@@ -117,6 +122,12 @@ def parse_text(text):
             labels = frozenset(_LABEL.findall(m.group(2) or ""))
             samples[(m.group(1), labels)] = float(m.group(3))
     return samples, types
+
+
+def total(samples, name, **labels):
+    """The sum of the samples of NAME (parse_text's) whose labels include LABELS."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
 def wait_for(check, timeout=15, what="condition"):

@@ -14,27 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "convert.hpp"
 #include "wsm/writer.hpp"
 
 namespace py = pybind11;
+using wsm::python::raise;
+using wsm::python::value_or_raise;
+using wsm::python::seconds_to_ns;
+using wsm::python::default_segment;
 
 namespace {
-
-// Bad names, labels and type clashes are the caller's to fix (ValueError); anything about the
-// segment itself (permission, full, corrupt, incompatible layout) is a RuntimeError.
-[[noreturn]] void raise(const wsm::Error& e) {
-  switch (e.code()) {
-    case wsm::Errc::invalid_argument:
-    case wsm::Errc::type_mismatch: throw py::value_error(e.message());
-    default: throw std::runtime_error(e.message());
-  }
-}
-
-template <class T>
-T value_or_raise(wsm::Result<T> r) {
-  if (!r) raise(r.error());
-  return std::move(*r);
-}
 
 const char* mode_name(wsm::GaugeMode m) {
   switch (m) {
@@ -105,17 +94,6 @@ double to_double(PyObject* v, const char* what) {
   return d;
 }
 
-// Seconds to the integer ns the segment stores: rounded to nearest (0.3 is 0.29999999999999998890
-// as a double, which truncation, as std::chrono::duration_cast does, would make 299999999 ns);
-// negative values record 0 as in C++; NaN is refused.
-std::uint64_t seconds_to_ns(double s) {
-  if (std::isnan(s)) throw py::value_error("histogram record: NaN is not a duration");
-  if (!(s > 0)) return 0;
-  const double ns = std::nearbyint(s * 1e9);
-  constexpr double kMax = 9.2e18;  // past 2^45 ns (9.8 h) everything is the +Inf bucket anyway
-  return ns >= kMax ? static_cast<std::uint64_t>(kMax) : static_cast<std::uint64_t>(ns);
-}
-
 struct Registry {
   wsm::Registry reg;
   std::string name;
@@ -137,16 +115,12 @@ struct Histogram {
   bool seconds;  // *_seconds: records float seconds (stored as ns); else integers
 };
 
-std::string default_segment() {
-  const char* v = std::getenv("WSM_SEGMENT");
-  return v != nullptr && *v != '\0' ? v : "wsm";  // the exporter's default (exporter/include/wsm/exporter/settings.hpp)
-}
-
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "wsmetrics writer API (C++ <wsm/writer.hpp>) for Python; see wsmetrics.__doc__";
   m.attr("DEFAULT_SEGMENT") = "wsm";
+  wsm::python::bind_collector(m);
 
   py::class_<Registry>(m, "Registry", "A segment /dev/shm/wsm.<name> opened for recording.")
       .def_static(

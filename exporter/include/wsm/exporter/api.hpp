@@ -31,6 +31,9 @@ struct ApiResult {
 
 [[nodiscard]] ApiResult api_error(int status, std::string message);
 [[nodiscard]] ApiResult api_summary(Monitor& monitor);
+// The same, with "breached" and "thresholds" judged against `thresholds` instead of the settings'
+// (the Python collector's alert_thresholds, set at run time).
+[[nodiscard]] ApiResult api_summary(Monitor& monitor, const ws::Thresholds& thresholds);
 [[nodiscard]] ApiResult api_percentiles(Monitor& monitor, std::string_view query);
 [[nodiscard]] ApiResult api_snapshots(Monitor& monitor, std::string_view query);
 [[nodiscard]] ApiResult api_healthz(Monitor& monitor);

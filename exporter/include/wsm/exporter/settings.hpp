@@ -4,6 +4,7 @@
 // it) and what is allowed; the caller exits 2.
 #pragma once
 
+#include <expected>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +33,8 @@ struct Settings {
   // Live connections at which the agent's weight reaches its floor (full weight below half).
   double agent_check_capacity = 10000;
   ws::Thresholds thresholds;  // what the summary's "breached" list compares against
+  // Not a key: who the Monitor's log lines say they are from (the Python collector runs one too).
+  std::string log_name = "wsm-exporter";
 };
 
 struct ParseOutcome {
@@ -45,6 +48,10 @@ using Environment = std::function<const char*(const char*)>;
 // Parses argv, the environment and the config file they name.
 [[nodiscard]] ParseOutcome parse_settings(const std::vector<std::string>& args,
                                           const Environment& env);
+
+// The identifier-label policy of `settings` (with its hash key, loaded or created, for hash), or
+// the error to print; the exporter and the Python collector (writer_api/python) build it alike.
+[[nodiscard]] std::expected<exposition::IdLabelPolicy, std::string> id_label_policy(const Settings& settings);
 
 // Sets one key by its config-file name from text (as a flag or variable would give it), as used
 // for the config file; the message names `source`. Exposed for tests.
