@@ -51,6 +51,16 @@ def main():
         s = reg.histogram("err_wait_seconds")
         raises(ValueError, "NaN", lambda: s.record(float("nan")))
         raises(TypeError, "takes a number", lambda: reg.gauge("err_level").set("high"))
+        # The record methods parse their arguments by hand (fast_method.hpp): keywords, too many
+        # arguments, a missing one, a method called on another class's object.
+        c.inc(n=2)
+        raises(TypeError, "unexpected keyword argument 'amount'", lambda: c.inc(amount=1))
+        raises(TypeError, "at most 1 argument", lambda: c.inc(1, 2))
+        raises(TypeError, "at most 1 argument", lambda: s.record(0.1, v=0.2))
+        raises(TypeError, "missing its argument 'v'", lambda: s.record())
+        raises(TypeError, "missing its argument 'v'", lambda: reg.gauge("err_level").set())
+        raises(TypeError, "doesn't apply to a 'wsmetrics._core.Gauge' object",
+               lambda: wsmetrics.Counter.inc(reg.gauge("err_level")))
 
         # A file that is not a segment: RuntimeError with the library's message.
         with open("/dev/shm/wsm." + bad, "wb") as f:
@@ -87,7 +97,7 @@ def main():
         c.inc(2)
         pc.labels("get").inc(3)
         d = support.dump(seg)
-        assert d[support.key("err_events_total", k="v")]["value"] == 2
+        assert d[support.key("err_events_total", k="v")]["value"] == 4  # inc(n=2) above, inc(2) here
         assert d[support.key("p_requests_total", method="get")]["value"] == 3
         assert d[support.key("p_payload_bytes")]["sum"] == 20 and d[support.key("p_payload_bytes")]["count"] == 2
         assert not any(k[0] in ("1bad", "a-b", "__internal") for k in d), sorted(d)

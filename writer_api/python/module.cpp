@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "convert.hpp"
+#include "fast_method.hpp"
 #include "wsm/writer.hpp"
 
 namespace py = pybind11;
@@ -22,6 +23,7 @@ using wsm::python::raise;
 using wsm::python::value_or_raise;
 using wsm::python::seconds_to_ns;
 using wsm::python::default_segment;
+using wsm::python::def_fast;
 
 namespace {
 
@@ -115,6 +117,78 @@ struct Histogram {
   bool seconds;  // *_seconds: records float seconds (stored as ns); else integers
 };
 
+// The record methods (fast_method.hpp: plain CPython methods, not pybind11's dispatcher).
+// `arg` is nullptr when the caller gave none.
+PyObject* required(PyObject* arg, const char* method, const char* name) {
+  if (arg == nullptr) throw py::type_error(std::string(method) + "() missing its argument '" + name + "'");
+  return arg;
+}
+
+struct CounterInc {
+  static constexpr const char* name = "inc";
+  static constexpr const char* arg = "n";
+  static constexpr const char* doc = "inc(n=1): adds n, a non-negative integer.";
+  static void call(const Counter& c, PyObject* n) { c.h.inc(n == nullptr ? 1 : to_count(n, "Counter.inc")); }
+};
+
+struct GaugeSet {
+  static constexpr const char* name = "set";
+  static constexpr const char* arg = "v";
+  static constexpr const char* doc = "set(v): this process's level.";
+  static void call(const Gauge& g, PyObject* v) { g.h.set(to_double(required(v, "Gauge.set", arg), "Gauge.set")); }
+};
+struct GaugeAdd {
+  static constexpr const char* name = "add";
+  static constexpr const char* arg = "v";
+  static constexpr const char* doc = "add(v): adds v to this process's level.";
+  static void call(const Gauge& g, PyObject* v) { g.h.add(to_double(required(v, "Gauge.add", arg), "Gauge.add")); }
+};
+struct GaugeSub {
+  static constexpr const char* name = "sub";
+  static constexpr const char* arg = "v";
+  static constexpr const char* doc = "sub(v): subtracts v from this process's level.";
+  static void call(const Gauge& g, PyObject* v) { g.h.sub(to_double(required(v, "Gauge.sub", arg), "Gauge.sub")); }
+};
+struct GaugeInc {
+  static constexpr const char* name = "inc";
+  static constexpr const char* arg = "n";
+  static constexpr const char* doc = "inc(n=1): adds n to this process's level.";
+  static void call(const Gauge& g, PyObject* n) { g.h.add(n == nullptr ? 1.0 : to_double(n, "Gauge.inc")); }
+};
+struct GaugeDec {
+  static constexpr const char* name = "dec";
+  static constexpr const char* arg = "n";
+  static constexpr const char* doc = "dec(n=1): subtracts n from this process's level.";
+  static void call(const Gauge& g, PyObject* n) { g.h.sub(n == nullptr ? 1.0 : to_double(n, "Gauge.dec")); }
+};
+
+struct HistogramRecord {
+  static constexpr const char* name = "record";
+  static constexpr const char* arg = "v";
+  static constexpr const char* doc = "record(v): float seconds for *_seconds histograms, integers otherwise.";
+  static void call(const Histogram& h, PyObject* v) {
+    required(v, "Histogram.record", arg);
+    if (h.seconds) {
+      h.h.record(seconds_to_ns(to_double(v, "Histogram.record")));
+    } else if (PyLong_Check(v)) {
+      h.h.record(to_count(v, "Histogram.record"));
+    } else {
+      throw py::type_error("Histogram.record: '" + h.name + "' is not a *_seconds histogram and " +
+                           "records integers (bytes, percent, counts), not " + Py_TYPE(v)->tp_name + " " +
+                           std::string(py::repr(v)));
+    }
+  }
+};
+struct HistogramRecordNs {
+  static constexpr const char* name = "record_ns";
+  static constexpr const char* arg = "ns";
+  static constexpr const char* doc = "record_ns(ns): a duration in integer ns (time.perf_counter_ns() differences), *_seconds only.";
+  static void call(const Histogram& h, PyObject* ns) {
+    if (!h.seconds) throw py::value_error("Histogram.record_ns: '" + h.name + "' is not a *_seconds histogram");
+    h.h.record(to_count(required(ns, "Histogram.record_ns", arg), "Histogram.record_ns"));
+  }
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -175,50 +249,25 @@ PYBIND11_MODULE(_core, m) {
         return "wsmetrics.Registry('" + r.name + "'" + (r.reg.enabled() ? "" : ", disabled") + ")";
       });
 
-  py::class_<Counter>(m, "Counter", "A counter series: inc(n=1) adds a non-negative integer.")
-      .def(
-          "inc", [](const Counter& c, py::handle n) { c.h.inc(to_count(n.ptr(), "Counter.inc")); },
-          py::arg("n") = 1)
-      .def_property_readonly("name", [](const Counter& c) { return c.name; })
+  py::class_<Counter> counter(m, "Counter", "A counter series: inc(n=1) adds a non-negative integer.");
+  counter.def_property_readonly("name", [](const Counter& c) { return c.name; })
       .def("__repr__", [](const Counter& c) { return "wsmetrics.Counter('" + c.name + "')"; });
+  def_fast<CounterInc>(counter);
 
-  py::class_<Gauge>(m, "Gauge", "A gauge series of this process: set(v), add(v), sub(v), inc(n=1), dec(n=1).")
-      .def("set", [](const Gauge& g, py::handle v) { g.h.set(to_double(v.ptr(), "Gauge.set")); }, py::arg("v"))
-      .def("add", [](const Gauge& g, py::handle v) { g.h.add(to_double(v.ptr(), "Gauge.add")); }, py::arg("v"))
-      .def("sub", [](const Gauge& g, py::handle v) { g.h.sub(to_double(v.ptr(), "Gauge.sub")); }, py::arg("v"))
-      .def(
-          "inc", [](const Gauge& g, py::handle v) { g.h.add(to_double(v.ptr(), "Gauge.inc")); },
-          py::arg("n") = 1)
-      .def(
-          "dec", [](const Gauge& g, py::handle v) { g.h.sub(to_double(v.ptr(), "Gauge.dec")); },
-          py::arg("n") = 1)
-      .def_property_readonly("name", [](const Gauge& g) { return g.name; })
+  py::class_<Gauge> gauge(m, "Gauge", "A gauge series of this process: set(v), add(v), sub(v), inc(n=1), dec(n=1).");
+  gauge.def_property_readonly("name", [](const Gauge& g) { return g.name; })
       .def("__repr__", [](const Gauge& g) { return "wsmetrics.Gauge('" + g.name + "')"; });
+  def_fast<GaugeSet>(gauge);
+  def_fast<GaugeAdd>(gauge);
+  def_fast<GaugeSub>(gauge);
+  def_fast<GaugeInc>(gauge);
+  def_fast<GaugeDec>(gauge);
 
-  py::class_<Histogram>(m, "Histogram",
-                        "A histogram series: record(v), float seconds for *_seconds, integers otherwise.")
-      .def(
-          "record",
-          [](const Histogram& h, py::handle v) {
-            if (h.seconds) {
-              h.h.record(seconds_to_ns(to_double(v.ptr(), "Histogram.record")));
-            } else if (PyLong_Check(v.ptr())) {
-              h.h.record(to_count(v.ptr(), "Histogram.record"));
-            } else {
-              throw py::type_error("Histogram.record: '" + h.name + "' is not a *_seconds histogram and " +
-                                   "records integers (bytes, percent, counts), not " + Py_TYPE(v.ptr())->tp_name +
-                                   " " + std::string(py::repr(v)));
-            }
-          },
-          py::arg("v"))
-      .def(
-          "record_ns",
-          [](const Histogram& h, py::handle ns) {
-            if (!h.seconds) throw py::value_error("Histogram.record_ns: '" + h.name + "' is not a *_seconds histogram");
-            h.h.record(to_count(ns.ptr(), "Histogram.record_ns"));
-          },
-          py::arg("ns"), "A duration in integer ns (time.perf_counter_ns() differences), *_seconds only.")
-      .def_property_readonly("name", [](const Histogram& h) { return h.name; })
+  py::class_<Histogram> histogram(m, "Histogram",
+                                  "A histogram series: record(v), float seconds for *_seconds, integers otherwise.");
+  def_fast<HistogramRecord>(histogram);
+  def_fast<HistogramRecordNs>(histogram);
+  histogram.def_property_readonly("name", [](const Histogram& h) { return h.name; })
       .def_property_readonly("seconds", [](const Histogram& h) { return h.seconds; },
                              "True for *_seconds histograms (record takes float seconds)")
       .def("__repr__", [](const Histogram& h) { return "wsmetrics.Histogram('" + h.name + "')"; });
