@@ -36,7 +36,7 @@ DS_UID = "${datasource}"
 #   role_all     what the role variable's All means
 VIEWS = {
     "wsm-websocket-overview": {  # the operator view
-        "panel_count": 12,  # issue 8's ten panels and issue 18's two fleet panels
+        "panel_count": 13,  # issue 8's ten panels, issue 18's two fleet panels, issue 20's anomaly band
         "rows": ["Fleet"],  # issue 18's fleet row
         "thresholds": {
             "Active connections by role": {"defaults": ("no_connections", "<")},
