@@ -2,7 +2,8 @@
 """scripts/demo as a new user runs it, with nothing added: within 30 s of its start every
 catalogue family (dashboards/catalogue.json) has a non-zero sample in the exporter's /metrics, and
 with a real Prometheus scraping that exporter every expression of each shipped view returns data
-(`dashboards/preview --require-data`, the recording rules loaded).
+(`dashboards/preview --require-data`, the recording rules and the anomaly rules loaded, see
+live_stack.stack_prometheus).
 
 usage: demo_data_test.py REPO_ROOT BIN_DIR PREVIEW RULES_YML DASHBOARD_JSON...
 """
@@ -15,8 +16,7 @@ import time
 import uuid
 
 from catalogue import CATALOGUE
-from live_stack import (free_port, get_text, preview_until_data, process, prometheus, prometheus_config,
-                        query, wait_for)
+from live_stack import free_port, get_text, preview_until_data, process, stack_prometheus
 
 FAMILIES_WITHIN_S = 30
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)")
@@ -64,9 +64,7 @@ def main():
                   (len(seen), len(CATALOGUE), time.monotonic() - started))
             if missing:
                 problems.append("no non-zero sample within %d s of scripts/demo: %s" % (FAMILIES_WITHIN_S, ", ".join(missing)))
-            with prometheus(prometheus_config(rules, target)) as base:
-                wait_for(lambda: query(base, 'up{job="websocket"} == 1')["data"]["result"],
-                         60, "Prometheus never scraped the demo's exporter at %s" % target)
+            with stack_prometheus(rules, target) as base:
                 for dashboard in dashboards:
                     out = tempfile.mkdtemp(prefix="wsm-demo-preview-")
                     try:

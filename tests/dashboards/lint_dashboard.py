@@ -7,9 +7,11 @@ metric and label names and label values that exist (catalogue or recording rule)
 the result has, thresholds equal to the alerts' (from `wsm-alerts thresholds`), the view's own
 scope (VIEWS), and every expression parsing (each one becomes a recording rule of a scratch file
 for `promtool check rules`). The rules file's own expressions get the same name checks.
+MORE_RULES_YML (the anomaly rules, whose band the operator view's Fleet row draws) add their
+recording rules to the names panels may use, and their one-line expressions get the same checks.
 The view is told by the dashboard's uid.
 
-usage: lint_dashboard.py DASHBOARD_JSON RULES_YML WSM_ALERTS_BIN
+usage: lint_dashboard.py DASHBOARD_JSON RULES_YML WSM_ALERTS_BIN [MORE_RULES_YML...]
 """
 import json
 import os
@@ -34,7 +36,7 @@ DS_UID = "${datasource}"
 #   role_all     what the role variable's All means
 VIEWS = {
     "wsm-websocket-overview": {  # the operator view
-        "panel_count": 12,  # issue 8's ten panels and issue 18's two fleet panels
+        "panel_count": 13,  # issue 8's ten panels, issue 18's two fleet panels, issue 20's anomaly band
         "rows": ["Fleet"],  # issue 18's fleet row
         "thresholds": {
             "Active connections by role": {"defaults": ("no_connections", "<")},
@@ -278,8 +280,10 @@ def main():
     dashboard_path, rules_path, wsm_alerts = sys.argv[1:4]
     with open(dashboard_path) as f:
         dash = json.load(f)
-    with open(rules_path) as f:
-        rules_text = f.read()
+    rules_text = ""
+    for path in [rules_path] + sys.argv[4:]:
+        with open(path) as f:
+            rules_text += f.read() + "\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEBSOCKET_")}
     thresholds = json.loads(subprocess.run([wsm_alerts, "thresholds"], env=env, check=True,
                                            capture_output=True, text=True).stdout)

@@ -1,11 +1,15 @@
 """The operator view, "WebSocket overview" (websocket-overview.json): the whole service, every
-role, issue 8's ten panels and issue 18's Fleet row."""
+role, issue 8's ten panels and issue 18's Fleet row, which ends with issue 20's anomaly band."""
 from .common_panels import heartbeat_and_health
 from .panels import Layout, Target, dashboard, row, timeseries, variables
 from .promql import QUANTILES, by, quantile, rate
 
 FILE = "websocket-overview.json"
 ROLE = "$role"
+# The anomaly rules' received rate per job (dashboards/prometheus/websocket-anomaly-rules.yml); its
+# band is recorded there rather than computed here: an inline [1d] window would cost a day of
+# samples on every refresh, break the lint's $__rate_interval rule, and not be the alert's band.
+RECEIVED = "anomaly:websocket_messages_received:rate5m"
 
 
 def build(c):
@@ -97,6 +101,22 @@ def build(c):
                    "s", [Target("topk(1, %s)" % quantile(0.95, latency, ["instance", "processing_stage"]),
                                 "{{instance}} {{processing_stage}}")],
                    t, grid.place(12), threshold=("latency_seconds", ">")),
+        timeseries(14, "Received messages/s against the last day's band",
+                   "The anomaly rules' view of traffic (dashboards/prometheus/websocket-anomaly-rules.yml, which "
+                   "Prometheus must load): each job's received messages/s over all hosts (5-minute rate, solid), "
+                   "the last day's mean of that rate (dotted) and the band of mean +- 3 standard deviations "
+                   "(dashed; sigma is at least 5% of the mean and 1 msg/s, so a flat day still has a band of "
+                   "+-15%). Catches a sudden spike or collapse: WebSocketTrafficAnomaly fires when the rate stays "
+                   "outside the band for 10 minutes, once the day holds six hours of history (before that the band "
+                   "is drawn but no alert fires). Misses a slow drift (the band moves with it), a change that "
+                   "lasts (it becomes the baseline within hours) and a change small for the whole day but large "
+                   "for its hour (the band is the whole day's): see the runbook. Fleet figures: they carry no "
+                   "instance, so they show when Instance is All.",
+                   "mps", [Target(c.select(RECEIVED), "{{job}} received"),
+                           Target(c.select(RECEIVED + "_avg1d"), "{{job}} mean of the last day", line="dot"),
+                           Target(c.select(RECEIVED + "_lower1d"), "{{job}} band lower (mean - 3 sigma)", line="dash"),
+                           Target(c.select(RECEIVED + "_upper1d"), "{{job}} band upper (mean + 3 sigma)", line="dash")],
+                   t, grid.place(24)),
     ]
     return dashboard("wsm-websocket-overview", "WebSocket overview",
                      "wsmetrics: connections, messages, latency, bandwidth, compression, buffers, resources, "

@@ -27,20 +27,31 @@ def target(ref, expr, legend):
             "range": True, "editorMode": "code"}
 
 
+# Line styles of a reference drawn next to the value it frames (a band's edges, a mean).
+LINE_STYLES = {"dash": {"fill": "dash", "dash": [10, 10]}, "dot": {"fill": "dot"}}
+
+
 class Target:
     """One query of a panel; `unit`, `axis` and `threshold` give it its own field config (an
-    override by refId), e.g. a ratio on the right axis next to rates."""
+    override by refId), e.g. a ratio on the right axis next to rates; `line` ("dash", "dot") draws
+    it as an unfilled reference line, so a band around a value does not hide the value."""
 
-    def __init__(self, expr, legend, unit=None, axis="auto", threshold=None):
+    def __init__(self, expr, legend, unit=None, axis="auto", threshold=None, line=None):
         self.expr, self.legend, self.unit, self.axis, self.threshold = expr, legend, unit, axis, threshold
+        self.line = line
 
 
 def override(ref, t, thresholds):
-    return {"matcher": {"id": "byFrameRefID", "options": ref},
-            "properties": [{"id": "unit", "value": t.unit},
-                           {"id": "thresholds", "value": threshold_steps(thresholds, t.threshold)},
-                           {"id": "custom.axisPlacement", "value": t.axis},
-                           {"id": "custom.thresholdsStyle", "value": {"mode": "line"}}]}
+    properties = []
+    if t.unit:
+        properties += [{"id": "unit", "value": t.unit},
+                       {"id": "thresholds", "value": threshold_steps(thresholds, t.threshold)},
+                       {"id": "custom.axisPlacement", "value": t.axis},
+                       {"id": "custom.thresholdsStyle", "value": {"mode": "line"}}]
+    if t.line:
+        properties += [{"id": "custom.lineStyle", "value": LINE_STYLES[t.line]},
+                       {"id": "custom.fillOpacity", "value": 0}]
+    return {"matcher": {"id": "byFrameRefID", "options": ref}, "properties": properties}
 
 
 def timeseries(panel_id, title, description, unit, targets, thresholds, grid, threshold=None, max_value=None):
@@ -56,7 +67,8 @@ def timeseries(panel_id, title, description, unit, targets, thresholds, grid, th
     return {"id": panel_id, "type": "timeseries", "title": title, "description": description,
             "datasource": DATASOURCE, "gridPos": grid,
             "fieldConfig": {"defaults": defaults,
-                            "overrides": [override(r, t, thresholds) for r, t in zip(refs, targets) if t.unit]},
+                            "overrides": [override(r, t, thresholds) for r, t in zip(refs, targets)
+                                          if t.unit or t.line]},
             "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                         "tooltip": {"mode": "multi", "sort": "desc"}},
             "targets": [target(r, t.expr, t.legend) for r, t in zip(refs, targets)]}
