@@ -128,10 +128,7 @@ SAMPLE = re.compile(r'(\w+)\{id="(\d+)",(?:le="([^"]*)",)?role="\w+"\} (\S+)')
 
 def verify(body, series, workers):
     """Every sample the workers wrote, with its merged value; returns a list of problems."""
-    counters, gauges, hist = shape(series)
-    want_counter = workers * (workers + 1) / 2
-    seen = {"counter": 0, "gauge": 0, "bucket": 0, "count": 0, "sum": 0}
-    problems = []
+    samples, problems = [], []
     for line in body.decode().splitlines():
         if line.startswith("#"):
             continue
@@ -139,10 +136,22 @@ def verify(body, series, workers):
         if not m:
             problems.append(f"unexpected line {line[:80]!r}")
             continue
-        name, i, le, value = m.group(1), int(m.group(2)), m.group(3), float(m.group(4))
+        samples.append((m.group(1), int(m.group(2)), m.group(3), float(m.group(4)), line))
+    return problems + judge(samples, series, workers)
+
+
+def judge(samples, series, workers):
+    """Problems of the (name, id, le, value, line) samples of a scrape against what the workers
+    wrote (also bench/python_scrape.py's check of wsm-exporter's body): every series present once
+    with its merged value, gauges summed over the workers (each set its id)."""
+    counters, gauges, hist = shape(series)
+    want_counter = workers * (workers + 1) // 2
+    seen = {"counter": 0, "gauge": 0, "bucket": 0, "count": 0, "sum": 0}
+    problems = []
+    for name, i, le, value, line in samples:
         if name.startswith("bench_c"):
             kind, ok = "counter", i < counters and value == want_counter
-        elif name.startswith("bench_g"):  # livesum: every worker set the gauge to its id
+        elif name.startswith("bench_g"):
             kind, ok = "gauge", counters <= i < counters + gauges and value == workers * i
         elif name == "bench_h0_seconds_bucket":
             kind, ok = "bucket", value == OBSERVATIONS * workers if le == "+Inf" else value >= 0

@@ -44,7 +44,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from python_multiprocess import BUCKETS, OBSERVATIONS, ROLES, observed, shape  # noqa: E402
+from python_multiprocess import OBSERVATIONS, ROLES, judge, observed, shape  # noqa: E402
 
 WORKER_TIMEOUT_S = 600  # filling 100k series in Python takes seconds; a hung worker fails the run
 
@@ -179,37 +179,16 @@ LABEL = re.compile(r'(\w+)="([^"]*)"')
 def verify(body, series, workers):
     """Every bench_* sample the workers wrote, with its value (the exporter adds its own wsm_*
     series, which are not checked); returns a list of problems."""
-    counters, gauges, hist = shape(series)
-    want_counter = workers * (workers + 1) // 2
-    seen = {"counter": 0, "gauge": 0, "bucket": 0, "count": 0, "sum": 0}
-    problems = []
+    samples, problems = [], []
     for line in body.decode().splitlines():
         m = SAMPLE.fullmatch(line)
         if not m:
             if line.startswith("bench_"):
                 problems.append(f"unexpected line {line[:80]!r}")
             continue
-        name, labels, value = m.group(1), dict(LABEL.findall(m.group(2))), float(m.group(3))
-        i = int(labels.get("id", -1))
-        if name.startswith("bench_c"):
-            kind, ok = "counter", i < counters and value == want_counter
-        elif name.startswith("bench_g"):  # mode sum over live workers, each set it to its id
-            kind, ok = "gauge", counters <= i < counters + gauges and value == workers * i
-        elif name == "bench_h0_seconds_bucket":
-            kind, ok = "bucket", value == OBSERVATIONS * workers if labels.get("le") == "+Inf" else value >= 0
-        elif name == "bench_h0_seconds_count":
-            kind, ok = "count", value == OBSERVATIONS * workers
-        elif name == "bench_h0_seconds_sum":
-            kind, ok = "sum", value > 0
-        else:
-            kind, ok = None, False
-        if kind:
-            seen[kind] += 1
-        if not ok and len(problems) < 5:
-            problems.append(f"wrong sample {line[:80]!r}")
-    want = {"counter": counters, "gauge": gauges, "bucket": hist * len(BUCKETS), "count": hist, "sum": hist}
-    problems += [f"{k}: {seen[k]} samples, expected {want[k]}" for k in want if seen[k] != want[k]]
-    return problems
+        labels = dict(LABEL.findall(m.group(2)))
+        samples.append((m.group(1), int(labels.get("id", -1)), labels.get("le"), float(m.group(3)), line))
+    return problems + judge(samples, series, workers)
 
 
 def measure(series, workers, repetitions, bin_dir):
