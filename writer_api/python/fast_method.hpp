@@ -12,52 +12,71 @@
 //
 // A method is a struct:
 //   struct CounterInc {
-//     static constexpr const char* name = "inc";   // the Python method
-//     static constexpr const char* arg = "n";      // its one optional argument's keyword
+//     static constexpr const char* name = "inc";                        // the Python method
+//     static constexpr std::array<const char*, 2> args{"n", "exemplar"};  // its optional arguments
 //     static constexpr const char* doc = "...";
-//     static void call(const Counter& self, PyObject* arg);  // arg: nullptr when not given
+//     static void call(const Counter& self, const Arguments<2>& a);  // a[k]: nullptr when not given
 //   };
 //   def_fast<CounterInc>(counter_class);
+// Required arguments are the body's to check (required() in module.cpp), with its own message.
 #pragma once
 
 #include <pybind11/pybind11.h>
 
+#include <array>
+#include <cstddef>
 #include <exception>
 
 namespace wsm::python {
 
 namespace py = pybind11;
 
+template <std::size_t N>
+using Arguments = std::array<PyObject*, N>;
+
 namespace detail {
 
-// The one optional argument, positional or by keyword Method::arg; false (TypeError set) otherwise.
+// The arguments by position, then by keyword, into their slots; false (TypeError set) for too
+// many, an unknown keyword or one given twice.
 template <class Method>
-bool only_argument(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, PyObject*& out) noexcept {
+bool parse(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+           Arguments<Method::args.size()>& out) noexcept {
+  constexpr auto n = static_cast<Py_ssize_t>(Method::args.size());
+  out.fill(nullptr);
+  if (nargs > n) {
+    PyErr_Format(PyExc_TypeError, "%s() takes at most %zd argument%s (%zd given)", Method::name, n,
+                 n == 1 ? "" : "s", nargs);
+    return false;
+  }
+  for (Py_ssize_t k = 0; k < nargs; ++k) out[static_cast<std::size_t>(k)] = args[k];
   const Py_ssize_t keywords = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
-  if (nargs + keywords > 1) {
-    PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%s), %zd given", Method::name, Method::arg,
-                 nargs + keywords);
-    return false;
+  for (Py_ssize_t k = 0; k < keywords; ++k) {
+    PyObject* keyword = PyTuple_GET_ITEM(kwnames, k);
+    std::size_t slot = 0;
+    while (slot < Method::args.size() && PyUnicode_CompareWithASCIIString(keyword, Method::args[slot]) != 0) ++slot;
+    if (slot == Method::args.size()) {
+      PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", Method::name, keyword);
+      return false;
+    }
+    if (out[slot] != nullptr) {
+      PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", Method::name, Method::args[slot]);
+      return false;
+    }
+    out[slot] = args[nargs + k];  // keyword values follow the positionals
   }
-  if (keywords == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), Method::arg) != 0) {
-    PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U' (it takes %s)", Method::name,
-                 PyTuple_GET_ITEM(kwnames, 0), Method::arg);
-    return false;
-  }
-  out = nargs + keywords == 1 ? args[0] : nullptr;  // a keyword's value follows the positionals
   return true;
 }
 
 template <class T, class Method>
 PyObject* fast_call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) noexcept {
-  PyObject* arg = nullptr;
-  if (!only_argument<Method>(args, nargs, kwnames, arg)) return nullptr;
+  Arguments<Method::args.size()> arguments;
+  if (!parse<Method>(args, nargs, kwnames, arguments)) return nullptr;
   // The held C++ value: the descriptor has checked self's type, and these classes are bound with
   // one base only, so pybind11's first value slot is T's.
   auto* instance = reinterpret_cast<py::detail::instance*>(self);
   const T& value = *instance->get_value_and_holder().template value_ptr<T>();
   try {
-    Method::call(value, arg);
+    Method::call(value, arguments);
   } catch (py::builtin_exception& e) {
     e.set_error();
     return nullptr;

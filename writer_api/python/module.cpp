@@ -8,6 +8,7 @@
 // Python's os.fork() (multiprocessing's fork start method, gunicorn/uvicorn workers) calls fork().
 #include <pybind11/pybind11.h>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -23,6 +24,7 @@ using wsm::python::raise;
 using wsm::python::value_or_raise;
 using wsm::python::seconds_to_ns;
 using wsm::python::default_segment;
+using wsm::python::Arguments;
 using wsm::python::def_fast;
 
 namespace {
@@ -118,7 +120,7 @@ struct Histogram {
 };
 
 // The record methods (fast_method.hpp: plain CPython methods, not pybind11's dispatcher).
-// `arg` is nullptr when the caller gave none.
+// An argument's slot is nullptr when the caller gave none.
 PyObject* required(PyObject* arg, const char* method, const char* name) {
   if (arg == nullptr) throw py::type_error(std::string(method) + "() missing its argument '" + name + "'");
   return arg;
@@ -126,48 +128,68 @@ PyObject* required(PyObject* arg, const char* method, const char* name) {
 
 struct CounterInc {
   static constexpr const char* name = "inc";
-  static constexpr const char* arg = "n";
+  static constexpr std::array<const char*, 1> args{"n"};
   static constexpr const char* doc = "inc(n=1): adds n, a non-negative integer.";
-  static void call(const Counter& c, PyObject* n) { c.h.inc(n == nullptr ? 1 : to_count(n, "Counter.inc")); }
+  static void call(const Counter& c, const Arguments<1>& a) {
+    c.h.inc(a[0] == nullptr ? 1 : to_count(a[0], "Counter.inc"));
+  }
 };
 
+// Gauge.set/add/sub(v) take a level; inc/dec(n=1) add or take away 1 unless told otherwise.
+template <void (wsm::Gauge::*Op)(double) const noexcept, bool kDefaultsToOne>
+struct GaugeMethod {
+  static void call(const Gauge& g, const Arguments<1>& a, const char* what, const char* arg) {
+    if (kDefaultsToOne && a[0] == nullptr) return (g.h.*Op)(1.0);
+    (g.h.*Op)(to_double(required(a[0], what, arg), what));
+  }
+};
 struct GaugeSet {
   static constexpr const char* name = "set";
-  static constexpr const char* arg = "v";
+  static constexpr std::array<const char*, 1> args{"v"};
   static constexpr const char* doc = "set(v): this process's level.";
-  static void call(const Gauge& g, PyObject* v) { g.h.set(to_double(required(v, "Gauge.set", arg), "Gauge.set")); }
+  static void call(const Gauge& g, const Arguments<1>& a) {
+    GaugeMethod<&wsm::Gauge::set, false>::call(g, a, "Gauge.set", "v");
+  }
 };
 struct GaugeAdd {
   static constexpr const char* name = "add";
-  static constexpr const char* arg = "v";
+  static constexpr std::array<const char*, 1> args{"v"};
   static constexpr const char* doc = "add(v): adds v to this process's level.";
-  static void call(const Gauge& g, PyObject* v) { g.h.add(to_double(required(v, "Gauge.add", arg), "Gauge.add")); }
+  static void call(const Gauge& g, const Arguments<1>& a) {
+    GaugeMethod<&wsm::Gauge::add, false>::call(g, a, "Gauge.add", "v");
+  }
 };
 struct GaugeSub {
   static constexpr const char* name = "sub";
-  static constexpr const char* arg = "v";
+  static constexpr std::array<const char*, 1> args{"v"};
   static constexpr const char* doc = "sub(v): subtracts v from this process's level.";
-  static void call(const Gauge& g, PyObject* v) { g.h.sub(to_double(required(v, "Gauge.sub", arg), "Gauge.sub")); }
+  static void call(const Gauge& g, const Arguments<1>& a) {
+    GaugeMethod<&wsm::Gauge::sub, false>::call(g, a, "Gauge.sub", "v");
+  }
 };
 struct GaugeInc {
   static constexpr const char* name = "inc";
-  static constexpr const char* arg = "n";
+  static constexpr std::array<const char*, 1> args{"n"};
   static constexpr const char* doc = "inc(n=1): adds n to this process's level.";
-  static void call(const Gauge& g, PyObject* n) { g.h.add(n == nullptr ? 1.0 : to_double(n, "Gauge.inc")); }
+  static void call(const Gauge& g, const Arguments<1>& a) {
+    GaugeMethod<&wsm::Gauge::add, true>::call(g, a, "Gauge.inc", "n");
+  }
 };
 struct GaugeDec {
   static constexpr const char* name = "dec";
-  static constexpr const char* arg = "n";
+  static constexpr std::array<const char*, 1> args{"n"};
   static constexpr const char* doc = "dec(n=1): subtracts n from this process's level.";
-  static void call(const Gauge& g, PyObject* n) { g.h.sub(n == nullptr ? 1.0 : to_double(n, "Gauge.dec")); }
+  static void call(const Gauge& g, const Arguments<1>& a) {
+    GaugeMethod<&wsm::Gauge::sub, true>::call(g, a, "Gauge.dec", "n");
+  }
 };
 
 struct HistogramRecord {
   static constexpr const char* name = "record";
-  static constexpr const char* arg = "v";
+  static constexpr std::array<const char*, 1> args{"v"};
   static constexpr const char* doc = "record(v): float seconds for *_seconds histograms, integers otherwise.";
-  static void call(const Histogram& h, PyObject* v) {
-    required(v, "Histogram.record", arg);
+  static void call(const Histogram& h, const Arguments<1>& a) {
+    PyObject* v = required(a[0], "Histogram.record", "v");
     if (h.seconds) {
       h.h.record(seconds_to_ns(to_double(v, "Histogram.record")));
     } else if (PyLong_Check(v)) {
@@ -181,11 +203,12 @@ struct HistogramRecord {
 };
 struct HistogramRecordNs {
   static constexpr const char* name = "record_ns";
-  static constexpr const char* arg = "ns";
-  static constexpr const char* doc = "record_ns(ns): a duration in integer ns (time.perf_counter_ns() differences), *_seconds only.";
-  static void call(const Histogram& h, PyObject* ns) {
+  static constexpr std::array<const char*, 1> args{"ns"};
+  static constexpr const char* doc =
+      "record_ns(ns): a duration in integer ns (time.perf_counter_ns() differences), *_seconds only.";
+  static void call(const Histogram& h, const Arguments<1>& a) {
     if (!h.seconds) throw py::value_error("Histogram.record_ns: '" + h.name + "' is not a *_seconds histogram");
-    h.h.record(to_count(required(ns, "Histogram.record_ns", arg), "Histogram.record_ns"));
+    h.h.record(to_count(required(a[0], "Histogram.record_ns", "ns"), "Histogram.record_ns"));
   }
 };
 
