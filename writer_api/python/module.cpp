@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,28 @@ std::uint64_t seconds_to_ns(double s) {
   return ns >= kMax ? static_cast<std::uint64_t>(kMax) : static_cast<std::uint64_t>(ns);
 }
 
+// An exemplar as prometheus_client takes one: a dict of labels, here {'trace_id': 32 hex digits,
+// 'span_id': 16 hex digits} (W3C trace context ids); None: no exemplar. ValueError otherwise.
+std::optional<wsm::Exemplar> to_exemplar(const py::object& obj, const char* what) {
+  if (obj.is_none()) return std::nullopt;
+  if (!py::isinstance<py::dict>(obj)) {
+    throw py::type_error(std::string(what) + ": exemplar must be a dict {'trace_id': ..., 'span_id': ...}");
+  }
+  const auto dict = obj.cast<py::dict>();
+  const auto field = [&](const char* key) {
+    if (!dict.contains(key)) return std::string();
+    return py::str(dict[key]).cast<std::string>();
+  };
+  if (dict.size() != 2 || !dict.contains("trace_id") || !dict.contains("span_id")) {
+    throw py::value_error(std::string(what) + ": exemplar takes exactly the labels trace_id and span_id");
+  }
+  auto e = wsm::Exemplar::from_hex(field("trace_id"), field("span_id"));
+  if (!e) {
+    throw py::value_error(std::string(what) + ": exemplar trace_id must be 32 and span_id 16 hex digits, not all zero");
+  }
+  return e;
+}
+
 struct Registry {
   wsm::Registry reg;
   std::string name;
@@ -136,6 +159,15 @@ struct Histogram {
   std::string name;
   bool seconds;  // *_seconds: records float seconds (stored as ns); else integers
 };
+
+// A histogram record in the family's integer unit, with its exemplar when one is given.
+void record(const Histogram& h, std::uint64_t value, const py::object& exemplar, const char* what) {
+  if (const auto e = to_exemplar(exemplar, what)) {
+    h.h.record(value, *e);
+  } else {
+    h.h.record(value);
+  }
+}
 
 std::string default_segment() {
   const char* v = std::getenv("WSM_SEGMENT");
@@ -203,8 +235,17 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Counter>(m, "Counter", "A counter series: inc(n=1) adds a non-negative integer.")
       .def(
-          "inc", [](const Counter& c, py::handle n) { c.h.inc(to_count(n.ptr(), "Counter.inc")); },
-          py::arg("n") = 1)
+          "inc",
+          [](const Counter& c, py::handle n, const py::object& exemplar) {
+            const std::uint64_t count = to_count(n.ptr(), "Counter.inc");
+            if (const auto e = to_exemplar(exemplar, "Counter.inc")) {
+              c.h.inc(count, *e);
+            } else {
+              c.h.inc(count);
+            }
+          },
+          py::arg("n") = 1, py::arg("exemplar") = py::none(),
+          "Adds n; exemplar={'trace_id': hex32, 'span_id': hex16} keeps it as this thread's latest.")
       .def_property_readonly("name", [](const Counter& c) { return c.name; })
       .def("__repr__", [](const Counter& c) { return "wsmetrics.Counter('" + c.name + "')"; });
 
@@ -225,25 +266,29 @@ PYBIND11_MODULE(_core, m) {
                         "A histogram series: record(v), float seconds for *_seconds, integers otherwise.")
       .def(
           "record",
-          [](const Histogram& h, py::handle v) {
+          [](const Histogram& h, py::handle v, const py::object& exemplar) {
+            std::uint64_t value = 0;
             if (h.seconds) {
-              h.h.record(seconds_to_ns(to_double(v.ptr(), "Histogram.record")));
+              value = seconds_to_ns(to_double(v.ptr(), "Histogram.record"));
             } else if (PyLong_Check(v.ptr())) {
-              h.h.record(to_count(v.ptr(), "Histogram.record"));
+              value = to_count(v.ptr(), "Histogram.record");
             } else {
               throw py::type_error("Histogram.record: '" + h.name + "' is not a *_seconds histogram and " +
                                    "records integers (bytes, percent, counts), not " + Py_TYPE(v.ptr())->tp_name +
                                    " " + std::string(py::repr(v)));
             }
+            record(h, value, exemplar, "Histogram.record");
           },
-          py::arg("v"))
+          py::arg("v"), py::arg("exemplar") = py::none(),
+          "Records v; exemplar={'trace_id': hex32, 'span_id': hex16} keeps it as this thread's latest.")
       .def(
           "record_ns",
-          [](const Histogram& h, py::handle ns) {
+          [](const Histogram& h, py::handle ns, const py::object& exemplar) {
             if (!h.seconds) throw py::value_error("Histogram.record_ns: '" + h.name + "' is not a *_seconds histogram");
-            h.h.record(to_count(ns.ptr(), "Histogram.record_ns"));
+            record(h, to_count(ns.ptr(), "Histogram.record_ns"), exemplar, "Histogram.record_ns");
           },
-          py::arg("ns"), "A duration in integer ns (time.perf_counter_ns() differences), *_seconds only.")
+          py::arg("ns"), py::arg("exemplar") = py::none(),
+          "A duration in integer ns (time.perf_counter_ns() differences), *_seconds only.")
       .def_property_readonly("name", [](const Histogram& h) { return h.name; })
       .def_property_readonly("seconds", [](const Histogram& h) { return h.seconds; },
                              "True for *_seconds histograms (record takes float seconds)")
