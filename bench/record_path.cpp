@@ -215,6 +215,39 @@ void wsm_histogram_record_size(benchmark::State& state) {
   }
 }
 
+// With an exemplar (issue 20): the record above plus the thread's exemplar cell of the series (a
+// table lookup, the realtime clock, six stores under the cell's sequence word). The exemplar
+// changes every call, as a trace id per message would.
+wsm::Exemplar bench_exemplar(std::size_t i) {
+  wsm::Exemplar e;
+  e.trace_id[0] = static_cast<std::uint8_t>(i | 1);
+  e.trace_id[15] = static_cast<std::uint8_t>(i >> 8);
+  e.span_id[7] = static_cast<std::uint8_t>(i);
+  return e;
+}
+
+void wsm_histogram_record_duration_exemplar(benchmark::State& state) {
+  const wsm::Histogram& h = wsm_handles().latency;
+  const auto& ring = latency_ring();
+  std::size_t i = 0;
+  h.record(std::chrono::nanoseconds(ring[i]), bench_exemplar(i));
+  for (auto _ : state) {
+    h.record(std::chrono::nanoseconds(ring[i]), bench_exemplar(i));
+    ++i;
+    benchmark::ClobberMemory();
+  }
+}
+
+void wsm_counter_inc_exemplar(benchmark::State& state) {
+  const wsm::Counter& c = wsm_handles().counter;
+  std::size_t i = 0;
+  c.inc(1, bench_exemplar(i));
+  for (auto _ : state) {
+    c.inc(1, bench_exemplar(i++));
+    benchmark::ClobberMemory();
+  }
+}
+
 // ---- prometheus-cpp: one shared series, as its users record ------------------------------------
 
 struct PrometheusHandles {
@@ -368,6 +401,8 @@ void register_all() {
       {"wsm/gauge_add", wsm_gauge_add},
       {"wsm/histogram_record_duration", wsm_histogram_record_duration},
       {"wsm/histogram_record_duration_local", wsm_histogram_record_local},
+      {"wsm/counter_inc_exemplar", wsm_counter_inc_exemplar},
+      {"wsm/histogram_record_duration_exemplar", wsm_histogram_record_duration_exemplar},
       {"wsm/histogram_record_size", wsm_histogram_record_size},
       {"wsm/histogram_record_size_local", wsm_histogram_record_size_local},
       {"wsm/facade_message_sent", wsm_facade_message_sent},

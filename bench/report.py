@@ -25,13 +25,13 @@ from report_format import at_most, fmt_ns, fmt_x, ratio, shown, verdict
 # The record-path rows, in the order the report lists them, and the peer each is compared against.
 RECORD_ORDER = [
     "floor/plain_inc", "floor/relaxed_store", "shared/fetch_add_relaxed",
-    "wsm/counter_inc", "wsm/counter_inc_local", "wsm/gauge_set", "wsm/gauge_add",
-    "wsm/histogram_record_duration", "wsm/histogram_record_duration_local",
+    "wsm/counter_inc", "wsm/counter_inc_local", "wsm/counter_inc_exemplar", "wsm/gauge_set", "wsm/gauge_add",
+    "wsm/histogram_record_duration", "wsm/histogram_record_duration_local", "wsm/histogram_record_duration_exemplar",
     "wsm/histogram_record_size", "wsm/histogram_record_size_local", "wsm/facade_message_sent",
     "prometheus_cpp/counter_increment", "prometheus_cpp/histogram_observe_12_buckets",
     "statsd/udp_datagram_per_event",
 ]
-COUNTER_LIKE = {"wsm/counter_inc", "wsm/counter_inc_local", "shared/fetch_add_relaxed",
+COUNTER_LIKE = {"wsm/counter_inc", "wsm/counter_inc_local", "wsm/counter_inc_exemplar", "shared/fetch_add_relaxed",
                 "statsd/udp_datagram_per_event", "wsm/gauge_set", "wsm/gauge_add"}
 PROM_COUNTER = "prometheus_cpp/counter_increment"
 PROM_HISTOGRAM = "prometheus_cpp/histogram_observe_12_buckets"

@@ -202,6 +202,7 @@ void Monitor::tick() {
       if (left_out_logged_.insert(line).second) log_line(settings_.log_name, line);
     }
     last_snapshot_seconds_ = seconds_since(start);
+    exemplars_.note(aggregation, snapshot->taken_unix_ns);
     deriver_.update(aggregation, snapshot->generation, snapshot->taken_mono_ns, snapshot->taken_unix_ns,
                     connections);
     mono_ns = snapshot->taken_mono_ns;
@@ -320,6 +321,22 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
   const auto aggregation = shm::Aggregation::of(catalog_, *snapshot);
   f(policy_.apply(aggregation, snapshot->generation));
   return true;
+}
+
+std::optional<std::map<std::string, std::vector<LoggedExemplar>>> Monitor::slowest_exemplars(
+    std::chrono::seconds window, std::size_t top) {
+  std::lock_guard lock(mutex_);
+  if (!attached_) return std::nullopt;
+  std::optional<shm::Snapshot> snapshot;
+  {
+    shm::MappingGuard guard(attached_->segment, attached_->damage);
+    shm::SnapshotOptions options;
+    options.only_families = {exemplars_.family()};
+    if (auto s = shm::Snapshot::take(attached_->segment, catalog_, options); s) snapshot = std::move(*s);
+  }
+  if (!sound() || !snapshot) return std::nullopt;
+  exemplars_.note(shm::Aggregation::of(catalog_, *snapshot), snapshot->taken_unix_ns);
+  return exemplars_.slowest(snapshot->taken_unix_ns, window, top);
 }
 
 template <class T, class Read>

@@ -48,11 +48,12 @@ Response handle(Monitor& monitor, const Request& request, ScrapeBuffers& buffers
   if (request.path == "/api/v1/writers") return json_response(api_writers(monitor));
   if (request.path == "/api/v1/segment") return json_response(api_segment(monitor));
   if (request.path == "/api/v1/breakdown") return json_response(api_breakdown(monitor));
+  if (request.path == "/api/v1/exemplars") return json_response(api_exemplars(monitor, request.query));
   if (auto page = live_page(request.path)) return std::move(*page);
   return json_response(api_error(404, "no endpoint '" + std::string(request.path) +
                                           "'; try /, /metrics, /api/v1/summary, /api/v1/percentiles, "
                                           "/api/v1/snapshots, /api/v1/connections, /api/v1/writers, "
-                                          "/api/v1/segment, /api/v1/breakdown or /healthz"));
+                                          "/api/v1/segment, /api/v1/breakdown, /api/v1/exemplars or /healthz"));
 }
 
 }  // namespace wsm::exporter

@@ -252,7 +252,7 @@ ParseOutcome parse_settings(const std::vector<std::string>& args, const Environm
   CLI::App app{"wsm-exporter: serves a wsmetrics segment to Prometheus (/metrics), as JSON "
                "(/api/v1/summary, /api/v1/percentiles, /api/v1/snapshots, /api/v1/connections, "
                "/api/v1/connections/{id}, /api/v1/writers, /api/v1/segment, /api/v1/breakdown, "
-               "/healthz) and as a live page (/)",
+               "/api/v1/exemplars, /healthz) and as a live page (/)",
                "wsm-exporter"};
   app.footer("Each flag has the environment variable shown; precedence: flag > environment > "
              "--config FILE > default.\nExit codes: 0 stopped by SIGTERM/SIGINT, 1 runtime failure, "

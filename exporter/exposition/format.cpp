@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <span>
 #include <unordered_set>
 
 #include "text_cursor.hpp"
@@ -49,12 +50,37 @@ void put_series(TextCursor& t, std::string_view name, std::string_view suffix, s
   t.put(' ');
 }
 
-// One sample line: series, value, newline (put_series made room for the number).
+// An OpenMetrics exemplar after a sample's value: ` # {trace_id="..",span_id=".."} value time`.
+void put_exemplar(TextCursor& t, const shm::ExemplarData& e, shm::Unit unit) {
+  constexpr char kHex[] = "0123456789abcdef";
+  constexpr std::string_view kTrace = " # {trace_id=\"", kSpan = "\",span_id=\"", kEnd = "\"} ";
+  t.room(kTrace.size() + 32 + kSpan.size() + 16 + kEnd.size() + 2 * TextCursor::kNumberRoom + 1);
+  const auto put_hex = [&](std::span<const std::uint8_t> bytes) {
+    for (const std::uint8_t b : bytes) {
+      t.put(kHex[b >> 4]);
+      t.put(kHex[b & 15]);
+    }
+  };
+  t.put(kTrace);
+  put_hex(e.trace_id);
+  t.put(kSpan);
+  put_hex(e.span_id);
+  t.put(kEnd);
+  t.put_number(shm::to_base_unit(unit, e.value));
+  t.put(' ');
+  // Seconds with millisecond precision: what Prometheus keeps of an exemplar's timestamp.
+  t.put_number(static_cast<double>(e.unix_ns / 1'000'000) / 1e3);
+}
+
+// One sample line: series, value, the exemplar if any, newline (put_series made room for the
+// number).
 template <class Number>
 void put_sample(TextCursor& t, std::string_view name, std::string_view suffix, std::string_view labels,
-                std::string_view extra, Number value) {
+                std::string_view extra, Number value, const shm::ExemplarData* exemplar = nullptr,
+                shm::Unit unit = shm::Unit::none) {
   put_series(t, name, suffix, labels, extra);
   t.put_number(value);
+  if (exemplar != nullptr) put_exemplar(t, *exemplar, unit);
   t.put('\n');
 }
 
@@ -166,9 +192,12 @@ void Writer::write(Format format, const shm::Aggregation* segment,
       }
       if (ft == nullptr) continue;
       const std::string_view labels = p.labels;
+      // Exemplars are OpenMetrics only: the text format 0.0.4 has no syntax for them.
+      const shm::ExemplarData* exemplar =
+          om && p.exemplar != shm::Point::kNoExemplar ? &segment->exemplars[p.exemplar] : nullptr;
       switch (fam.type) {
         case shm::MetricType::counter:
-          put_sample(t, ft->sample_name[fi], "", labels, "", p.counter);
+          put_sample(t, ft->sample_name[fi], "", labels, "", p.counter, exemplar, fam.unit);
           if (om) put_sample(t, ft->created_name, "", labels, "", std::string_view(created));
           break;
         case shm::MetricType::gauge:
@@ -181,7 +210,7 @@ void Writer::write(Format format, const shm::Aggregation* segment,
           put_sample(t, ft->sample_name[fi], "", labels, scratch_, p.gauge);
           break;
         case shm::MetricType::histogram:
-          put_histogram(t, *ft, p, segment->buckets_of(p), labels, om, created);
+          put_histogram(t, *ft, p, segment->buckets_of(p), labels, exemplar, om, created);
           break;
       }
     }
@@ -206,8 +235,8 @@ void Writer::write(Format format, const shm::Aggregation* segment,
 }
 
 void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point& p,
-                           std::span<const std::uint64_t> buckets, std::string_view labels, bool om,
-                           std::string_view created) {
+                           std::span<const std::uint64_t> buckets, std::string_view labels,
+                           const shm::ExemplarData* exemplar, bool om, std::string_view created) {
   const shm::FamilyInfo& fam = *p.family;
   // The cumulative count at each classic edge. Most HDR buckets of a series are empty, so the
   // walk skips to the next non-empty bucket, and an edge whose count did not change since the
@@ -218,6 +247,13 @@ void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point
   char digits[TextCursor::kNumberRoom];
   std::size_t digits_size = 1;
   digits[0] = '0';
+  // The exemplar goes on the line of the bucket that counted its value: the first edge >= it
+  // (a value v is counted in the bucket of v-1, so an edge equal to v counts it), else +Inf.
+  const auto exemplar_on = [&](std::size_t e) {
+    return exemplar != nullptr && exemplar->value <= ft.edges[e].edge &&
+           (e == 0 || exemplar->value > ft.edges[e - 1].edge) ? exemplar : nullptr;
+  };
+  const bool exemplar_above = exemplar != nullptr && (ft.edges.empty() || exemplar->value > ft.edges.back().edge);
   for (std::size_t e = 0; e < ft.edges.size(); ++e) {
     const std::uint64_t before = cumulative;
     for (const std::uint32_t last = ft.edges[e].last_bucket; next <= last && next < buckets.size(); ++next) {
@@ -226,9 +262,10 @@ void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point
     if (cumulative != before) {
       digits_size = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, cumulative).ptr - digits);
     }
-    put_sample(t, fam.name, "_bucket", labels, ft.le[e], std::string_view(digits, digits_size));
+    put_sample(t, fam.name, "_bucket", labels, ft.le[e], std::string_view(digits, digits_size), exemplar_on(e),
+               fam.unit);
   }
-  put_sample(t, fam.name, "_bucket", labels, "le=\"+Inf\"", p.count);
+  put_sample(t, fam.name, "_bucket", labels, "le=\"+Inf\"", p.count, exemplar_above ? exemplar : nullptr, fam.unit);
   const double sum = shm::to_base_unit(fam.unit, p.sum);
   if (om) {
     put_sample(t, fam.name, "_count", labels, "", p.count);

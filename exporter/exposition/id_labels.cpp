@@ -194,6 +194,12 @@ void IdLabelPolicy::merge_family(const shm::Aggregation& in, std::size_t begin, 
       continue;
     }
     into->recorded |= p.recorded;
+    // out_.exemplars is in.exemplars (apply), so the points' indices name the same exemplars.
+    if (p.exemplar != shm::Point::kNoExemplar &&
+        (into->exemplar == shm::Point::kNoExemplar ||
+         shm::more_recent(in.exemplars[p.exemplar], in.exemplars[into->exemplar]))) {
+      into->exemplar = p.exemplar;
+    }
     switch (p.family->type) {
       case shm::MetricType::counter: into->counter += p.counter; break;
       case shm::MetricType::gauge: combine_gauge(*into, p); break;
@@ -227,6 +233,7 @@ const shm::Aggregation& IdLabelPolicy::apply(const shm::Aggregation& in, std::ui
 
   out_.points.clear();
   out_.buckets.clear();
+  out_.exemplars = in.exemplars;  // sparse; merged points keep the most recent of theirs
   for (std::size_t begin = 0; begin < in.points.size();) {
     std::size_t end = begin;
     bool family_rewritten = false;

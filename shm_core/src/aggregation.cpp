@@ -47,6 +47,11 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
       }
     }
   }
+  for (const ExemplarView& e : snapshot.exemplars) {
+    if (const std::uint32_t target = totals.target_of(e.series_id); target != SeriesMerge::kLeftOut) {
+      totals.add_exemplar(target, e.data);
+    }
+  }
   totals.emit(catalog, [&](std::uint32_t family) { return snapshot.copied(family); }, out);
   out.label_text = std::move(merge.order_labels);  // the points' labels view it: moved, not copied
   return out;

@@ -119,8 +119,10 @@ class Fold {
       const CellHeader c = unpack_cell(word_at(arena.data() + pos)->load(std::memory_order_relaxed));
       const std::uint64_t next = pos + cell_bytes(c);
       if (c.words == 0 || next > used) return false;  // corrupt arena: keep the slot for a human
-      const auto kind = static_cast<MetricType>(c.kind);
-      if (c.series_id < s_.max_series() && kind != MetricType::gauge) {
+      // Counts only: a gauge's level dies with its process, and an exemplar cell (the latest
+      // exemplar of a thread) is dropped with its writer rather than kept in the retired arena.
+      const auto kind = static_cast<CellKind>(c.kind);
+      if (c.series_id < s_.max_series() && (kind == CellKind::counter || kind == CellKind::histogram)) {
         Word* from = word_at(arena.data() + pos + sizeof(CellHeader));
         Word* into = retired_cell(c);
         if (into == nullptr) {

@@ -10,6 +10,7 @@
 
 #include "wsm/shm/catalog.hpp"
 #include "wsm/shm/catalog_view.hpp"
+#include "wsm/shm/exemplar_cell.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/labels.hpp"
 #include "wsm/shm/liveness.hpp"
@@ -531,13 +532,16 @@ class Checker {
                 ", which is not a valid READY series; readers skip it");
       } else {
         const Shape& shape = *family_shapes_[series_family_[c.series_id]];
-        if (static_cast<std::uint16_t>(shape.type) != c.kind || shape.words != c.words ||
-            (retired && shape.type == MetricType::gauge)) {
+        const std::uint32_t packed = (std::uint32_t{static_cast<std::uint16_t>(shape.type)} << 16) | shape.words;
+        const bool counts_only = c.kind == static_cast<std::uint16_t>(CellKind::counter) ||
+                                 c.kind == static_cast<std::uint16_t>(CellKind::histogram);
+        if (!cell_fits(packed, c.kind, c.words) || (retired && !counts_only)) {
           add(Severity::error, FindingKind::cell_shape_mismatch,
               at + " of series " + std::to_string(c.series_id) + " has kind " +
                   std::to_string(c.kind) + " and " + std::to_string(c.words) + " words, its family " +
                   "has kind " + std::to_string(static_cast<unsigned>(shape.type)) + " and " +
-                  std::to_string(shape.words) + (retired ? " (and no gauge is ever retired)" : ""));
+                  std::to_string(shape.words) + " (or an exemplar cell of " + std::to_string(kExemplarWords) +
+                  " words)" + (retired ? "; no gauge or exemplar is ever retired" : ""));
         } else if (retired) {
           retired_cells_.emplace_back(pos, c.series_id);
         }

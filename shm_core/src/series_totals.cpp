@@ -35,6 +35,13 @@ void SeriesTotals::clear() {
   std::fill(buckets_.begin(), buckets_.end(), 0);
   for (GaugeTotal& g : gauges_) g = GaugeTotal{g.mode};
   per_writer_.clear();
+  exemplars_.clear();
+}
+
+void SeriesTotals::add_exemplar(std::uint32_t target, const ExemplarData& e) {
+  // The most recent, whichever order the writers were read in (Tally's helper thread, slot order).
+  auto [it, added] = exemplars_.try_emplace(target, e);
+  if (!added && more_recent(e, it->second)) it->second = e;
 }
 
 void SeriesTotals::add_gauge(std::uint32_t target, std::uint64_t value_bits, std::uint64_t stamp,
@@ -67,10 +74,11 @@ void SeriesTotals::subtract_word(std::uint32_t target, std::uint32_t k, std::uin
   }
 }
 
-void SeriesTotals::add_counts_of(const SeriesTotals& other) noexcept {
+void SeriesTotals::add_counts_of(const SeriesTotals& other) {
   for (std::size_t i = 0; i < value_.size(); ++i) value_[i] += other.value_[i];
   for (std::size_t i = 0; i < recorded_.size(); ++i) recorded_[i] |= other.recorded_[i];
   for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += other.buckets_[i];
+  for (const auto& [target, e] : other.exemplars_) add_exemplar(target, e);
 }
 
 void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, Aggregation& out) const {
@@ -81,6 +89,10 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
   if (merge_->order_overflow[position] && !recorded) return;
   Point p{&family, &catalog.known_series(id), merge_->labels_at(position)};
   p.recorded = recorded;
+  if (auto it = exemplars_.find(id); it != exemplars_.end()) {
+    p.exemplar = static_cast<std::uint32_t>(out.exemplars.size());
+    out.exemplars.push_back(it->second);
+  }
   switch (family.type) {
     case MetricType::counter: p.counter = value_[id]; break;
     case MetricType::gauge: {

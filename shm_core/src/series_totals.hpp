@@ -12,10 +12,12 @@
 #include <cstdint>
 #include <map>
 #include <sys/types.h>
+#include <unordered_map>
 #include <vector>
 
 #include "wsm/shm/aggregation.hpp"
 #include "wsm/shm/catalog_view.hpp"
+#include "wsm/shm/exemplar_cell.hpp"
 #include "wsm/shm/series_merge.hpp"
 
 namespace wsm::shm {
@@ -51,13 +53,16 @@ class SeriesTotals {
     for (std::uint32_t k = 0; k < bucket_count; ++k) b[k] += word(k + 1);
     recorded_[target] = 1;
   }
+  // An exemplar read whole from an exemplar cell: the series keeps the most recent of them.
+  void add_exemplar(std::uint32_t target, const ExemplarData& e);
   // A live process's gauge cell (value bits, set stamp), combined by its exposed family's mode.
   void add_gauge(std::uint32_t target, std::uint64_t value_bits, std::uint64_t stamp, pid_t pid);
   // Takes back payload word k of a counter or histogram cell already added (a fold's move seen
   // half done: Tally's repair).
   void subtract_word(std::uint32_t target, std::uint32_t k, std::uint64_t value) noexcept;
-  // Adds another pass's counter and histogram totals (same lay-out; its gauges must be empty).
-  void add_counts_of(const SeriesTotals& other) noexcept;
+  // Adds another pass's counter and histogram totals and exemplars (same lay-out; its gauges must
+  // be empty).
+  void add_counts_of(const SeriesTotals& other);
 
   // The points in exposition order; families for which `copied` is false are left out. The
   // bucket totals move into out.buckets (no copy): reclaim() takes them back before the next
@@ -87,6 +92,8 @@ class SeriesTotals {
   std::vector<std::uint32_t> gauge_at_;    // by series id: index in gauges_
   std::vector<GaugeTotal> gauges_;
   std::map<std::uint32_t, std::map<pid_t, double>> per_writer_;  // series -> pid -> value
+  // By series id, sparse: only series given an exemplar have one (most series never are).
+  std::unordered_map<std::uint32_t, ExemplarData> exemplars_;
   // By series id: the family it is exposed under. Ids, not pointers: a lay-out stays valid for any
   // view of the same catalog state (same generation, same entries), also a re-read one.
   std::vector<std::uint32_t> exposed_family_;
@@ -95,6 +102,7 @@ class SeriesTotals {
 template <class Copied>
 void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& out) {
   out.points.clear();
+  out.exemplars.clear();
   out.buckets.swap(buckets_);
   buckets_.clear();  // empty until reclaim() or lay_out(): never a stale size
   out.left_out = merge_->left_out;

@@ -149,9 +149,13 @@ void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
       return;
     }
     const std::uint32_t shape = catalog.cell_shape(c.series_id);
-    if (shape == 0 || shape != ((std::uint32_t{c.kind} << 16) | c.words)) {
+    const bool exemplar = c.kind == static_cast<std::uint16_t>(CellKind::exemplar);
+    if (!cell_fits(shape, c.kind, c.words) || (exemplar && writer == kRetiredWriter)) {
       problems.push_back(where + ": cell at byte " + std::to_string(pos) + " names series " +
                          std::to_string(c.series_id) + " with a kind or size the catalog disagrees with");
+    } else if (copied(catalog.family_of(c.series_id)) && exemplar) {
+      const auto* payload = word_at(arena.data() + pos + sizeof(CellHeader));
+      if (auto e = ExemplarCell::at(payload).read()) exemplars.push_back({c.series_id, writer, *e});
     } else if (copied(catalog.family_of(c.series_id))) {
       cells.push_back({c.series_id, writer, static_cast<std::uint32_t>(words.size()), c.words});
       const auto* payload = word_at(arena.data() + pos + sizeof(CellHeader));

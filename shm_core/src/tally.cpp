@@ -104,13 +104,17 @@ void ArenaReader::read(std::span<const std::byte> arena, std::uint64_t used, con
     }
     // The compact shape array, not the SeriesInfo: this runs once per cell of every writer.
     const std::uint32_t shape = catalog_.cell_shape(c.series_id);
-    if (shape == 0 || shape != ((std::uint32_t{c.kind} << 16) | c.words)) {
+    const bool exemplar = c.kind == static_cast<std::uint16_t>(CellKind::exemplar);
+    if (!cell_fits(shape, c.kind, c.words) || (exemplar && writer == nullptr)) {
       problems.push_back(where(writer) + ": cell at byte " + std::to_string(pos) + " names series " +
                          std::to_string(c.series_id) + " with a kind or size the catalog disagrees with");
     } else if (const std::uint32_t target = totals_.target_of(c.series_id); target != SeriesMerge::kLeftOut) {
       const Word* payload = word_at(arena.data() + pos + sizeof(CellHeader));
       const auto offset = static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(payload) - segment_.base());
-      if (move_ && (move_->source - offset < 8ull * c.words || move_->target - offset < 8ull * c.words)) {
+      if (exemplar) {
+        // Never a fold's source or target (exemplars are not folded): read whole, or not at all.
+        if (auto e = ExemplarCell::at(payload).read()) totals_.add_exemplar(target, *e);
+      } else if (move_ && (move_->source - offset < 8ull * c.words || move_->target - offset < 8ull * c.words)) {
         add_touching_move(c, target, payload, writer);
       } else {
         add(c, target, payload, writer, deferred_gauges);

@@ -119,7 +119,7 @@ Result<WriterArena> WriterArena::claim(const Segment& segment, std::uint32_t tid
                               " writer slots are in use by running threads; raise Limits::max_writers");
 }
 
-std::atomic<std::uint64_t>* WriterArena::append(std::uint32_t series_id, MetricType kind,
+std::atomic<std::uint64_t>* WriterArena::append(std::uint32_t series_id, CellKind kind,
                                                 std::uint32_t words) noexcept {
   WriterSlot& s = segment_->slot(index_);
   const std::span<std::byte> arena = segment_->arena(index_);

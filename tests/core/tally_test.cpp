@@ -39,7 +39,16 @@ shm::Limits limits() {
 constexpr GaugeMode kModes[] = {GaugeMode::sum, GaugeMode::max, GaugeMode::min, GaugeMode::last,
                                 GaugeMode::per_writer};
 
-// Random records of one thread: every family, label sets drawn from 48 (past the cap of 40).
+Exemplar random_exemplar(std::mt19937_64& rng) {
+  Exemplar e;
+  for (auto& b : e.trace_id) b = static_cast<std::uint8_t>(rng());
+  for (auto& b : e.span_id) b = static_cast<std::uint8_t>(rng());
+  e.trace_id[0] |= 1;
+  return e;
+}
+
+// Random records of one thread: every family, some with exemplars, label sets drawn from 48 (past
+// the cap of 40).
 void record_random(Registry& reg, std::uint64_t seed, int ops) {
   // Names from tables: GCC 12 warns (-Wrestrict, a false positive) on "c" + std::to_string(...).
   static const std::string counters[] = {"c0_total", "c1_total", "c2_total"};
@@ -48,7 +57,7 @@ void record_random(Registry& reg, std::uint64_t seed, int ops) {
   for (int i = 0; i < ops; ++i) {
     const std::string k = std::to_string(rng() % 48);
     const Labels labels = {{"k", k}};
-    switch (rng() % 5) {
+    switch (rng() % 7) {
       case 0:
       case 1: reg.counter(counters[rng() % 3], labels).inc(rng() % 1000); break;
       case 2: {
@@ -63,6 +72,8 @@ void record_random(Registry& reg, std::uint64_t seed, int ops) {
       }
       case 3: reg.histogram("h_seconds", labels).record(std::chrono::nanoseconds(rng() % 10'000'000'000ull)); break;
       case 4: reg.histogram("h_bytes", labels).record(rng() % (1u << 24)); break;
+      case 5: reg.counter(counters[rng() % 3], labels).inc(rng() % 1000, random_exemplar(rng)); break;
+      case 6: reg.histogram("h_seconds", labels).record(rng() % 10'000'000'000ull, random_exemplar(rng)); break;
     }
   }
 }
@@ -132,6 +143,10 @@ void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, 
     EXPECT_EQ(a.sum, b.sum) << at;
     EXPECT_EQ(a.count, b.count) << at;
     EXPECT_EQ(a.recorded, b.recorded) << at;
+    ASSERT_EQ(a.exemplar == shm::Point::kNoExemplar, b.exemplar == shm::Point::kNoExemplar) << at;
+    if (a.exemplar != shm::Point::kNoExemplar) {
+      EXPECT_TRUE(tally.exemplars[a.exemplar] == copied.exemplars[b.exemplar]) << at;
+    }
     if (a.family->type == shm::MetricType::histogram) {
       const auto x = tally.buckets_of(a);
       const auto y = copied.buckets_of(b);

@@ -172,7 +172,7 @@ TEST(Settings, EveryBadValueIsOneLineNamingTheKeyAndWhatIsAllowed) {
                              // every endpoint routes.cpp serves
                              "/metrics", "/api/v1/summary", "/api/v1/percentiles", "/api/v1/snapshots",
                              "/api/v1/connections", "/api/v1/connections/{id}", "/api/v1/writers",
-                             "/api/v1/segment", "/api/v1/breakdown", "/healthz", "live page (/)"}) {
+                             "/api/v1/segment", "/api/v1/breakdown", "/api/v1/exemplars", "/healthz", "live page (/)"}) {
     EXPECT_NE(help.message.find(listed), std::string::npos) << listed;
   }
 }
@@ -521,6 +521,59 @@ TEST(Api, WritersSegmentAndBreakdown) {
   ASSERT_EQ(b["subscriptions_active"].size(), 1u);
   EXPECT_EQ(b["subscriptions_active"][0]["value"], 4);
   EXPECT_TRUE(b["buffer_utilization_percent"].empty());
+}
+
+// GET /api/v1/exemplars: the slowest recent traces per message type, kept after faster ones
+// replace them in the segment (the exporter notes what each interval reads).
+TEST(Api, ExemplarsListTheSlowestRecentTracesPerMessageType) {
+  const std::string name = test::unique_segment_name("api-exemplars");
+  test::SegmentGuard guard(name);
+  Registry reg = *Registry::open(name, {.role = "nurse", .enabled = true});
+  const auto trace = [](int k) {
+    return *Exemplar::from_hex(std::string(31, '0') + std::to_string(k), std::string(15, '0') + std::to_string(k));
+  };
+  auto vitals = reg.histogram("websocket_message_latency_seconds",
+                              {{"message_type", "vitals"}, {"processing_stage", "parse"}, {"user_id", "u1"}});
+  auto ecg = reg.histogram("websocket_message_latency_seconds", {{"message_type", "ecg_data"}, {"processing_stage", "route"}});
+  auto plain = reg.histogram("websocket_message_latency_seconds", {{"message_type", "alert"}, {"processing_stage", "parse"}});
+
+  Settings settings;
+  settings.segment = name;
+  Monitor monitor(settings, exposition::IdLabelPolicy(exposition::IdLabelMode::drop));
+  ScrapeBuffers buffers;
+  const auto get = [&](std::string query) {
+    const Response r = handle(monitor, {"GET", "/api/v1/exemplars", query, "", ""}, buffers);
+    return std::make_pair(r.status, nlohmann::json::parse(r.body));
+  };
+  EXPECT_EQ(get("").first, 503);
+  monitor.tick();
+  // One exemplar cell per series: each record replaces the last, and the interval notes each.
+  for (int k = 1; k <= 5; ++k) {
+    vitals.record(std::chrono::milliseconds(k == 3 ? 9 : k), trace(k));
+    monitor.tick();
+  }
+  ecg.record(std::chrono::microseconds(700), trace(7));
+  plain.record(std::chrono::milliseconds(1));  // no exemplar: not listed
+
+  const auto [status, body] = get("top=2");
+  ASSERT_EQ(status, 200) << body.dump();
+  EXPECT_EQ(body["metric"], "websocket_message_latency_seconds");
+  EXPECT_EQ(body["window_seconds"], 300);
+  const auto& v = body["by_message_type"]["vitals"];
+  ASSERT_EQ(v.size(), 2u) << body.dump();
+  EXPECT_EQ(v[0]["trace_id"], std::string(31, '0') + "3");
+  EXPECT_EQ(v[0]["span_id"], std::string(15, '0') + "3");
+  EXPECT_DOUBLE_EQ(v[0]["value_seconds"].get<double>(), 0.009);
+  EXPECT_EQ(v[1]["trace_id"], std::string(31, '0') + "5");
+  EXPECT_EQ(v[0]["labels"], (nlohmann::json{{"message_type", "vitals"}, {"processing_stage", "parse"}}))
+      << "identifier labels are left out of the JSON API";
+  EXPECT_GT(v[0]["time"].get<double>(), 1e9);
+  ASSERT_EQ(body["by_message_type"]["ecg_data"].size(), 1u);
+  EXPECT_DOUBLE_EQ(body["by_message_type"]["ecg_data"][0]["value_seconds"].get<double>(), 0.0007);
+  EXPECT_FALSE(body["by_message_type"].contains("alert"));
+  EXPECT_EQ(get("top=0").first, 400);
+  EXPECT_EQ(get("window=901").first, 400);
+  EXPECT_EQ(get("slowest=3").first, 400);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <wsm/writer.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <sys/stat.h>
@@ -190,6 +191,60 @@ TEST(Exposition, OpenMetricsHasUnitCreatedTotalAndEof) {
   EXPECT_EQ(test::promtool_check(text).exit_code, 0);
 }
 
+// The OpenMetrics line of `om` that starts with `series` followed by a space ("" if none).
+std::string line_of(const std::string& om, const std::string& series) {
+  const auto at = om.find("\n" + series + " ");
+  if (at == std::string::npos) return "";
+  return om.substr(at + 1, om.find('\n', at + 1) - at - 1);
+}
+
+Exemplar trace(char digit) {
+  return *Exemplar::from_hex(std::string(32, digit), std::string(16, digit));
+}
+
+TEST(Exposition, ExemplarsGoOnTheBucketThatCountedThemInOpenMetricsOnly) {
+  const std::string name = test::unique_segment_name("expo-exemplar");
+  test::SegmentGuard guard(name);
+  Registry reg = open_registry(name);
+  reg.histogram("t_wait_seconds", {{"k", "a"}}).record(std::chrono::microseconds(3));
+  reg.histogram("t_wait_seconds", {{"k", "a"}}).record(std::chrono::milliseconds(2), trace('a'));
+  // Exactly on an edge (2^21 ns): counted at that edge, so shown there.
+  reg.histogram("t_wait_seconds", {{"k", "edge"}}).record(std::uint64_t{1} << 21, trace('b'));
+  // Above the top edge: only +Inf counts it.
+  reg.histogram("t_wait_seconds", {{"k", "top"}}).record(std::uint64_t{1} << 46, trace('c'));
+  reg.counter("t_sent_total", {{"k", "a"}}).inc(42, trace('d'));
+  reg.counter("t_plain_total").inc(1);
+  Read r(name);
+  const std::string om = r.write(Format::openmetrics);
+  const std::string a = std::string(32, 'a'), a_span = std::string(16, 'a');
+  std::size_t marks = 0;
+  for (std::size_t at = om.find(" # {"); at != std::string::npos; at = om.find(" # {", at + 1)) ++marks;
+  EXPECT_EQ(marks, 4u) << "one exemplar per series that has one\n" << om;
+  const std::string held = line_of(om, "t_wait_seconds_bucket{k=\"a\",le=\"0.002097152\"}");
+  const std::string prefix = "t_wait_seconds_bucket{k=\"a\",le=\"0.002097152\"} 2 # {trace_id=\"" + a +
+                             "\",span_id=\"" + a_span + "\"} 0.002 ";
+  ASSERT_TRUE(held.starts_with(prefix)) << held;
+  const double ts = std::stod(held.substr(prefix.size()));
+  const double now = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch()).count()) / 1e3;
+  EXPECT_LE(ts, now);
+  EXPECT_GT(ts, now - 600) << "a unix time in seconds";
+  EXPECT_EQ(line_of(om, "t_wait_seconds_bucket{k=\"a\",le=\"0.001048576\"}").find('#'), std::string::npos);
+  EXPECT_EQ(line_of(om, "t_wait_seconds_bucket{k=\"a\",le=\"+Inf\"}").find('#'), std::string::npos);
+  EXPECT_NE(line_of(om, "t_wait_seconds_bucket{k=\"edge\",le=\"0.002097152\"}").find(std::string(32, 'b')), std::string::npos);
+  EXPECT_NE(line_of(om, "t_wait_seconds_bucket{k=\"top\",le=\"+Inf\"}").find(std::string(32, 'c')), std::string::npos);
+  EXPECT_TRUE(line_of(om, "t_sent_total{k=\"a\"}").starts_with("t_sent_total{k=\"a\"} 42 # {trace_id=\"" +
+                                                                std::string(32, 'd') + "\",span_id=\"" +
+                                                                std::string(16, 'd') + "\"} 42 "))
+      << om;
+  EXPECT_EQ(line_of(om, "t_plain_total").find('#'), std::string::npos);
+  // Never in the text format: it has no syntax for them.
+  const std::string text = r.write(Format::prometheus_text);
+  EXPECT_EQ(text.find("trace_id"), std::string::npos);
+  EXPECT_EQ(text.find(" # "), std::string::npos);
+  EXPECT_EQ(test::promtool_check(text).exit_code, 0);
+}
+
 TEST(Exposition, ComputedFamiliesFollowAndReplaceASegmentFamilyOfTheirName) {
   const std::string name = test::unique_segment_name("expo-computed");
   test::SegmentGuard guard(name);
@@ -248,6 +303,22 @@ TEST(IdLabels, DropSumsSeriesThatDifferOnlyInIdentifiers) {
   std::string again;
   exposition::Writer().write(Format::prometheus_text, &policy.apply(r.aggregation, r.snapshot.generation), {}, 0, again);
   EXPECT_EQ(again, text);
+}
+
+TEST(IdLabels, DroppedIdentifiersKeepTheMostRecentExemplarOfTheMergedSeries) {
+  const std::string name = test::unique_segment_name("expo-drop-ex");
+  test::SegmentGuard guard(name);
+  Registry reg = open_registry(name);
+  reg.histogram("t_wait_seconds", {{"user_id", "u1"}}).record(std::chrono::milliseconds(2), trace('1'));
+  reg.histogram("t_wait_seconds", {{"user_id", "u2"}}).record(std::chrono::milliseconds(3), trace('2'));
+  reg.histogram("t_wait_seconds", {{"user_id", "u3"}}).record(std::chrono::milliseconds(4));
+  Read r(name);
+  exposition::IdLabelPolicy policy(exposition::IdLabelMode::drop);
+  const shm::Aggregation& out = policy.apply(r.aggregation, r.snapshot.generation);
+  std::string om;
+  exposition::Writer().write(Format::openmetrics, &out, {}, 0, om);
+  EXPECT_EQ(om.find(std::string(32, '1')), std::string::npos) << om;
+  EXPECT_NE(line_of(om, "t_wait_seconds_bucket{le=\"0.004194304\"}").find(std::string(32, '2')), std::string::npos) << om;
 }
 
 TEST(IdLabels, HashGivesStableKeyedPseudonymsAndRawKeepsValues) {

@@ -7,58 +7,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
-#include <fstream>
 
 #include "exporter_test_support.hpp"
+#include "prometheus_process.hpp"
 
 namespace {
 
 using namespace wsm::test;
 using nlohmann::json;
-
-class Prometheus {
- public:
-  Prometheus(int target_port, const std::string& dir) : port_(free_port()), dir_(dir) {
-    std::filesystem::create_directories(dir_ + "/data");
-    std::ofstream(dir_ + "/prometheus.yml")
-        << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-           "scrape_configs:\n  - job_name: wsm\n    static_configs:\n      - targets: ['127.0.0.1:"
-        << target_port << "']\n";
-    child_.emplace(Child::spawn({"/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml",
-                                 "--storage.tsdb.path=" + dir_ + "/data",
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                 "--log.level=warn"}));
-    ready_ = wait_for_http(port_, "/-/ready", 200, std::chrono::seconds(30));
-  }
-  ~Prometheus() {
-    child_->signal(SIGTERM);
-    child_->wait(std::chrono::seconds(20));
-    std::filesystem::remove_all(dir_);
-  }
-  [[nodiscard]] bool ready() const { return ready_; }
-
-  // The result vector of an instant query (empty when Prometheus has no data).
-  [[nodiscard]] json query(const std::string& expr) const {
-    const auto r = http_get(port_, "/api/v1/query?query=" + url_encode(expr));
-    if (!r || r->status != 200) return json::array();
-    const auto j = json::parse(r->body);
-    return j["status"] == "success" ? j["data"]["result"] : json::array();
-  }
-  // The single value of a query; NaN when there is not exactly one.
-  [[nodiscard]] double value(const std::string& expr) const {
-    const json r = query(expr);
-    if (r.size() != 1) return std::nan("");
-    return std::stod(r[0]["value"][1].get<std::string>());
-  }
-
- private:
-  int port_;
-  std::string dir_;
-  bool ready_ = false;
-  std::optional<Child> child_;
-};
 
 struct Bucket {
   double le;

@@ -55,7 +55,8 @@ def main():
         # arguments, a missing one, a method called on another class's object.
         c.inc(n=2)
         raises(TypeError, "unexpected keyword argument 'amount'", lambda: c.inc(amount=1))
-        raises(TypeError, "takes at most 1 argument (2 given)", lambda: c.inc(1, 2))
+        raises(TypeError, "takes at most 2 arguments (3 given)", lambda: c.inc(1, None, 2))
+        raises(TypeError, "exemplar must be a dict", lambda: c.inc(1, 2))
         raises(TypeError, "multiple values for argument 'v'", lambda: s.record(0.1, v=0.2))
         raises(TypeError, "missing its argument 'v'", lambda: s.record())
         raises(TypeError, "missing its argument 'v'", lambda: reg.gauge("err_level").set())

@@ -84,6 +84,9 @@ Inbound parse_inbound(std::string_view text, bool is_text) {
     if (!seq->is_number_integer()) return failed(std::move(in), FailureReason::malformed, "seq must be an integer");
     in.seq = seq->get<std::int64_t>();
   }
+  if (auto trace = j.find("traceparent"); trace != j.end() && trace->is_string()) {
+    in.traceparent = trace->get<std::string>();
+  }
   const auto type = j.find("type");
   if (type == j.end() || !type->is_string()) {
     return failed(std::move(in), FailureReason::malformed, "no string field 'type'");

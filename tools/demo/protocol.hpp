@@ -2,7 +2,9 @@
 //
 // Connect:  /ws?role=doctor|nurse|patient_monitor|admin&user=ID&patient=ID[&attempt=N]
 //           (ids: 1-40 of [A-Za-z0-9_.:-]; attempt > 0 marks a reconnection)
-// Client -> server (seq: optional integer, echoed in the reply):
+// Client -> server (seq: optional integer, echoed in the reply; traceparent: optional W3C trace
+// context "00-<32 hex>-<16 hex>-<2 hex>", recorded as the exemplar of the message's latency, else
+// the upgrade request's `traceparent` header is):
 //   {"type":"ecg_data","patient":"p7","seq":1,"ts":NS,"samples":[...]}     patient monitors only,
 //   {"type":"vitals","patient":"p7","seq":2,"ts":NS,"heart_rate":72,...}  for their own patient
 //   {"type":"alert","patient":"p7","seq":3,"ts":NS,"level":"critical","text":"..."}
@@ -49,6 +51,7 @@ struct Inbound {
   std::optional<std::int64_t> seq;
   std::string patient;                   // publish, subscribe, unsubscribe ("*": every patient)
   StreamSet streams = 0;                 // subscribe, unsubscribe
+  std::string traceparent;               // the envelope's W3C "traceparent", as sent ("" if none)
 };
 [[nodiscard]] Inbound parse_inbound(std::string_view text, bool is_text);
 

@@ -144,6 +144,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     }
     user_ = connect.user;
     patient_ = connect.patient;
+    const beast::string_view traceparent = request_["traceparent"];
+    trace_ = Exemplar::from_traceparent(std::string_view(traceparent.data(), traceparent.size()));
     attempt_ = connect.attempt;
     const auto& o = worker_.options();
     compression_ = o.deflate && offers_deflate(request_) ? Compression::deflate : Compression::none;
@@ -226,7 +228,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     const Inbound in = parse_inbound(*text, is_text);
     metrics_.message_received(conn_, in.type, text->size());
     const std::uint64_t parsed_ns = now_ns();
-    metrics_.latency(in.type, ProcessingStage::parse, std::chrono::nanoseconds(parsed_ns - read_ns));
+    latency(in, ProcessingStage::parse, std::chrono::nanoseconds(parsed_ns - read_ns));
     if (in.failure) {
       refuse(in, *in.failure, in.detail);
       return;
@@ -241,7 +243,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
           return;
         }
         const std::size_t n = hub.publish(*this, in.patient, in.type, text, now_ns());
-        metrics_.latency(in.type, ProcessingStage::route, since(parsed_ns));
+        latency(in, ProcessingStage::route, since(parsed_ns));
         metrics_.broadcast(TargetType::subscribers,
                            in.type == ws::MessageType::alert ? ws::BroadcastType::alert : ws::BroadcastType::telemetry,
                            n, since(read_ns));
@@ -252,7 +254,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
       case ws::MessageType::unsubscribe: {
         const auto refused = in.type == ws::MessageType::subscribe ? hub.subscribe(*this, in.patient, in.streams)
                                                                    : hub.unsubscribe(*this, in.patient, in.streams);
-        metrics_.latency(in.type, ProcessingStage::route, since(parsed_ns));
+        latency(in, ProcessingStage::route, since(parsed_ns));
         if (refused) {
           reply(error_message(in.seq, ws::label_value(*refused), "subscription refused"), ws::MessageType::error);
         } else {
@@ -266,13 +268,24 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
           return;
         }
         const std::size_t n = hub.announce(*this, text, now_ns());
-        metrics_.latency(in.type, ProcessingStage::route, since(parsed_ns));
+        latency(in, ProcessingStage::route, since(parsed_ns));
         metrics_.broadcast(TargetType::all, ws::BroadcastType::announcement, n, since(read_ns));
         reply(ack_message(in.seq, n), ws::MessageType::ack);
         return;
       }
       default:
         refuse(in, ws::FailureReason::unknown_type, "not a client message type");
+    }
+  }
+
+  // A stage's latency for message `in`, with its trace as exemplar: the envelope's traceparent,
+  // else the connection's (its upgrade request's), else none.
+  void latency(const Inbound& in, ProcessingStage stage, std::chrono::nanoseconds d) {
+    const std::optional<Exemplar> own = Exemplar::from_traceparent(in.traceparent);
+    if (const std::optional<Exemplar>& trace = own ? own : trace_) {
+      metrics_.latency(in.type, stage, d, *trace);
+    } else {
+      metrics_.latency(in.type, stage, d);
     }
   }
 
@@ -409,6 +422,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
   std::uint64_t write_mark_ = 0;
   mutable std::size_t read_peak_ = 0;
   std::optional<DisconnectReason> reason_;  // set when the server ends the connection
+  std::optional<Exemplar> trace_;           // the upgrade request's W3C traceparent, if any
   unsigned missed_ = 0;
   bool upgraded_ = false, writing_ = false, closing_ = false, finished_ = false;
   bool ping_in_flight_ = false, awaiting_pong_ = false;

@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
   app.add_option("--timeout", timeout_s, "give up after this many seconds (default: 60, or duration + 60)")
       ->check(CLI::Range(1.0, 90000.0));
+  app.add_option("--trace-log", o.trace_log,
+                 "write every trace id sent (each connection's and each message's W3C traceparent) to FILE, "
+                 "one per line");
   CLI11_PARSE(app, argc, argv);
   if (messages == 0 && duration_s == 0) {
     std::fprintf(stderr, "wsm-loadgen: give --messages M or --duration SECONDS (the run is bounded)\n");

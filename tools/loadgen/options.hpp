@@ -41,6 +41,7 @@ struct Options {
   unsigned stall_clients = 0;                    // subscribers that stop reading 3 s after connecting,
   std::chrono::milliseconds stall_for{15'000};   // for this long, then read as long, and so on
   std::chrono::milliseconds timeout{60'000};     // the whole run, however it goes
+  std::string trace_log;                         // every trace id sent, one a line (trace_ids.hpp)
 };
 
 // "patient_monitor=2,doctor=1" -> weights; false with a message on a bad entry.

@@ -14,6 +14,8 @@
 #include <optional>
 #include <utility>
 
+#include "trace_ids.hpp"
+
 namespace wsm::loadgen {
 
 namespace {
@@ -246,6 +248,7 @@ class Run {
   [[nodiscard]] bool aborting() const noexcept { return aborting_; }
   [[nodiscard]] const Options& options() const noexcept { return options_; }
   [[nodiscard]] net::io_context& io() noexcept { return io_; }
+  [[nodiscard]] TraceIds& traces() noexcept { return traces_; }
   [[nodiscard]] const tcp::resolver::results_type& endpoints() const noexcept { return endpoints_; }
   [[nodiscard]] double per_monitor_interval_s() const noexcept {
     return options_.rate > 0 ? static_cast<double>(std::max(1u, monitors_)) / options_.rate : 0;
@@ -303,6 +306,7 @@ class Run {
   }
 
   const Options& options_;
+  TraceIds traces_;
   net::io_context io_{1};
   net::signal_set signals_;
   net::steady_timer deadline_;
@@ -364,6 +368,8 @@ void Client::on_connect(std::uint64_t gen, beast::error_code ec) {
   websocket::permessage_deflate pmd;
   pmd.client_enable = run_.options().deflate && !staller_;  // whole frames fill its buffers sooner
   ws().set_option(pmd);
+  ws().set_option(websocket::stream_base::decorator(
+      [traceparent = run_.traces().next()](websocket::request_type& r) { r.set("traceparent", traceparent); }));
   std::string target = run_.options().target.path + "?role=" + std::string(ws::label_value(role_)) +
                        "&user=" + user_ + "&patient=" + patient_;
   declared_ = rejoining_ ? 1 : attempt_;
@@ -515,7 +521,8 @@ std::string Client::publish_message(std::uint64_t n) {
       default: return R"({"type":"subscribe","patient":")" + patient_ + R"(","seq":)" + seq + "}";  // monitors may not
     }
   }
-  const std::string head = R"(","patient":")" + patient_ + R"(","seq":)" + seq + R"(,"ts":)" + std::to_string(mono_ns());
+  const std::string head = R"(","patient":")" + patient_ + R"(","seq":)" + seq + R"(,"ts":)" + std::to_string(mono_ns()) +
+                           R"(,"traceparent":")" + run_.traces().next() + '"';
   if (n % 20 == 19) return R"({"type":"alert)" + head + R"(,"level":"critical","text":"arrhythmia detected"})";
   if (n % 4 == 3) return R"({"type":"vitals)" + head + R"(,"heart_rate":72,"spo2":98,"bp":"120/80","temp":36.8})";
   std::string samples;
@@ -698,6 +705,9 @@ void Client::on_lost(std::uint64_t gen, const char* what, beast::error_code ec) 
 
 Summary run_load(const Options& options, const std::vector<ws::Role>& roles) {
   Run run(options, roles);
+  if (!run.traces().open_log(options.trace_log)) {
+    std::perror(("wsm-loadgen: --trace-log " + options.trace_log).c_str());
+  }
   return run.go();
 }
 

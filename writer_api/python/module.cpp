@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -119,6 +121,36 @@ struct Histogram {
   bool seconds;  // *_seconds: records float seconds (stored as ns); else integers
 };
 
+// An exemplar as prometheus_client takes one: a dict of labels, here {'trace_id': 32 hex digits,
+// 'span_id': 16 hex digits} (W3C trace context ids); absent or None: no exemplar. TypeError or
+// ValueError otherwise.
+std::optional<wsm::Exemplar> to_exemplar(PyObject* obj, const char* what) {
+  if (obj == nullptr || obj == Py_None) return std::nullopt;
+  if (!PyDict_Check(obj)) {
+    throw py::type_error(std::string(what) + ": exemplar must be a dict {'trace_id': ..., 'span_id': ...}");
+  }
+  const auto dict = py::reinterpret_borrow<py::dict>(obj);
+  if (dict.size() != 2 || !dict.contains("trace_id") || !dict.contains("span_id")) {
+    throw py::value_error(std::string(what) + ": exemplar takes exactly the labels trace_id and span_id");
+  }
+  const auto field = [&](const char* key) { return py::str(dict[key]).cast<std::string>(); };
+  auto e = wsm::Exemplar::from_hex(field("trace_id"), field("span_id"));
+  if (!e) {
+    throw py::value_error(std::string(what) + ": exemplar trace_id must be 32 and span_id 16 hex digits, not all zero");
+  }
+  return e;
+}
+
+// A record in the family's integer unit, with its exemplar when one is given.
+template <class Handle>
+void record_with(const Handle& h, std::uint64_t value, PyObject* exemplar, const char* what) {
+  if (const auto e = to_exemplar(exemplar, what)) {
+    if constexpr (std::is_same_v<Handle, wsm::Counter>) h.inc(value, *e); else h.record(value, *e);
+  } else {
+    if constexpr (std::is_same_v<Handle, wsm::Counter>) h.inc(value); else h.record(value);
+  }
+}
+
 // The record methods (fast_method.hpp: plain CPython methods, not pybind11's dispatcher).
 // An argument's slot is nullptr when the caller gave none.
 PyObject* required(PyObject* arg, const char* method, const char* name) {
@@ -128,10 +160,12 @@ PyObject* required(PyObject* arg, const char* method, const char* name) {
 
 struct CounterInc {
   static constexpr const char* name = "inc";
-  static constexpr std::array<const char*, 1> args{"n"};
-  static constexpr const char* doc = "inc(n=1): adds n, a non-negative integer.";
-  static void call(const Counter& c, const Arguments<1>& a) {
-    c.h.inc(a[0] == nullptr ? 1 : to_count(a[0], "Counter.inc"));
+  static constexpr std::array<const char*, 2> args{"n", "exemplar"};
+  static constexpr const char* doc =
+      "inc(n=1, exemplar=None): adds n, a non-negative integer; exemplar={'trace_id': hex32, 'span_id': hex16} "
+      "keeps it as this thread's latest.";
+  static void call(const Counter& c, const Arguments<2>& a) {
+    record_with(c.h, a[0] == nullptr ? 1 : to_count(a[0], "Counter.inc"), a[1], "Counter.inc");
   }
 };
 
@@ -186,29 +220,35 @@ struct GaugeDec {
 
 struct HistogramRecord {
   static constexpr const char* name = "record";
-  static constexpr std::array<const char*, 1> args{"v"};
-  static constexpr const char* doc = "record(v): float seconds for *_seconds histograms, integers otherwise.";
-  static void call(const Histogram& h, const Arguments<1>& a) {
+  static constexpr std::array<const char*, 2> args{"v", "exemplar"};
+  static constexpr const char* doc =
+      "record(v, exemplar=None): float seconds for *_seconds histograms, integers otherwise; "
+      "exemplar={'trace_id': hex32, 'span_id': hex16} keeps it as this thread's latest.";
+  static void call(const Histogram& h, const Arguments<2>& a) {
     PyObject* v = required(a[0], "Histogram.record", "v");
+    std::uint64_t value = 0;
     if (h.seconds) {
-      h.h.record(seconds_to_ns(to_double(v, "Histogram.record")));
+      value = seconds_to_ns(to_double(v, "Histogram.record"));
     } else if (PyLong_Check(v)) {
-      h.h.record(to_count(v, "Histogram.record"));
+      value = to_count(v, "Histogram.record");
     } else {
       throw py::type_error("Histogram.record: '" + h.name + "' is not a *_seconds histogram and " +
                            "records integers (bytes, percent, counts), not " + Py_TYPE(v)->tp_name + " " +
                            std::string(py::repr(v)));
     }
+    record_with(h.h, value, a[1], "Histogram.record");
   }
 };
 struct HistogramRecordNs {
   static constexpr const char* name = "record_ns";
-  static constexpr std::array<const char*, 1> args{"ns"};
+  static constexpr std::array<const char*, 2> args{"ns", "exemplar"};
   static constexpr const char* doc =
-      "record_ns(ns): a duration in integer ns (time.perf_counter_ns() differences), *_seconds only.";
-  static void call(const Histogram& h, const Arguments<1>& a) {
+      "record_ns(ns, exemplar=None): a duration in integer ns (time.perf_counter_ns() differences), "
+      "*_seconds only.";
+  static void call(const Histogram& h, const Arguments<2>& a) {
     if (!h.seconds) throw py::value_error("Histogram.record_ns: '" + h.name + "' is not a *_seconds histogram");
-    h.h.record(to_count(required(a[0], "Histogram.record_ns", "ns"), "Histogram.record_ns"));
+    record_with(h.h, to_count(required(a[0], "Histogram.record_ns", "ns"), "Histogram.record_ns"), a[1],
+                "Histogram.record_ns");
   }
 };
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "segment_state.hpp"
+#include "wsm/shm/exemplar_cell.hpp"
 #include "wsm/shm/proc_stats.hpp"
 #include "wsm/shm/process_lease.hpp"
 #include "wsm/writer.hpp"
@@ -22,6 +23,9 @@ namespace {
 constexpr std::size_t kSinkWords =
     shm::histogram_words(shm::HistogramScheme{shm::kMaxOctaveLimit}.bucket_count());
 thread_local std::array<std::atomic<std::uint64_t>, kSinkWords> tls_sink{};
+// Where a thread's exemplars of a series go when its arena had no room for their cell: marks the
+// series so later exemplars neither retry the append nor count another drop. Never read.
+thread_local std::array<std::atomic<std::uint64_t>, shm::kExemplarWords> tls_exemplar_sink{};
 
 std::array<std::atomic<SegmentState*>, kMaxSegments> g_segments{};
 
@@ -36,6 +40,9 @@ struct ThreadWriter {
   pid_t pid = 0;
   std::optional<shm::WriterArena> arena;  // empty: no slot was free; every cell is the sink
   std::unique_ptr<std::atomic<std::uint64_t>*[], FreeDeleter> table;
+  // The thread's exemplar cells by series id, like `table`; allocated at its first exemplar, so a
+  // thread that never records one pays nothing for them.
+  std::unique_ptr<std::atomic<std::uint64_t>*[], FreeDeleter> exemplars;
 
   ~ThreadWriter() {
     if (tls_tables[index] == table.get()) tls_tables[index] = nullptr;
@@ -254,6 +261,39 @@ std::atomic<std::uint64_t>* cell_slow(std::uint32_t segment, std::uint32_t serie
   } catch (...) {  // allocation failure: record nowhere rather than throw into the caller
     return tls_sink.data();
   }
+}
+
+namespace {
+
+// A thread's first exemplar of a series: appends its exemplar cell (or marks the series with the
+// exemplar sink). nullptr for a sink handle, a series this process did not register or a gauge.
+std::atomic<std::uint64_t>* exemplar_cell_slow(std::uint32_t segment, std::uint32_t series) noexcept {
+  SegmentState* state = segment_at(segment);
+  ThreadWriter* w = segment < kMaxSegments ? tls_writers[segment].get() : nullptr;
+  if (state == nullptr || w == nullptr || !w->arena || series >= state->segment.max_series()) return nullptr;
+  const SeriesShape shape = state->shapes.at(series);
+  if (shape.words == 0 || shape.kind == shm::MetricType::gauge) return nullptr;
+  if (!w->exemplars) {
+    w->exemplars.reset(static_cast<std::atomic<std::uint64_t>**>(
+        std::calloc(state->segment.max_series(), sizeof(std::atomic<std::uint64_t>*))));
+    if (!w->exemplars) return nullptr;
+  }
+  auto* cell = w->arena->append(series, shm::CellKind::exemplar, shm::kExemplarWords);
+  if (cell == nullptr) cell = tls_exemplar_sink.data();  // no room: counted as dropped, once
+  w->exemplars[series] = cell;
+  return cell;
+}
+
+}  // namespace
+
+void record_exemplar(std::uint32_t segment, std::uint32_t series, std::uint64_t value,
+                     const Exemplar& exemplar) noexcept {
+  // The record before this one found (or made) the thread's writer, so its table lookup is all a
+  // later exemplar of the series costs besides the clock and the six stores.
+  const ThreadWriter* w = segment < kMaxSegments ? tls_writers[segment].get() : nullptr;
+  std::atomic<std::uint64_t>* cell = w != nullptr && w->exemplars ? w->exemplars[series] : nullptr;
+  if (cell == nullptr && (cell = exemplar_cell_slow(segment, series)) == nullptr) return;
+  shm::ExemplarCell::at(cell).write({exemplar.trace_id, exemplar.span_id, value, shm::unix_ns()});
 }
 
 }  // namespace wsm::detail

@@ -32,8 +32,10 @@ def build(c):
         timeseries(3, "Latency P50 / P95 / P99",
                    "Message latency quantiles per processing stage from websocket_message_latency_seconds, "
                    "buckets summed over instances before histogram_quantile. The line is the "
-                   "HighWebSocketLatency threshold, which applies to the P95 over 5 minutes.",
-                   "s", [Target(quantile(q, latency, ["processing_stage"]), "%s {{processing_stage}}" % name)
+                   "HighWebSocketLatency threshold, which applies to the P95 over 5 minutes. The P95 query asks for "
+                   "exemplars: with Prometheus' exemplar storage on, each dot is a recent message with its trace id.",
+                   "s", [Target(quantile(q, latency, ["processing_stage"]), "%s {{processing_stage}}" % name,
+                                exemplar=name == "p95")
                          for name, q in QUANTILES], t, grid.place(12), threshold=("latency_seconds", ">")),
         timeseries(4, "Bandwidth",
                    "Bytes per second sent and received, by direction: the exporter's derived gauge "

@@ -22,9 +22,11 @@ def threshold_steps(thresholds, spec):
     return {"mode": "absolute", "steps": [{"color": below, "value": None}, {"color": above, "value": value}]}
 
 
-def target(ref, expr, legend):
-    return {"refId": ref, "datasource": DATASOURCE, "expr": expr, "legendFormat": legend,
-            "range": True, "editorMode": "code"}
+def target(ref, t):
+    query = {"refId": ref, "datasource": DATASOURCE, "expr": t.expr}
+    if t.exemplar:
+        query["exemplar"] = True  # Grafana asks Prometheus for exemplars: trace ids on the panel
+    return query | {"legendFormat": t.legend, "range": True, "editorMode": "code"}
 
 
 # Line styles of a reference drawn next to the value it frames (a band's edges, a mean).
@@ -34,11 +36,12 @@ LINE_STYLES = {"dash": {"fill": "dash", "dash": [10, 10]}, "dot": {"fill": "dot"
 class Target:
     """One query of a panel; `unit`, `axis` and `threshold` give it its own field config (an
     override by refId), e.g. a ratio on the right axis next to rates; `line` ("dash", "dot") draws
-    it as an unfilled reference line, so a band around a value does not hide the value."""
+    it as an unfilled reference line, so a band around a value does not hide the value; `exemplar`
+    shows the exemplars (trace ids) of the histogram it reads beside the line."""
 
-    def __init__(self, expr, legend, unit=None, axis="auto", threshold=None, line=None):
+    def __init__(self, expr, legend, unit=None, axis="auto", threshold=None, line=None, exemplar=False):
         self.expr, self.legend, self.unit, self.axis, self.threshold = expr, legend, unit, axis, threshold
-        self.line = line
+        self.line, self.exemplar = line, exemplar
 
 
 def override(ref, t, thresholds):
@@ -71,7 +74,7 @@ def timeseries(panel_id, title, description, unit, targets, thresholds, grid, th
                                           if t.unit or t.line]},
             "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                         "tooltip": {"mode": "multi", "sort": "desc"}},
-            "targets": [target(r, t.expr, t.legend) for r, t in zip(refs, targets)]}
+            "targets": [target(r, t) for r, t in zip(refs, targets)]}
 
 
 def row(panel_id, title, grid):

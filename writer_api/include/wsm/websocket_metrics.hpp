@@ -335,6 +335,11 @@ class Metrics {
     auto& s = *state_;
     s.latency.get(s.resolver, type, stage).record(d);
   }
+  // The same with the trace the message belongs to (exemplar.hpp), e.g. from its traceparent.
+  void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d, const Exemplar& trace) noexcept {
+    auto& s = *state_;
+    s.latency.get(s.resolver, type, stage).record(d, trace);
+  }
   // A message queued for `recipients` connections, `d` after it was read.
   void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
                  std::chrono::nanoseconds d) noexcept {

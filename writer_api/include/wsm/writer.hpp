@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 
+#include "wsm/exemplar.hpp"
 #include "wsm/shm/error.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/labels.hpp"
@@ -79,6 +80,11 @@ extern constinit std::atomic<std::uint32_t> fork_epoch;
 // writer slot, appends a cell, caches it in tls_tables.
 [[gnu::cold]] std::atomic<std::uint64_t>* cell_slow(std::uint32_t segment, std::uint32_t series) noexcept;
 std::uint64_t monotonic_ns() noexcept;
+// The exemplar half of a record with one, out of line so that a record without one compiles to
+// what it always did: writes the calling thread's exemplar cell of the series (appended on its
+// first exemplar there). `value` is the recorded integer, or a counter's increment.
+void record_exemplar(std::uint32_t segment, std::uint32_t series, std::uint64_t value,
+                     const Exemplar& exemplar) noexcept;
 
 [[gnu::always_inline]] inline std::atomic<std::uint64_t>* cell(std::uint32_t segment,
                                                                std::uint32_t series) noexcept {
@@ -109,6 +115,12 @@ class Counter {
   Counter() = default;  // a sink until assigned from a Registry
   void inc(std::uint64_t n = 1) const noexcept {
     if constexpr (kRecording) detail::add_own(*detail::cell(segment_, id_), n);
+  }
+  // The same, keeping `exemplar` (with n) as this thread's latest exemplar of the series.
+  void inc(std::uint64_t n, const Exemplar& exemplar) const noexcept {
+    if constexpr (!kRecording) return;
+    inc(n);
+    detail::record_exemplar(segment_, id_, n, exemplar);
   }
   // This handle bound to the calling thread's cell, for the hot loop of one thread.
   [[nodiscard]] LocalCounter local() const noexcept;
@@ -205,6 +217,16 @@ class Histogram {
   template <class Rep, class Period>
   void record(std::chrono::duration<Rep, Period> d) const noexcept {
     record(detail::to_ns(d));
+  }
+  // The same, keeping `exemplar` (with v) as this thread's latest exemplar of the series.
+  void record(std::uint64_t v, const Exemplar& exemplar) const noexcept {
+    if constexpr (!kRecording) return;
+    record(v);
+    detail::record_exemplar(segment_, id_, v, exemplar);
+  }
+  template <class Rep, class Period>
+  void record(std::chrono::duration<Rep, Period> d, const Exemplar& exemplar) const noexcept {
+    record(detail::to_ns(d), exemplar);
   }
   // This handle bound to the calling thread's cell (see LocalCounter).
   [[nodiscard]] LocalHistogram local() const noexcept;

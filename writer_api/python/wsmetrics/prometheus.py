@@ -31,7 +31,9 @@ What differs from prometheus_client:
   go when it exits, as prometheus_client's live* modes.
 - No registry, collect(), generate_latest() or start_http_server(): the exporter serves /metrics
   (`registry=` is accepted and ignored unless it is a wsmetrics.Registry, which is then used).
-  No _created samples, exemplars are ignored, remove()/clear() and Gauge.set_function() raise
+  No _created samples; an exemplar is kept (shown in OpenMetrics) when it is W3C trace context,
+  {'trace_id': 32 hex digits, 'span_id': 16 hex digits}, and ignored otherwise; remove()/clear() and
+  Gauge.set_function() raise
   NotImplementedError (a series stays in the segment; a callback would need a collector).
 - A name used again with another type raises ValueError when its series is registered: at
   construction without labelnames, at the first labels() call with them.
@@ -182,6 +184,18 @@ class _Metric:
         return "wsmetrics.prometheus.%s(%s)" % (type(self).__name__, self._name)
 
 
+def _with_exemplar(record, amount, exemplar):
+    """record(amount, exemplar=...) when the exemplar is W3C trace context the segment can keep,
+    else record(amount): prometheus_client takes any exemplar labels, so others are ignored."""
+    if exemplar is not None and set(exemplar) == {"trace_id", "span_id"}:
+        try:
+            record(amount, exemplar=exemplar)
+            return
+        except ValueError:
+            pass  # not 32 and 16 hex digits: kept by nobody, as before
+    record(amount)
+
+
 class Counter(_Metric):
     """prometheus_client.Counter over a wsmetrics counter <name>_total (integer amounts only)."""
 
@@ -203,7 +217,7 @@ class Counter(_Metric):
             amount = int(amount)
         elif amount < 0:
             raise ValueError("Counters can only be incremented by non-negative amounts.")
-        handle.inc(amount)
+        _with_exemplar(handle.inc, amount, exemplar)
 
     def count_exceptions(self, exception=Exception):
         """Context manager and decorator: counts the exceptions of that type leaving the block."""
@@ -322,7 +336,7 @@ class Histogram(_Metric):
         """Record amount: seconds (float) for *_seconds histograms, else an integer (rounded)."""
         handle = self._observable()
         if handle.seconds or amount.__class__ is int:
-            handle.record(amount)
+            _with_exemplar(handle.record, amount, exemplar)
             return
         rounded = int(round(amount))
         if rounded != amount and not self._warned:
@@ -330,7 +344,7 @@ class Histogram(_Metric):
             warnings.warn("wsmetrics histogram %s is not a *_seconds histogram and records integers: "
                           "%r recorded as %d (name durations *_seconds)" % (self._name, amount, rounded),
                           RuntimeWarning, stacklevel=2)
-        handle.record(max(rounded, 0))
+        _with_exemplar(handle.record, max(rounded, 0), exemplar)
 
     def time(self):
         """Context manager and decorator: observes the block's duration (in ns for *_seconds)."""

@@ -9,6 +9,11 @@
 //                            and arena bytes) and what was dropped
 //   GET /api/v1/breakdown    latency p50/p95/p99 per message type, compression ratio per type,
 //                            buffer utilisation, queue sizes and active subscriptions per label set
+//   GET /api/v1/exemplars    ?window=300&top=10 (window 1-900 s, top 1-100; both optional): the
+//                            slowest exemplars of websocket_message_latency_seconds recorded in
+//                            the window, per message_type: {"metric", "window_seconds", "top",
+//                            "by_message_type": {type: [{"trace_id", "span_id", "value_seconds",
+//                            "time" (unix s), "labels"}, ...slowest first]}} (exemplar_log.hpp)
 //   GET /healthz             200 with the segment state; 503 with the reason while there is none
 //   GET /api/v1/connections[/{id}]  the connection tables: connections_api.hpp
 // (GET / and its two files are the live page, live_page.hpp, which reads these endpoints.)
@@ -40,6 +45,7 @@ struct ApiResult {
 [[nodiscard]] ApiResult api_writers(Monitor& monitor);    // api_segment.cpp
 [[nodiscard]] ApiResult api_segment(Monitor& monitor);    // api_segment.cpp
 [[nodiscard]] ApiResult api_breakdown(Monitor& monitor);  // api_breakdown.cpp
+[[nodiscard]] ApiResult api_exemplars(Monitor& monitor, std::string_view query);  // api_exemplars.cpp
 
 // {"q", "value", "lower", "upper"} of a quantile; an unbounded edge is null.
 [[nodiscard]] nlohmann::json quantile_json(const Quantile& q);

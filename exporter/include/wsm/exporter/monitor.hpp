@@ -35,6 +35,7 @@
 
 #include "wsm/exporter/capacity_watch.hpp"
 #include "wsm/exporter/derive.hpp"
+#include "wsm/exporter/exemplar_log.hpp"
 #include "wsm/exporter/resources.hpp"
 #include "wsm/exporter/scrape_buffers.hpp"
 #include "wsm/exporter/settings.hpp"
@@ -113,6 +114,12 @@ class Monitor {
   // construction, so pseudonym() needs no lock (apply() does, and only scrape() calls it).
   [[nodiscard]] const exposition::IdLabelPolicy& id_policy() const noexcept { return policy_; }
 
+  // By message type, the slowest `top` exemplars of the message latency family recorded within
+  // `window` (exemplar_log.hpp), after noting a fresh read of it; nullopt when no segment is
+  // attached or the read failed (status() says why).
+  [[nodiscard]] std::optional<std::map<std::string, std::vector<LoggedExemplar>>> slowest_exemplars(
+      std::chrono::seconds window, std::size_t top);
+
   [[nodiscard]] IntervalFigures figures() const;
   [[nodiscard]] std::vector<ProcessFigures> processes() const;
   [[nodiscard]] std::vector<IntervalRecord> history(std::size_t n) const;
@@ -159,6 +166,7 @@ class Monitor {
   MonitorStatus status_;
   const DerivedRules rules_;  // of settings_.categories
   Deriver deriver_{rules_};
+  ExemplarLog exemplars_{std::string(rules_.breakdown.message_latency)};  // noted by tick() and the API
   CapacityWatch capacity_;  // used by tick() only
   ResourceMonitor resources_;  // used by tick() only
   std::vector<exposition::ComputedFamily> computed_;  // derived + resource families of the interval

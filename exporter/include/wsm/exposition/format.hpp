@@ -10,6 +10,10 @@
 //    HELP text is escaped here per format (text: \\ and \n; OpenMetrics: also \").
 //  - Histograms: classic cumulative `_bucket` lines at the family's fixed edges
 //    (classic_buckets.hpp), `+Inf` == `_count`, `_sum` in base units (seconds from ns).
+//  - Exemplars (OpenMetrics only, never text 0.0.4): a point's most recent exemplar
+//    (Aggregation::exemplars) follows the `_bucket` line whose `le` is the first edge >= its value
+//    (the bucket that counted it), or a counter's `_total` line:
+//    ` # {trace_id="<32 hex>",span_id="<16 hex>"} <value in base unit> <unix seconds, ms>`.
 //  - Families the caller computes (derived, resource and self metrics) follow the segment's; a
 //    segment family with the name of a computed one is left out, so no name appears twice.
 #pragma once
@@ -70,8 +74,8 @@ class Writer {
   const FamilyText& family_text(std::string_view name, std::string_view help, shm::MetricType type,
                                 shm::Unit unit, std::uint8_t max_octave);
   static void put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point& p,
-                            std::span<const std::uint64_t> buckets, std::string_view labels, bool om,
-                            std::string_view created);
+                            std::span<const std::uint64_t> buckets, std::string_view labels,
+                            const shm::ExemplarData* exemplar, bool om, std::string_view created);
 
   std::unordered_map<std::string, FamilyText> cache_;
   std::string scratch_;  // labels of the current sample (worker label appended)

@@ -5,7 +5,9 @@
 //  - gauges: only the process gauge cells of live processes, combined per the family's mode
 //    (sum, max, min, last = latest set, per_writer = one point per pid with a `worker` label);
 //  - one point per family name + labels, however many catalog entries carry them
-//    (series_merge.hpp): no sample is ever exposed twice.
+//    (series_merge.hpp): no sample is ever exposed twice;
+//  - exemplars: per counter or histogram point, the most recent one of any live or dead-not-yet-
+//    reaped writer (exemplars are never folded).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,10 @@ struct Point {
   std::uint64_t count = 0;  // histograms: the sum of the buckets, so it equals +Inf
   std::uint32_t buckets_at = 0;  // histograms: family->bucket_count counts in Aggregation::buckets
   bool recorded = false;    // some cell holds this series
+  // Counters and histograms: the most recent exemplar across writers, an index into
+  // Aggregation::exemplars, or kNoExemplar.
+  std::uint32_t exemplar = kNoExemplar;
+  static constexpr std::uint32_t kNoExemplar = ~std::uint32_t{0};
 };
 
 class Aggregation {
@@ -37,6 +43,7 @@ class Aggregation {
   // Exposition order: family name, labels, worker. Overflow series appear only once recorded.
   std::vector<Point> points;
   std::vector<std::uint64_t> buckets;  // non-cumulative counts per histogram point
+  std::vector<ExemplarData> exemplars;  // those of the points that have one (sparse)
   // Catalog entries of one family name + labels are one point (series_merge.hpp): how many were
   // added into another, and the families left out for clashing with another of their name.
   std::uint32_t merged_entries = 0;

@@ -38,8 +38,9 @@
 namespace wsm::shm {
 
 inline constexpr std::uint64_t kMagic = 0x0147'4553'4d53'5700ull;  // "\0WSMSEG\1" little-endian
-// 2: the connection table; 3: process records; 4: the series key hash (label_hash.hpp)
-inline constexpr std::uint32_t kLayoutVersion = 4;
+// 2: the connection table; 3: process records; 4: the series key hash (label_hash.hpp);
+// 5: exemplar cells (exemplar_cell.hpp)
+inline constexpr std::uint32_t kLayoutVersion = 5;
 
 enum class MetricType : std::uint8_t { counter = 1, gauge = 2, histogram = 3 };
 // The word every output uses for a type (Prometheus TYPE, `wsm dump --json`, `wsm inspect`).
@@ -409,7 +410,8 @@ static_assert(sizeof(ConnectionRecord) == 192);
 //   counter:   [value]
 //   gauge:     [value as f64 bits, set stamp ns (0: only added to)]
 //   histogram: [sum, bucket 0 .. bucket n-1]   (count is the sum of the buckets)
-//   0 series_id  4 kind (MetricType)  6 words
+//   exemplar:  [seq, trace id (2 words), span id, value, unix ns]   (exemplar_cell.hpp)
+//   0 series_id  4 kind (CellKind)  6 words
 struct CellHeader {
   std::uint32_t series_id;
   std::uint16_t kind;
@@ -417,6 +419,12 @@ struct CellHeader {
 };
 static_assert(offsetof(CellHeader, kind) == 4);
 static_assert(sizeof(CellHeader) == 8);
+
+// What a cell holds. The first three are a family's own cells (kind == its MetricType); an
+// exemplar cell belongs to a counter or histogram series beside that series' own cell: the latest
+// exemplar one thread recorded for it, appended on its first one, never folded at reap.
+enum class CellKind : std::uint16_t { counter = 1, gauge = 2, histogram = 3, exemplar = 4 };
+[[nodiscard]] constexpr CellKind cell_kind(MetricType t) noexcept { return static_cast<CellKind>(t); }
 
 [[nodiscard]] constexpr std::uint64_t pack_cell(CellHeader h) noexcept {
   return std::uint64_t{h.series_id} | (std::uint64_t{h.kind} << 32) | (std::uint64_t{h.words} << 48);
@@ -433,6 +441,7 @@ static_assert(sizeof(CellHeader) == 8);
 
 inline constexpr std::uint32_t kCounterWords = 1;
 inline constexpr std::uint32_t kGaugeWords = 2;
+inline constexpr std::uint32_t kExemplarWords = 6;
 [[nodiscard]] constexpr std::uint32_t histogram_words(std::uint32_t buckets) { return buckets + 1; }
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -468,7 +477,8 @@ static_assert(sizeof(std::atomic<std::uint64_t>) == 8);
       offsetof(ConnectionRecord, bytes_out), offsetof(ConnectionRecord, last_heartbeat_unix_ns),
       offsetof(ConnectionRecord, health_score), offsetof(ConnectionRecord, role),
       offsetof(ConnectionRecord, user_id), offsetof(ConnectionRecord, patient_id),
-      sizeof(CellHeader), offsetof(CellHeader, kind), kCounterWords, kGaugeWords};
+      sizeof(CellHeader), offsetof(CellHeader, kind), kCounterWords, kGaugeWords,
+      static_cast<std::uint64_t>(CellKind::exemplar), kExemplarWords};
   std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the values
   for (std::uint64_t p : parts) {
     for (int i = 0; i < 8; ++i) {

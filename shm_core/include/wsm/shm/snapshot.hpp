@@ -8,6 +8,7 @@
 // for it, and the one word move it may be inside is repaired from the fold journal (repair_move).
 // Counter cells only grow, so a snapshot is never behind an earlier one. Each writer's cells are read up to its acquire-loaded cells_bytes;
 // every cell is checked against the catalog (series known, kind and size match) before use.
+// Exemplar cells are not counts: they are read whole (exemplar_cell.hpp) into `exemplars`.
 #pragma once
 
 #include <chrono>
@@ -19,6 +20,7 @@
 
 #include "wsm/shm/catalog_view.hpp"
 #include "wsm/shm/error.hpp"
+#include "wsm/shm/exemplar_cell.hpp"
 #include "wsm/shm/liveness.hpp"
 #include "wsm/shm/segment.hpp"
 
@@ -45,6 +47,13 @@ struct CellView {
   std::int32_t writer;  // index into Snapshot::writers, or kRetiredWriter
   std::uint32_t first_word;  // into Snapshot::words
   std::uint32_t words;
+};
+
+// The latest exemplar of one series in one writer's arena (exemplar_cell.hpp), as read whole.
+struct ExemplarView {
+  std::uint32_t series_id;
+  std::int32_t writer;  // index into Snapshot::writers (exemplars are never retired)
+  ExemplarData data;
 };
 
 struct HeaderStats {
@@ -85,6 +94,8 @@ class Snapshot {
   std::vector<WriterInfo> writers;  // every slot that is not FREE
   std::vector<CellView> cells;
   std::vector<std::uint64_t> words;
+  // Exemplar cells read whole; one being written, or never written, is left out.
+  std::vector<ExemplarView> exemplars;
   std::vector<std::string> problems;  // cells left out as malformed
   // By family id, the families whose cells were copied; empty when all were (Aggregation::of
   // leaves the others out).

@@ -27,8 +27,12 @@ class WriterArena {
 
   // Appends a zeroed cell of `words` payload words for series_id; nullptr (and a drop counted in
   // the header) when the arena is full.
-  [[nodiscard]] std::atomic<std::uint64_t>* append(std::uint32_t series_id, MetricType kind,
+  [[nodiscard]] std::atomic<std::uint64_t>* append(std::uint32_t series_id, CellKind kind,
                                                    std::uint32_t words) noexcept;
+  [[nodiscard]] std::atomic<std::uint64_t>* append(std::uint32_t series_id, MetricType type,
+                                                   std::uint32_t words) noexcept {
+    return append(series_id, cell_kind(type), words);
+  }
   // The owner is done (thread exit): a reaper folds the slot's counters and frees it.
   void detach() noexcept;
   // The calling process is exiting: its slots still ACTIVE become EXITED, so a normal exit leaves no
