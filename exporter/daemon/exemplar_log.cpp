@@ -43,8 +43,10 @@ std::map<std::string, std::vector<LoggedExemplar>> ExemplarLog::slowest(std::uin
     if (e.data.unix_ns >= oldest) out[e.message_type].push_back(e);
   }
   for (auto& [type, list] : out) {
-    std::ranges::stable_sort(list, [](const LoggedExemplar& a, const LoggedExemplar& b) {
-      return a.data.value > b.data.value;
+    // Slowest first; among equal values the older first, as noted. (Not stable_sort: with
+    // libstdc++ 12 under clang its temporary buffer trips a deprecation, -Werror in the fuzz build.)
+    std::ranges::sort(list, [](const LoggedExemplar& a, const LoggedExemplar& b) {
+      return a.data.value != b.data.value ? a.data.value > b.data.value : a.data.unix_ns < b.data.unix_ns;
     });
     if (list.size() > top) list.resize(top);
   }
