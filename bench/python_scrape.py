@@ -35,7 +35,6 @@ import json
 import os
 import re
 import select
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from python_multiprocess import OBSERVATIONS, ROLES, judge, observed, shape  # noqa: E402
+
+# Starting and stopping real servers by pid: the fleet's helpers (free ports, SIGTERM then SIGKILL).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools" / "fleet"))
+import servers  # noqa: E402
 
 WORKER_TIMEOUT_S = 600  # filling 100k series in Python takes seconds; a hung worker fails the run
 
@@ -124,17 +127,11 @@ class Workers:
         return cpu
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Exporter:
     """wsm-exporter serving `segment` on a free 127.0.0.1 port; stop() ends it by its pid."""
 
     def __init__(self, exe, segment):
-        self.url = f"http://127.0.0.1:{free_port()}/metrics"
+        self.url = f"http://127.0.0.1:{servers.free_port()}/metrics"
         self.proc = subprocess.Popen([str(exe), "--segment", segment, "--listen", self.url.split("/")[2],
                                       "--resource-monitoring", "off"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -164,12 +161,7 @@ class Exporter:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        servers.stop(self.proc)
 
 
 SAMPLE = re.compile(r'(bench_\w+)\{([^}]*)\} (\S+)')
