@@ -42,7 +42,7 @@ using ws::TargetType;
 // a message reads it three times plus once per write. Where two stages meet they share one read.
 std::uint64_t now_ns() {
   if constexpr (!kRecording) return 0;
-  timespec ts{};
+  timespec ts;  // NOLINT(cppcoreguidelines-pro-type-member-init): clock_gettime fills it
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
@@ -316,12 +316,19 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     return own ? own : trace_;
   }
 
-  // A stage's latency, from start_ns to end_ns, with the exemplar if `traced`.
-  void latency(ws::MessageType type, ProcessingStage stage, std::uint64_t start_ns, std::uint64_t end_ns,
-               bool traced, const std::optional<Exemplar>& exemplar) {
+  // A stage's latency, from start_ns to end_ns, with the exemplar if `traced` (out of line: rare).
+  [[gnu::always_inline]] void latency(ws::MessageType type, ProcessingStage stage, std::uint64_t start_ns,
+                                      std::uint64_t end_ns, bool traced, const std::optional<Exemplar>& exemplar) {
     if constexpr (!kRecording) return;
-    const std::chrono::nanoseconds d = between(start_ns, end_ns);
-    if (traced && exemplar) [[unlikely]] {
+    if (traced) [[unlikely]] {
+      traced_latency(type, stage, between(start_ns, end_ns), exemplar);
+    } else {
+      metrics_.latency(type, stage, between(start_ns, end_ns));
+    }
+  }
+  [[gnu::noinline]] void traced_latency(ws::MessageType type, ProcessingStage stage, std::chrono::nanoseconds d,
+                                        const std::optional<Exemplar>& exemplar) {
+    if (exemplar) {
       metrics_.latency(type, stage, d, *exemplar);
     } else {
       metrics_.latency(type, stage, d);
