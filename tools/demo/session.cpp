@@ -118,6 +118,20 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
 
   void terminate() override { abort(DisconnectReason::server_shutdown); }
 
+  // Wire bytes since the last report (frames, control frames, after compression): at the worker's
+  // tick and at the connection's end, not per message. CountingStream keeps the exact counts; this
+  // only publishes them, so websocket_transferred_bytes_total (and the connection record's bytes)
+  // trail the wire by at most a tick and are exact once the connection has ended.
+  void report_bytes() noexcept override {
+    if (!upgraded_) return;
+    const ByteCounts now = ws_.next_layer().counts();
+    if (now.read > reported_.read) metrics_.bytes_transferred(conn_, Direction::in, now.read - reported_.read);
+    if (now.written > reported_.written) {
+      metrics_.bytes_transferred(conn_, Direction::out, now.written - reported_.written);
+    }
+    reported_ = now;
+  }
+
   [[nodiscard]] BufferLevels levels() const noexcept override {
     const auto& o = worker_.options();
     BufferLevels l;
@@ -375,23 +389,6 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     if (compression_ == Compression::deflate) metrics_.compression(sent.type, sent.text->size(), wire);
     write_next();
   }
-
-  // Wire bytes since the last report (frames, control frames, after compression): at the worker's
-  // tick and at the connection's end, not per message. CountingStream keeps the exact counts; this
-  // only publishes them, so websocket_transferred_bytes_total (and the connection record's bytes)
-  // trail the wire by at most a tick and are exact once the connection has ended.
- public:
-  void report_bytes() noexcept override {
-    if (!upgraded_) return;
-    const ByteCounts now = ws_.next_layer().counts();
-    if (now.read > reported_.read) metrics_.bytes_transferred(conn_, Direction::in, now.read - reported_.read);
-    if (now.written > reported_.written) {
-      metrics_.bytes_transferred(conn_, Direction::out, now.written - reported_.written);
-    }
-    reported_ = now;
-  }
-
- private:
 
   // ---- heartbeats and health ----
   void schedule_heartbeat() {
