@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -81,6 +83,42 @@ TEST(ExemplarId, ParsesHexAndTraceparent) {
   EXPECT_FALSE(Exemplar::from_hex("00000000000000000000000000000000", "00f067aa0ba902b7"));  // invalid
   EXPECT_FALSE(Exemplar::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01"));
   EXPECT_FALSE(Exemplar::from_traceparent(""));
+}
+
+// The run-time parse goes 8 digits at a time; every byte value at every position must be judged
+// as the byte-by-byte rule (the constant-evaluated path) judges it.
+TEST(ExemplarId, TheWordAtATimeParseAgreesWithTheByteRule) {
+  constexpr std::string_view kTrace = "4bf92f3577b34da6a3ce929d0e0e4736", kSpan = "00f067aa0ba902b7";
+  constexpr auto kExpected = Exemplar::from_hex(kTrace, kSpan);  // constant-evaluated: byte by byte
+  static_assert(kExpected.has_value());
+  const auto parsed = Exemplar::from_hex(kTrace, kSpan);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->trace_id, kExpected->trace_id);
+  EXPECT_EQ(parsed->span_id, kExpected->span_id);
+  const auto is_hex = [](unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  const auto value = [](unsigned char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+  };
+  for (std::size_t pos = 0; pos < kTrace.size() + kSpan.size(); ++pos) {
+    for (int b = 0; b < 256; ++b) {
+      std::string trace(kTrace), span(kSpan);
+      std::string& s = pos < trace.size() ? trace : span;
+      const std::size_t at = pos < trace.size() ? pos : pos - trace.size();
+      s[at] = static_cast<char>(b);
+      const auto e = Exemplar::from_hex(trace, span);
+      ASSERT_EQ(e.has_value(), is_hex(static_cast<unsigned char>(b))) << "byte " << b << " at " << pos;
+      if (!e) continue;
+      const auto& bytes = pos < trace.size() ? std::span<const std::uint8_t>(e->trace_id)
+                                             : std::span<const std::uint8_t>(e->span_id);
+      const int digit = value(static_cast<unsigned char>(b));
+      const int nibble = at % 2 == 0 ? bytes[at / 2] >> 4 : bytes[at / 2] & 0xf;
+      ASSERT_EQ(nibble, digit) << "byte " << b << " at " << pos;
+    }
+  }
+  EXPECT_TRUE(Exemplar::from_hex("0000000000000000000000000000000A", "0000000000000001")) << "ids with one non-zero digit";
+  EXPECT_FALSE(Exemplar::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "0000000000000000")) << "an all-zero span id";
 }
 
 TEST(ExemplarCell, ReadsWhatWasWrittenAndSkipsAWriteUnderWay) {

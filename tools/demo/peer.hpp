@@ -35,6 +35,8 @@ class Peer {
   // Close the socket now, without a handshake.
   virtual void terminate() = 0;
   [[nodiscard]] virtual BufferLevels levels() const noexcept = 0;
+  // Counts the wire bytes moved since the last report (the worker's tick, and the connection's end).
+  virtual void report_bytes() noexcept = 0;
 };
 
 }  // namespace wsm::demo

@@ -75,17 +75,22 @@ bool valid_id(std::string_view id) noexcept {
   return true;
 }
 
+std::string_view traceparent_of(const Inbound& in) noexcept {
+  if (!in.envelope.is_object()) return {};
+  const auto trace = in.envelope.find(std::string_view("traceparent"));
+  if (trace == in.envelope.end() || !trace->is_string()) return {};
+  return trace->get_ref<const std::string&>();
+}
+
 Inbound parse_inbound(std::string_view text, bool is_text) {
   Inbound in;
   if (!is_text) return failed(std::move(in), FailureReason::malformed, "binary frames are not accepted");
-  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  json& j = in.envelope;
+  j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return failed(std::move(in), FailureReason::malformed, "not a JSON object");
   if (auto seq = j.find("seq"); seq != j.end()) {
     if (!seq->is_number_integer()) return failed(std::move(in), FailureReason::malformed, "seq must be an integer");
     in.seq = seq->get<std::int64_t>();
-  }
-  if (auto trace = j.find("traceparent"); trace != j.end() && trace->is_string()) {
-    in.traceparent = trace->get<std::string>();
   }
   const auto type = j.find("type");
   if (type == j.end() || !type->is_string()) {

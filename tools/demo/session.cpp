@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <time.h>
 #include <unistd.h>
 
 #include "counting_stream.hpp"
@@ -37,13 +38,16 @@ using ws::StaleType;
 using ws::TargetType;
 
 // The clock is read only for the latency histograms, so it is part of what monitoring costs: the
-// compiled-out build (wsm-demo-server-compiled-out) does not read it.
+// compiled-out build (wsm-demo-server-compiled-out) does not read it. shm::monotonic_ns() inlined:
+// a message reads it three times plus once per write. Where two stages meet they share one read.
 std::uint64_t now_ns() {
   if constexpr (!kRecording) return 0;
-  return shm::monotonic_ns();
+  timespec ts;  // NOLINT(cppcoreguidelines-pro-type-member-init): clock_gettime fills it
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
-std::chrono::nanoseconds since(std::uint64_t start_ns) {
-  return std::chrono::nanoseconds(now_ns() - start_ns);
+std::chrono::nanoseconds between(std::uint64_t start_ns, std::uint64_t end_ns) {
+  return std::chrono::nanoseconds(end_ns - start_ns);
 }
 
 // The client offered permessage-deflate; Beast accepts any well-formed offer when enabled.
@@ -60,6 +64,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
   ~Session() override {
     finish(reason_.value_or(worker_.stopping() ? DisconnectReason::server_shutdown
                                                : DisconnectReason::network_error));
+    if (!queue_.empty()) {  // a write that never completed (its handler dropped at shutdown)
+      worker_.queue_changed(role_, -static_cast<std::ptrdiff_t>(queue_.size()));
+      worker_.publish_queue(role_);
+    }
     worker_.detach(*this);
   }
 
@@ -87,7 +95,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
       return false;
     }
     queue_.push_back(std::move(message));
-    metrics_.queue_changed(ws::QueueType::send, role_, 1);
+    worker_.queue_changed(role_, 1);
     if (!above_watermark_ && queue_.size() * 4 >= limit * 3) {
       above_watermark_ = true;
       metrics_.backpressure(BackpressureType::queue_high_watermark, Severity::warning, role_);
@@ -109,6 +117,20 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
   }
 
   void terminate() override { abort(DisconnectReason::server_shutdown); }
+
+  // Wire bytes since the last report (frames, control frames, after compression): at the worker's
+  // tick and at the connection's end, not per message. CountingStream keeps the exact counts; this
+  // only publishes them, so websocket_transferred_bytes_total (and the connection record's bytes)
+  // trail the wire by at most a tick and are exact once the connection has ended.
+  void report_bytes() noexcept override {
+    if (!upgraded_) return;
+    const ByteCounts now = ws_.next_layer().counts();
+    if (now.read > reported_.read) metrics_.bytes_transferred(conn_, Direction::in, now.read - reported_.read);
+    if (now.written > reported_.written) {
+      metrics_.bytes_transferred(conn_, Direction::out, now.written - reported_.written);
+    }
+    reported_ = now;
+  }
 
   [[nodiscard]] BufferLevels levels() const noexcept override {
     const auto& o = worker_.options();
@@ -199,13 +221,12 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
 
   void on_read(beast::error_code ec) {
     const std::uint64_t read_ns = now_ns();
-    report_bytes();
     if (ec) {
       finish(reason_for(ec));
       return;
     }
     auto text = std::make_shared<const std::string>(beast::buffers_to_string(buffer_.data()));
-    read_peak_ = std::max(read_peak_, text->size());
+    if constexpr (kRecording) read_peak_ = std::max(read_peak_, text->size());
     buffer_.consume(buffer_.size());
     handle(text, ws_.got_text(), read_ns);
     if (!finished_) read();
@@ -223,12 +244,17 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     return DisconnectReason::network_error;
   }
 
-  // One client message: count it, check it, route it, answer it.
+  // One client message: count it, check it, route it, answer it. Three clock reads: read_ns (the
+  // frame read), parsed_ns (parse done, routing starts: also when a published message is queued
+  // for its subscribers, which routing does at once) and routed_ns (routing done: the end of the
+  // route stage and of the broadcast, and when the reply is queued).
   void handle(const std::shared_ptr<const std::string>& text, bool is_text, std::uint64_t read_ns) {
-    const Inbound in = parse_inbound(*text, is_text);
+    Inbound in = parse_inbound(*text, is_text);
     metrics_.message_received(conn_, in.type, text->size());
     const std::uint64_t parsed_ns = now_ns();
-    latency(in, ProcessingStage::parse, std::chrono::nanoseconds(parsed_ns - read_ns));
+    const MessageTrace trace = trace_of(in, parsed_ns);
+    in.envelope = nullptr;  // nothing reads the parsed message any more: freed before routing
+    latency(in.type, ProcessingStage::parse, read_ns, parsed_ns, trace.parse, trace.exemplar);
     if (in.failure) {
       refuse(in, *in.failure, in.detail);
       return;
@@ -242,23 +268,26 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
           refuse(in, ws::FailureReason::unauthorized, "only the patient's own monitor publishes for it");
           return;
         }
-        const std::size_t n = hub.publish(*this, in.patient, in.type, text, now_ns());
-        latency(in, ProcessingStage::route, since(parsed_ns));
+        const std::size_t n = hub.publish(*this, in.patient, in.type, text, parsed_ns);
+        const std::uint64_t routed_ns = now_ns();
+        latency(in.type, ProcessingStage::route, parsed_ns, routed_ns, trace.route, trace.exemplar);
         metrics_.broadcast(TargetType::subscribers,
                            in.type == ws::MessageType::alert ? ws::BroadcastType::alert : ws::BroadcastType::telemetry,
-                           n, since(read_ns));
-        reply(ack_message(in.seq, n), ws::MessageType::ack);
+                           n, between(read_ns, routed_ns));
+        reply(ack_message(in.seq, n), ws::MessageType::ack, routed_ns);
         return;
       }
       case ws::MessageType::subscribe:
       case ws::MessageType::unsubscribe: {
         const auto refused = in.type == ws::MessageType::subscribe ? hub.subscribe(*this, in.patient, in.streams)
                                                                    : hub.unsubscribe(*this, in.patient, in.streams);
-        latency(in, ProcessingStage::route, since(parsed_ns));
+        const std::uint64_t routed_ns = now_ns();
+        latency(in.type, ProcessingStage::route, parsed_ns, routed_ns, trace.route, trace.exemplar);
         if (refused) {
-          reply(error_message(in.seq, ws::label_value(*refused), "subscription refused"), ws::MessageType::error);
+          reply(error_message(in.seq, ws::label_value(*refused), "subscription refused"), ws::MessageType::error,
+                routed_ns);
         } else {
-          reply(ack_message(in.seq, 0), ws::MessageType::ack);
+          reply(ack_message(in.seq, 0), ws::MessageType::ack, routed_ns);
         }
         return;
       }
@@ -267,10 +296,11 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
           refuse(in, ws::FailureReason::unauthorized, "only admins announce");
           return;
         }
-        const std::size_t n = hub.announce(*this, text, now_ns());
-        latency(in, ProcessingStage::route, since(parsed_ns));
-        metrics_.broadcast(TargetType::all, ws::BroadcastType::announcement, n, since(read_ns));
-        reply(ack_message(in.seq, n), ws::MessageType::ack);
+        const std::size_t n = hub.announce(*this, text, parsed_ns);
+        const std::uint64_t routed_ns = now_ns();
+        latency(in.type, ProcessingStage::route, parsed_ns, routed_ns, trace.route, trace.exemplar);
+        metrics_.broadcast(TargetType::all, ws::BroadcastType::announcement, n, between(read_ns, routed_ns));
+        reply(ack_message(in.seq, n), ws::MessageType::ack, routed_ns);
         return;
       }
       default:
@@ -278,14 +308,44 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     }
   }
 
-  // A stage's latency for message `in`, with its trace as exemplar: the envelope's traceparent,
-  // else the connection's (its upgrade request's), else none.
-  void latency(const Inbound& in, ProcessingStage stage, std::chrono::nanoseconds d) {
-    const std::optional<Exemplar> own = Exemplar::from_traceparent(in.traceparent);
-    if (const std::optional<Exemplar>& trace = own ? own : trace_) {
-      metrics_.latency(in.type, stage, d, *trace);
+  // Which latency stages of a message carry its trace as exemplar: those the worker's pacer gives
+  // one now (exemplar_pacer.hpp: the first message of each second per series). The trace is the
+  // envelope's traceparent, else the connection's (its upgrade request's), else none; it is looked
+  // up and parsed only when a stage takes it.
+  struct MessageTrace {
+    bool parse = false, route = false;
+    std::optional<Exemplar> exemplar;
+  };
+  MessageTrace trace_of(const Inbound& in, std::uint64_t now_ns) {
+    MessageTrace t;
+    if constexpr (!kRecording) return t;
+    ExemplarPacer& pacer = worker_.exemplars();
+    t.parse = pacer.take(in.type, ProcessingStage::parse, now_ns);
+    t.route = !in.failure && pacer.take(in.type, ProcessingStage::route, now_ns);
+    if (t.parse || t.route) [[unlikely]] t.exemplar = exemplar_of(in);
+    return t;
+  }
+  [[gnu::noinline]] std::optional<Exemplar> exemplar_of(const Inbound& in) const {
+    const std::optional<Exemplar> own = Exemplar::from_traceparent(traceparent_of(in));
+    return own ? own : trace_;
+  }
+
+  // A stage's latency, from start_ns to end_ns, with the exemplar if `traced` (out of line: rare).
+  [[gnu::always_inline]] void latency(ws::MessageType type, ProcessingStage stage, std::uint64_t start_ns,
+                                      std::uint64_t end_ns, bool traced, const std::optional<Exemplar>& exemplar) {
+    if constexpr (!kRecording) return;
+    if (traced) [[unlikely]] {
+      traced_latency(type, stage, between(start_ns, end_ns), exemplar);
     } else {
-      metrics_.latency(in.type, stage, d);
+      metrics_.latency(type, stage, between(start_ns, end_ns));
+    }
+  }
+  [[gnu::noinline]] void traced_latency(ws::MessageType type, ProcessingStage stage, std::chrono::nanoseconds d,
+                                        const std::optional<Exemplar>& exemplar) {
+    if (exemplar) {
+      metrics_.latency(type, stage, d, *exemplar);
+    } else {
+      metrics_.latency(type, stage, d);
     }
   }
 
@@ -294,9 +354,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     reply(error_message(in.seq, ws::label_value(reason), detail), ws::MessageType::error);
   }
 
-  void reply(std::string text, ws::MessageType type) {
+  void reply(std::string text, ws::MessageType type, std::uint64_t queued_ns = now_ns()) {
     deliver({std::make_shared<const std::string>(std::move(text)), type, priority_of(type),
-             TargetType::direct, now_ns()});
+             TargetType::direct, queued_ns});
   }
 
   void write_next() {
@@ -316,7 +376,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     if (queue_.empty()) return;
     const Outgoing sent = std::move(queue_.front());
     queue_.pop_front();
-    metrics_.queue_changed(ws::QueueType::send, role_, -1);
+    worker_.queue_changed(role_, -1);
+    if (finished_) worker_.publish_queue(role_);  // the last write of a finished connection
     if (above_watermark_ && queue_.size() * 2 < worker_.options().queue_limit) above_watermark_ = false;
     if (ec) {
       metrics_.failure(sent.type, ws::FailureReason::write_error, role_);
@@ -324,21 +385,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     }
     const std::uint64_t wire = ws_.next_layer().counts().written - write_mark_;
     metrics_.message_sent(conn_, sent.type, sent.priority, sent.target, sent.text->size());
-    metrics_.latency(sent.type, ProcessingStage::send, since(sent.queued_ns));
+    metrics_.latency(sent.type, ProcessingStage::send, between(sent.queued_ns, now_ns()));
     if (compression_ == Compression::deflate) metrics_.compression(sent.type, sent.text->size(), wire);
-    report_bytes();
     write_next();
-  }
-
-  // Wire bytes since the last report (frames, control frames, after compression).
-  void report_bytes() {
-    if (!upgraded_) return;
-    const ByteCounts now = ws_.next_layer().counts();
-    if (now.read > reported_.read) metrics_.bytes_transferred(conn_, Direction::in, now.read - reported_.read);
-    if (now.written > reported_.written) {
-      metrics_.bytes_transferred(conn_, Direction::out, now.written - reported_.written);
-    }
-    reported_ = now;
   }
 
   // ---- heartbeats and health ----
@@ -401,14 +450,15 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     // The message being written stays queued: its completion still counts it.
     const std::size_t pending = queue_.size() - (writing_ && !queue_.empty() ? 1 : 0);
     queue_.resize(queue_.size() - pending);
-    if (pending > 0) metrics_.queue_changed(ws::QueueType::send, role_, -static_cast<double>(pending));
+    worker_.queue_changed(role_, -static_cast<std::ptrdiff_t>(pending));
+    worker_.publish_queue(role_);  // a connection's end shows at once, not at the next tick
     worker_.hub().remove(*this);
     metrics_.connection_closed(conn_, reason);
   }
 
   Worker& worker_;
   ws::Metrics& metrics_;
-  websocket::stream<CountingStream<beast::tcp_stream>> ws_;
+  websocket::stream<CountingStream<beast::tcp_stream, kRecording>> ws_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;  // the upgrade request outlives async_accept
   net::steady_timer heartbeat_;

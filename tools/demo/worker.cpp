@@ -82,10 +82,12 @@ void Worker::accept() {
 }
 
 void Worker::tick() {
-  // Buffer levels: the fullest connection of each role (the gauge mode is max across workers).
+  // Every connection's wire bytes since the last tick; buffer levels: the fullest connection of
+  // each role (the gauge mode is max across workers); queue sizes: this worker's totals by role.
   constexpr std::size_t kRoles = ws::kValueCount<ws::Role>;
   std::array<BufferLevels, kRoles> peak{};
   for (Peer* p : hub_.peers()) {
+    p->report_bytes();
     const BufferLevels l = p->levels();
     auto& k = peak[static_cast<std::size_t>(p->role())];
     k.send_queue = std::max(k.send_queue, l.send_queue);
@@ -96,6 +98,7 @@ void Worker::tick() {
     if (role == ws::Role::unknown) continue;
     metrics_.buffer_utilization(ws::BufferType::send_queue, role, peak[r].send_queue);
     metrics_.buffer_utilization(ws::BufferType::read_buffer, role, peak[r].read_buffer);
+    publish_queue(role);
   }
   const std::uint64_t cpu = thread_cpu_ns(), wall = shm::monotonic_ns();
   if (wall > last_wall_ns_) {
@@ -108,6 +111,10 @@ void Worker::tick() {
   ticker_->async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !stopping_) tick();
   });
+}
+
+void Worker::publish_queue(ws::Role role) noexcept {
+  metrics_.queue_size(ws::QueueType::send, role, static_cast<double>(queued_[static_cast<std::size_t>(role)]));
 }
 
 void Worker::stop() {

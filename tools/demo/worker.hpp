@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "exemplar_pacer.hpp"
 #include "hub.hpp"
 #include "peer.hpp"
 #include "wsm/websocket_metrics.hpp"
@@ -50,6 +52,16 @@ class Worker {
   [[nodiscard]] const ServerOptions& options() const noexcept { return options_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
   [[nodiscard]] std::size_t sessions() const noexcept { return sessions_.size(); }
+  [[nodiscard]] ExemplarPacer& exemplars() noexcept { return exemplars_; }
+
+  // Messages queued (delta > 0) or taken from (delta < 0) a send queue of a `role` connection.
+  // A plain add into this worker's totals: websocket_queue_size is set from them at every tick
+  // and when a connection ends, not on every message (monitoring only: nothing when compiled out).
+  void queue_changed(ws::Role role, std::ptrdiff_t delta) noexcept {
+    if constexpr (kRecording) queued_[static_cast<std::size_t>(role)] += delta;
+  }
+  // Sets websocket_queue_size of `role` from the totals now.
+  void publish_queue(ws::Role role) noexcept;
 
   // Every session from accept to its end, so a stop reaches the ones not upgraded yet.
   void attach(Peer& session) { sessions_.insert(&session); }
@@ -59,12 +71,14 @@ class Worker {
   void accept();
   void stop();
   void force_close();  // clients that ignored the close frame
-  void tick();  // once a second: buffer levels by role, thread pool utilisation
+  void tick();  // once a second: buffer levels and queue sizes by role, thread pool utilisation
 
   const ServerOptions& options_;
   ws::Metrics& metrics_;
   Hub hub_;
   std::unordered_set<Peer*> sessions_;
+  ExemplarPacer exemplars_;
+  std::array<std::ptrdiff_t, ws::kValueCount<ws::Role>> queued_{};
   bool stopping_ = false;
   std::uint64_t last_cpu_ns_ = 0, last_wall_ns_ = 0;
   bool torn_down_ = false;

@@ -15,6 +15,9 @@
 // few ns. Nothing on the record path allocates, locks or registers. connection_opened is the cold
 // path. A category switched off (WEBSOCKET_METRICS_CATEGORIES) holds sink handles: its families
 // are never registered and its calls record nothing.
+// The per-message calls (messages, bytes, latencies, broadcasts, compression, matches) are always
+// inlined: a server makes ten or more a message, and out of line each paid a call, a frame and
+// reloading the table it had in a register (issue 17's end-to-end budget).
 //
 // Compiled out (WSM_COMPILED_OUT, see writer.hpp): every call below is empty after inlining (the
 // handle tables hand out default handles without a load, connections get no record, and
@@ -309,13 +312,13 @@ class Metrics {
   }
 
   // ---- messages ----
-  void message_received(Connection& c, MessageType type, std::size_t payload_bytes) noexcept {
+  [[gnu::always_inline]] void message_received(Connection& c, MessageType type, std::size_t payload_bytes) noexcept {
     auto& s = *state_;
     s.received.get(s.resolver, type, c.role_).inc();
     record_size(type, Direction::in, c.compression_, payload_bytes);
     if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_in, 1);
   }
-  void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
+  [[gnu::always_inline]] void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
                     std::size_t payload_bytes) noexcept {
     auto& s = *state_;
     s.sent.get(s.resolver, type, priority, c.role_, target).inc();
@@ -323,7 +326,7 @@ class Metrics {
     if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_out, 1);
   }
   // Bytes moved on the connection's socket (frames, after compression).
-  void bytes_transferred(Connection& c, Direction direction, std::uint64_t wire_bytes) noexcept {
+  [[gnu::always_inline]] void bytes_transferred(Connection& c, Direction direction, std::uint64_t wire_bytes) noexcept {
     auto& s = *state_;
     s.transferred.get(s.resolver, direction, c.compression_, c.role_).inc(wire_bytes);
     if (auto* e = c.entry()) {
@@ -331,7 +334,7 @@ class Metrics {
       shm::ConnectionEntry::add(direction == Direction::in ? rec.bytes_in : rec.bytes_out, wire_bytes);
     }
   }
-  void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d) noexcept {
+  [[gnu::always_inline]] void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d) noexcept {
     auto& s = *state_;
     s.latency.get(s.resolver, type, stage).record(d);
   }
@@ -341,13 +344,13 @@ class Metrics {
     s.latency.get(s.resolver, type, stage).record(d, trace);
   }
   // A message queued for `recipients` connections, `d` after it was read.
-  void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
+  [[gnu::always_inline]] void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
                  std::chrono::nanoseconds d) noexcept {
     auto& s = *state_;
     s.broadcast.get(s.resolver, target, type, recipient_count(recipients)).record(d);
   }
   // A permessage-deflate frame of `compressed_bytes` for a payload of `payload_bytes`.
-  void compression(MessageType type, std::size_t payload_bytes, std::size_t compressed_bytes) noexcept {
+  [[gnu::always_inline]] void compression(MessageType type, std::size_t payload_bytes, std::size_t compressed_bytes) noexcept {
     if (payload_bytes == 0) return;
     auto& s = *state_;
     s.compression.get(s.resolver, type).record(static_cast<std::uint64_t>(compressed_bytes) * 100 / payload_bytes);
@@ -370,6 +373,13 @@ class Metrics {
   void queue_changed(QueueType type, Role role, double delta) noexcept {
     auto& s = *state_;
     s.queue.get(s.resolver, type, role).add(delta);
+  }
+  // The same gauge set to this process's current total, for a server that keeps the count itself
+  // and samples it (e.g. once a second) instead of paying a gauge update per message. Use one form
+  // or the other for a (type, role), not both.
+  void queue_size(QueueType type, Role role, double messages) noexcept {
+    auto& s = *state_;
+    s.queue.get(s.resolver, type, role).set(messages);
   }
   // This process's pool: CPU time of its threads, percent of their wall time.
   void thread_pool_utilization(PoolType type, double percent) noexcept {
@@ -400,7 +410,7 @@ class Metrics {
   void subscription_added(SubscriptionType type, Role role) noexcept { subscriptions(type, role).inc(); }
   void subscription_removed(SubscriptionType type, Role role) noexcept { subscriptions(type, role).dec(); }
   // A published message matched a subscription of a connection of `role`.
-  void subscription_matched(SubscriptionType type, MatchType match, Role role) noexcept {
+  [[gnu::always_inline]] void subscription_matched(SubscriptionType type, MatchType match, Role role) noexcept {
     auto& s = *state_;
     s.matches.get(s.resolver, type, match, role).inc();
   }
@@ -411,7 +421,7 @@ class Metrics {
 
  private:
   Connection open(Role role, std::string_view user_id, std::string_view patient_id, Compression compression);
-  void record_size(MessageType type, Direction d, Compression k, std::size_t bytes) noexcept {
+  [[gnu::always_inline]] void record_size(MessageType type, Direction d, Compression k, std::size_t bytes) noexcept {
     auto& s = *state_;
     s.size.get(s.resolver, type, d, k).record(bytes);
   }
