@@ -121,6 +121,19 @@ void Monitor::attach() {
                                    (reaping ? "" : ", read-only: dead writers are not folded") + ")");
 }
 
+// The string arena is read only when the catalog view meets a new entry (it copies names and
+// labels): ~2.6 MB of the writers' pages at 100k series that would otherwise stay in this
+// process's RSS (RssShmem) for as long as it runs. Dropping the entries costs nothing in data
+// (Segment::release_pages) and almost nothing in time, since a scrape reads no string of an entry
+// it knows. The pages every scrape reads (the arenas, the series catalog's state words, the
+// connection table) stay mapped on purpose: on the 2-core VM the scrape goals are measured on, a
+// page fault costs ~5 us (a shared page) to ~11 us (a fresh anonymous one), so re-faulting the
+// ~9,000 pages of the arenas would add ~40 ms to a 13 ms scrape (measured: 100k x 8 text went
+// 14.6 -> 69 ms CPU with every arena released after its read).
+void Monitor::release_read_once_pages(const shm::Segment& segment) {
+  (void)segment.release_pages(segment.strings());
+}
+
 unsigned Monitor::scrape_threads() noexcept {
   return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
 }
@@ -185,6 +198,7 @@ void Monitor::tick() {
     // state and shared with the scrapes (both run under mutex_).
     const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage};
     auto taken = tally_.take(attached_->segment, catalog_, options);
+    release_read_once_pages(attached_->segment);
     const shm::Snapshot* snapshot = taken ? &tally_.meta() : nullptr;
     const auto fill = snapshot ? shm::segment_fill(attached_->segment, catalog_, *snapshot) : shm::SegmentFill{};
     // The connections give the lowest health score: none when the health category is off.
@@ -280,6 +294,7 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
       } else {
         log_line(settings_.log_name, t.error().message());
       }
+      release_read_once_pages(attached_->segment);
       append_self_metrics({&attached_->segment, meta, last_scrape_seconds_, last_snapshot_seconds_}, self);
       created = static_cast<double>(attached_->segment.header().created_unix_ns) / 1e9;
       // The health scores are read now, like the segment's counts.

@@ -149,6 +149,9 @@ class Monitor {
   bool sound();
   // The reap of one interval; runs without mutex_ (see the class comment).
   void reap(Attached& attached) const;
+  // Drops this process's page-table entries for the segment pages a read touches only once (the
+  // string arena): see monitor.cpp.
+  static void release_read_once_pages(const shm::Segment& segment);
   // Threads a scrape reads the writer arenas with (tally.hpp): 2 on a machine with two cores or
   // more, else 1.
   [[nodiscard]] static unsigned scrape_threads() noexcept;
