@@ -148,7 +148,11 @@ const shm::SeriesInfo* IdLabelPolicy::rewritten(const shm::Point& p) {
   if (!labels) return nullptr;
   std::string key = std::to_string(series.family_id) + ":" + *labels;
   auto [it, fresh] = by_key_.try_emplace(std::move(key), nullptr);
-  if (fresh) it->second = &made_.emplace_back(shm::SeriesInfo{series.id, series.family_id, std::move(*labels), false});
+  if (fresh) {
+    // SeriesInfo::labels is a view: its text lives in made_labels_, beside it.
+    const std::string& text = made_labels_.emplace_back(std::move(*labels));
+    it->second = &made_.emplace_back(shm::SeriesInfo{series.id, series.family_id, text, false});
+  }
   state_[id] = 2;
   rewrites_[id] = it->second;
   return it->second;
@@ -170,7 +174,7 @@ void combine_gauge(shm::Point& into, const shm::Point& p) {
 
 void IdLabelPolicy::merge_family(const shm::Aggregation& in, std::size_t begin, std::size_t end) {
   const std::size_t first = out_.points.size();
-  // (labels, worker) -> index in out_.points; the labels live in the catalog or in made_.
+  // (labels, worker) -> index in out_.points; the labels live in the catalog or in made_labels_.
   std::unordered_map<std::string_view, std::vector<std::size_t>> groups;
   for (std::size_t i = begin; i < end; ++i) {
     shm::Point p = in.points[i];
@@ -225,6 +229,7 @@ const shm::Aggregation& IdLabelPolicy::apply(const shm::Aggregation& in, std::ui
     state_.clear();
     rewrites_.clear();
     made_.clear();
+    made_labels_.clear();
     by_key_.clear();
   }
   bool any = false;

@@ -90,12 +90,27 @@ void CatalogView::read_series(const Segment& segment, std::uint32_t id) {
     }
     return;
   }
-  series_[id] = SeriesInfo{id, family_id, std::string(labels), labels == kOverflowLabels};
+  series_[id] = SeriesInfo{id, family_id, keep_labels(labels), labels == kOverflowLabels};
   const FamilyInfo& f = *family(family_id);
   shapes_[id] = (static_cast<std::uint32_t>(f.type) << 16) | f.cell_words();
   family_of_[id] = family_id;
   ++known_series_;
   ordered_stale_ = true;
+}
+
+std::string_view CatalogView::keep_labels(std::string_view labels) {
+  constexpr std::size_t kBlock = 64 * 1024;  // below malloc's mmap threshold: from the heap
+  if (labels.size() > block_left_) {
+    const std::size_t size = std::max(kBlock, labels.size());
+    label_blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    block_next_ = label_blocks_.back().get();
+    block_left_ = size;
+  }
+  char* at = block_next_;
+  std::copy(labels.begin(), labels.end(), at);
+  block_next_ += labels.size();
+  block_left_ -= labels.size();
+  return {at, labels.size()};
 }
 
 const std::vector<std::uint32_t>& CatalogView::ordered_series() const {

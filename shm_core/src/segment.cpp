@@ -304,6 +304,20 @@ bool Segment::populate_catalog() const noexcept {
 #endif
 }
 
+bool Segment::release_pages(std::span<const std::byte> bytes) const noexcept {
+  if (!mapping_ || bytes.empty()) return false;
+  // Clipped to the mapping, widened to whole pages: a page only partly in `bytes` loses its entry
+  // too, which is harmless (see the header: nothing is lost, it faults back on use).
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto lo = reinterpret_cast<std::uintptr_t>(bytes_.data());
+  const auto hi = lo + bytes_.size();
+  const auto from = std::max(reinterpret_cast<std::uintptr_t>(bytes.data()), lo) / page * page;
+  const auto to = std::min(reinterpret_cast<std::uintptr_t>(bytes.data()) + bytes.size(), hi);
+  if (to <= from) return false;
+  const auto end = std::min((to + page - 1) / page * page, (hi + page - 1) / page * page);
+  return ::madvise(reinterpret_cast<void*>(from), end - from, MADV_DONTNEED) == 0;
+}
+
 Result<void> Segment::remove(std::string_view name) {
   auto object = object_name(name);
   if (!object) return std::unexpected(object.error());

@@ -70,7 +70,7 @@ SeriesMerge merge_series(const CatalogView& catalog) {
   m.order.reserve(order.size());
   // ordered_series() sorts by family name, then labels: entries of one key are neighbours.
   std::uint32_t last_family = SeriesMerge::kLeftOut;
-  const std::string* last_labels = nullptr;
+  const std::string_view* last_labels = nullptr;
   for (std::uint32_t id : order) {
     const SeriesInfo& s = *catalog.series(id);
     const std::uint32_t family = s.family_id < m.family_into.size() ? m.family_into[s.family_id]

@@ -27,6 +27,23 @@ void SeriesTotals::lay_out(const CatalogView& catalog, const SeriesMerge& merge)
       gauges_.push_back({family->gauge_mode});
     }
   }
+  bucket_of_ = buckets_at_.data();
+  bucket_words_ = buckets_.size();
+}
+
+void SeriesTotals::lay_out_counts_like(const SeriesTotals& full) {
+  merge_ = full.merge_;
+  into_ = full.into_;
+  value_.assign(full.value_.size(), 0);
+  recorded_.assign(full.recorded_.size(), 0);
+  buckets_.assign(full.bucket_words_, 0);
+  bucket_words_ = full.bucket_words_;
+  bucket_of_ = full.bucket_of_;
+  // Nothing of a full lay-out: no gauge may be added here, nor may this emit().
+  buckets_at_ = {};
+  gauge_at_ = {};
+  gauges_ = {};
+  exposed_family_ = {};
 }
 
 void SeriesTotals::clear() {
@@ -70,7 +87,7 @@ void SeriesTotals::subtract_word(std::uint32_t target, std::uint32_t k, std::uin
   if (k == 0) {
     value_[target] -= value;
   } else {
-    buckets_[buckets_at_[target] + k - 1] -= value;
+    buckets_[bucket_of_[target] + k - 1] -= value;
   }
 }
 

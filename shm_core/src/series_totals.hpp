@@ -26,6 +26,11 @@ class SeriesTotals {
  public:
   // Sizes the accumulators for `merge` (the catalog's current state).
   void lay_out(const CatalogView& catalog, const SeriesMerge& merge);
+  // Sizes counter and histogram accumulators only, sharing `full`'s lay-out (which bucket range
+  // is whose) instead of a copy of it: Tally's helper thread, which never meets a gauge and whose
+  // totals only ever go into `full` (add_counts_of). `full` must stay laid out as it is while this
+  // is used. Saves the per-series lay-out arrays and gauge slots (~1.8 MB at 100k series).
+  void lay_out_counts_like(const SeriesTotals& full);
   // Zero for a new pass.
   void clear();
 
@@ -49,7 +54,7 @@ class SeriesTotals {
   template <class WordAt>
   void add_histogram(std::uint32_t target, std::uint32_t bucket_count, WordAt word) noexcept {
     value_[target] += word(0);
-    std::uint64_t* b = buckets_.data() + buckets_at_[target];
+    std::uint64_t* b = buckets_.data() + bucket_of_[target];
     for (std::uint32_t k = 0; k < bucket_count; ++k) b[k] += word(k + 1);
     recorded_[target] = 1;
   }
@@ -88,6 +93,8 @@ class SeriesTotals {
   std::vector<std::uint64_t> value_;       // by series id: counter value or histogram sum
   std::vector<std::uint8_t> recorded_;     // by series id
   std::vector<std::uint32_t> buckets_at_;  // by series id: first bucket in buckets_
+  const std::uint32_t* bucket_of_ = nullptr;  // buckets_at_'s data, or that of the full lay-out shared
+  std::size_t bucket_words_ = 0;  // buckets_'s size when laid out (emit() lends buckets_ away)
   std::vector<std::uint64_t> buckets_;
   std::vector<std::uint32_t> gauge_at_;    // by series id: index in gauges_
   std::vector<GaugeTotal> gauges_;

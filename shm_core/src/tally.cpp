@@ -208,7 +208,7 @@ void Tally::State::lay_out(const CatalogView& catalog, bool helper) {
     laid_out_families = catalog.family_ids().size();
   }
   if (helper && !helper_laid_out) {
-    helper_totals.lay_out(catalog, merge);
+    helper_totals.lay_out_counts_like(totals);
     helper_laid_out = true;
   }
 }

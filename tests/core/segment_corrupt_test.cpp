@@ -287,7 +287,7 @@ TEST_F(DamagedImage, PristineImageReadsBack) {
   const auto agg = Aggregation::of(catalog, *snap);
   std::map<std::string, std::uint64_t> counters;
   for (const Point& p : agg.points) {
-    if (p.family->type == MetricType::counter) counters[p.series->labels] = p.counter;
+    if (p.family->type == MetricType::counter) counters[std::string(p.series->labels)] = p.counter;
     if (p.family->type == MetricType::histogram) {
       EXPECT_EQ(p.sum, 309u);
     }

@@ -196,3 +196,60 @@ TEST(Segment, OpenerGivesUpOnACreatorThatNeverFinishes) {
 }
 
 }  // namespace
+
+namespace {
+
+// Resident pages of [p, p + n) in this process's page tables (mincore reports the page cache for
+// a shared file mapping, so the count comes from /proc/self/pagemap's present bit instead).
+std::size_t present_pages(const std::byte* p, std::size_t n) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::size_t present = 0;
+  for (auto a = reinterpret_cast<std::uintptr_t>(p) / page; a < (reinterpret_cast<std::uintptr_t>(p) + n) / page; ++a) {
+    std::uint64_t entry = 0;
+    if (::pread(fd, &entry, sizeof entry, static_cast<off_t>(a * 8)) == sizeof entry && (entry >> 63) != 0) ++present;
+  }
+  ::close(fd);
+  return present;
+}
+
+TEST(Segment, ReleasedPagesLeaveThePageTablesAndKeepTheirData) {
+  SegmentGuard g(wsm::test::unique_segment_name("seg"));
+  auto created = Segment::create(g.name(), {small_limits()});
+  ASSERT_TRUE(created) << created.error().message();
+  auto reader = Segment::open(g.name(), {Access::read_write});
+  ASSERT_TRUE(reader) << reader.error().message();
+  const std::span<std::byte> arena = reader->arena(0);
+  ASSERT_GE(arena.size(), 2u * 4096);
+  // Written through one mapping, read through the other: the reader's pages are then present.
+  for (std::size_t i = 0; i < arena.size(); i += 4096) created->arena(0)[i] = std::byte{0x5a};
+  unsigned sum = 0;
+  for (std::size_t i = 0; i < arena.size(); i += 4096) sum += std::to_integer<unsigned>(arena[i]);
+  EXPECT_EQ(sum, 0x5au * ((arena.size() + 4095) / 4096));
+  EXPECT_GT(present_pages(arena.data(), arena.size()), 0u);
+
+  EXPECT_TRUE(reader->release_pages(arena));
+  EXPECT_EQ(present_pages(arena.data(), arena.size()), 0u);
+  // The data is the file's: still there, and a store made meanwhile through the other mapping is seen.
+  created->arena(0)[4096] = std::byte{0x7e};
+  EXPECT_EQ(arena[0], std::byte{0x5a});
+  EXPECT_EQ(arena[4096], std::byte{0x7e});
+  EXPECT_TRUE(reader->release_pages());
+  EXPECT_EQ(reader->header().generation, created->header().generation);
+}
+
+TEST(Segment, AViewIsNeverReleased) {
+  SegmentGuard g(wsm::test::unique_segment_name("seg"));
+  auto created = Segment::create(g.name(), {small_limits()});
+  ASSERT_TRUE(created) << created.error().message();
+  std::vector<std::uint64_t> words(created->size() / 8);
+  std::memcpy(words.data(), created->base(), words.size() * 8);
+  auto viewed = Segment::view(std::as_writable_bytes(std::span(words)), g.name());
+  ASSERT_TRUE(viewed) << viewed.error().message();
+  // MADV_DONTNEED would zero a view's own memory: release_pages must refuse.
+  EXPECT_FALSE(viewed->release_pages());
+  EXPECT_EQ(viewed->header().generation, created->header().generation);
+}
+
+}  // namespace

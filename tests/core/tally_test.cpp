@@ -134,7 +134,7 @@ void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, 
   for (std::size_t i = 0; i < tally.points.size(); ++i) {
     const shm::Point& a = tally.points[i];
     const shm::Point& b = copied.points[i];
-    const std::string at = what + ": point " + std::to_string(i) + " " + b.family->name + "{" + b.series->labels + "}";
+    const std::string at = what + ": point " + std::to_string(i) + " " + b.family->name + "{" + std::string(b.series->labels) + "}";
     ASSERT_EQ(a.family->name, b.family->name) << at;
     ASSERT_EQ(a.series->labels, b.series->labels) << at;
     EXPECT_EQ(a.worker, b.worker) << at;

@@ -21,7 +21,7 @@ class Totals {
     EXPECT_TRUE(snap) << snap.error().message();
     aggregation_ = shm::Aggregation::of(catalog_, *snap);
     for (const shm::Point& p : aggregation_.points) {
-      points_[p.family->name + "{" + p.series->labels + "}"] = p;
+      points_[p.family->name + "{" + std::string(p.series->labels) + "}"] = p;
     }
   }
   // The point of name + labels; fails the test if absent.
@@ -37,7 +37,7 @@ class Totals {
     std::set<std::string> out;
     for (const auto& [key, p] : points_) {
       const bool nonzero = p.counter != 0 || p.count != 0 || p.gauge != 0;
-      if (p.family->name == name && p.recorded && nonzero) out.insert(p.series->labels);
+      if (p.family->name == name && p.recorded && nonzero) out.emplace(p.series->labels);
     }
     return out;
   }

@@ -19,7 +19,7 @@ namespace {
 
 void print_text(const shm::Aggregation& a) {
   for (const shm::Point& p : a.points) {
-    std::string labels = p.series->labels;
+    std::string labels(p.series->labels);
     if (p.worker >= 0) labels += (labels.empty() ? "" : ",") + ("worker=\"" + std::to_string(p.worker) + "\"");
     const std::string id = p.family->name + (labels.empty() ? "" : "{" + labels + "}");
     switch (p.family->type) {

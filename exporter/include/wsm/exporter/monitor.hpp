@@ -2,7 +2,8 @@
 //
 // tick(), called every --interval by one thread: attach to the segment (or notice it is missing,
 // incompatible, or re-created with a new generation and re-attach), fold dead writers (Reaper),
-// take a Snapshot, aggregate, derive rates and ratios, read /proc for the live writer processes
+// sum the cells with the scrapes' Tally (one series merge and one set of accumulators serve the
+// scrapes, the interval and the API: a second set cost ~9 MB at 100k series), derive rates and ratios, read /proc for the live writer processes
 // and the exporter, append a record to a bounded ring of interval snapshots, and log a warning
 // when a family or region of the segment nears its cap (CapacityWatch).
 //
@@ -148,6 +149,9 @@ class Monitor {
   bool sound();
   // The reap of one interval; runs without mutex_ (see the class comment).
   void reap(Attached& attached) const;
+  // Drops this process's page-table entries for the segment pages a read touches only once (the
+  // string arena): see monitor.cpp.
+  static void release_read_once_pages(const shm::Segment& segment);
   // Threads a scrape reads the writer arenas with (tally.hpp): 2 on a machine with two cores or
   // more, else 1.
   [[nodiscard]] static unsigned scrape_threads() noexcept;
@@ -162,7 +166,7 @@ class Monitor {
   std::shared_ptr<Attached> attached_;
   bool damaged_ = false;  // the last segment was dropped as damaged; attach() says so until one is
   shm::CatalogView catalog_;
-  shm::Tally tally_;  // scrape()'s accumulators, reused scrape after scrape
+  shm::Tally tally_;  // the accumulators of scrape(), tick() and the API, reused read after read
   MonitorStatus status_;
   const DerivedRules rules_;  // of settings_.categories
   Deriver deriver_{rules_};

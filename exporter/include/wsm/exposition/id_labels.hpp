@@ -67,6 +67,7 @@ class IdLabelPolicy {
   std::vector<std::uint8_t> state_;
   std::vector<const shm::SeriesInfo*> rewrites_;
   std::deque<shm::SeriesInfo> made_;  // rewritten series (deque: pointers stay valid)
+  std::deque<std::string> made_labels_;  // their labels, which made_ views (deque: never moved)
   std::unordered_map<std::string, const shm::SeriesInfo*> by_key_;  // family id + labels
   shm::Aggregation out_;
 };

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "wsm/shm/error.hpp"
@@ -34,12 +36,22 @@ struct FamilyInfo {
 struct SeriesInfo {
   std::uint32_t id = 0;
   std::uint32_t family_id = 0;
-  std::string labels;  // canonical: k="v",... (escaped, sorted)
+  // Canonical: k="v",... (escaped, sorted). Held by the CatalogView (end to end in blocks it never
+  // moves), valid as long as the view is and not cleared by a refresh of another generation.
+  std::string_view labels;
   bool overflow = false;
 };
 
 class CatalogView {
  public:
+  CatalogView() = default;
+  // Moves keep every SeriesInfo::labels valid (the blocks they view move along); a copy would view
+  // the original's blocks, so there is none.
+  CatalogView(CatalogView&&) noexcept = default;
+  CatalogView& operator=(CatalogView&&) noexcept = default;
+  CatalogView(const CatalogView&) = delete;
+  CatalogView& operator=(const CatalogView&) = delete;
+
   // Reads new READY entries. A view of another generation is cleared first.
   void refresh(const Segment& segment);
 
@@ -86,7 +98,15 @@ class CatalogView {
 
   std::uint64_t generation_ = 0;
   std::vector<std::optional<FamilyInfo>> families_;
+  // The labels text of known series, end to end in blocks (SeriesInfo::labels views them): one
+  // std::string per series cost a heap block and 32 bytes of string object each, ~3 MB at 100k
+  // series.
+  [[nodiscard]] std::string_view keep_labels(std::string_view labels);
+
   std::vector<SeriesInfo> series_;  // by id; known where shapes_[id] != 0
+  std::vector<std::unique_ptr<char[]>> label_blocks_;
+  char* block_next_ = nullptr;   // where the next labels go in label_blocks_.back()
+  std::size_t block_left_ = 0;   // room left there
   std::vector<std::uint32_t> shapes_;
   std::vector<std::uint32_t> family_of_;
   std::vector<std::uint32_t> family_ids_;
