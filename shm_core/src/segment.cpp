@@ -360,12 +360,6 @@ std::uint64_t process_start_ticks(pid_t pid) {
 }
 
 
-std::uint64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
-}
-
 std::uint64_t unix_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);

@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <time.h>
 #include <unistd.h>
 
 #include "counting_stream.hpp"
@@ -38,13 +37,11 @@ using ws::StaleType;
 using ws::TargetType;
 
 // The clock is read only for the latency histograms, so it is part of what monitoring costs: the
-// compiled-out build (wsm-demo-server-compiled-out) does not read it. shm::monotonic_ns() inlined:
-// a message reads it three times plus once per write. Where two stages meet they share one read.
+// compiled-out build (wsm-demo-server-compiled-out) does not read it. A message reads it three
+// times plus once per write (shm::monotonic_ns is inline); where two stages meet they share a read.
 std::uint64_t now_ns() {
   if constexpr (!kRecording) return 0;
-  timespec ts;  // NOLINT(cppcoreguidelines-pro-type-member-init): clock_gettime fills it
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return shm::monotonic_ns();
 }
 std::chrono::nanoseconds between(std::uint64_t start_ns, std::uint64_t end_ns) {
   return std::chrono::nanoseconds(end_ns - start_ns);

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <time.h>
 #include <vector>
 
 #include "wsm/shm/error.hpp"
@@ -165,7 +166,13 @@ class Segment {
 // Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22), 0 if it is gone
 // or invisible. For display and for matching a process record to a /proc entry: never liveness.
 [[nodiscard]] std::uint64_t process_start_ticks(pid_t pid);
-[[nodiscard]] std::uint64_t monotonic_ns() noexcept;
+// Inline: latency stages read it on a server's per-message path, where a call into the library
+// cost as much again as the vDSO read itself.
+[[nodiscard]] inline std::uint64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
+}
 [[nodiscard]] std::uint64_t unix_ns() noexcept;
 
 }  // namespace wsm::shm
