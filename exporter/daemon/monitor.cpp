@@ -121,8 +121,11 @@ void Monitor::attach() {
                                    (reaping ? "" : ", read-only: dead writers are not folded") + ")");
 }
 
-// The string arena is read only when the catalog view meets a new entry (it copies names and
-// labels): ~2.6 MB of the writers' pages at 100k series that would otherwise stay in this
+// Every read of the cells (scrape, interval, API) comes here, so they share one Tally: one series
+// merge and one set of accumulators (a second set cost ~9 MB at 100k series).
+//
+// After it, the string arena's pages are dropped. The arena is read only when the catalog view
+// meets a new entry (it copies names and labels): ~2.6 MB of the writers' pages at 100k series that would otherwise stay in this
 // process's RSS (RssShmem) for as long as it runs. Dropping the entries costs nothing in data
 // (Segment::release_pages) and almost nothing in time, since a scrape reads no string of an entry
 // it knows. The pages every scrape reads (the arenas, the series catalog's state words, the
@@ -130,8 +133,11 @@ void Monitor::attach() {
 // page fault costs ~5 us (a shared page) to ~11 us (a fresh anonymous one), so re-faulting the
 // ~9,000 pages of the arenas would add ~40 ms to a 13 ms scrape (measured: 100k x 8 text went
 // 14.6 -> 69 ms CPU with every arena released after its read).
-void Monitor::release_read_once_pages(const shm::Segment& segment) {
-  (void)segment.release_pages(segment.strings());
+Result<void> Monitor::sum_cells() {
+  const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage};
+  auto taken = tally_.take(attached_->segment, catalog_, options);
+  (void)attached_->segment.release_pages(attached_->segment.strings());
+  return taken;
 }
 
 unsigned Monitor::scrape_threads() noexcept {
@@ -196,9 +202,7 @@ void Monitor::tick() {
     // series merge and a second set of accumulators for the whole catalog every interval (~9 MB
     // at 100k series, and the exporter's peak), where the Tally's are laid out once per catalog
     // state and shared with the scrapes (both run under mutex_).
-    const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage};
-    auto taken = tally_.take(attached_->segment, catalog_, options);
-    release_read_once_pages(attached_->segment);
+    auto taken = sum_cells();
     const shm::Snapshot* snapshot = taken ? &tally_.meta() : nullptr;
     const auto fill = snapshot ? shm::segment_fill(attached_->segment, catalog_, *snapshot) : shm::SegmentFill{};
     // The connections give the lowest health score: none when the health category is off.
@@ -287,14 +291,12 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
       // Every read of the segment in this scrape, under the guard (mapping_guard.hpp).
       shm::MappingGuard guard(attached_->segment, attached_->damage);
       // Summed straight from the mapping (tally.hpp): no copy of the cells.
-      const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage};
-      if (auto t = tally_.take(attached_->segment, catalog_, options); t) {
+      if (auto t = sum_cells(); t) {
         aggregation = &tally_.aggregation();
         meta = &tally_.meta();
       } else {
         log_line(settings_.log_name, t.error().message());
       }
-      release_read_once_pages(attached_->segment);
       append_self_metrics({&attached_->segment, meta, last_scrape_seconds_, last_snapshot_seconds_}, self);
       created = static_cast<double>(attached_->segment.header().created_unix_ns) / 1e9;
       // The health scores are read now, like the segment's counts.
@@ -333,8 +335,7 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
   bool taken = false;
   {
     shm::MappingGuard guard(attached_->segment, attached_->damage);
-    taken = tally_.take(attached_->segment, catalog_, {.threads = scrape_threads(), .damage = &attached_->damage})
-                .has_value();
+    taken = sum_cells().has_value();
   }
   if (!sound() || !taken) return false;
   f(policy_.apply(tally_.aggregation(), tally_.meta().generation));
@@ -348,8 +349,7 @@ std::optional<std::map<std::string, std::vector<LoggedExemplar>>> Monitor::slowe
   bool taken = false;
   {
     shm::MappingGuard guard(attached_->segment, attached_->damage);
-    taken = tally_.take(attached_->segment, catalog_, {.threads = scrape_threads(), .damage = &attached_->damage})
-                .has_value();
+    taken = sum_cells().has_value();
   }
   if (!sound() || !taken) return std::nullopt;
   const std::uint64_t now = tally_.meta().taken_unix_ns;
