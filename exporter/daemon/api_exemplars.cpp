@@ -5,18 +5,7 @@
 
 namespace wsm::exporter {
 
-namespace {
-
 using nlohmann::json;
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const std::uint8_t b : bytes) (out += kHex[b >> 4]) += kHex[b & 15];
-  return out;
-}
-
-}  // namespace
 
 ApiResult api_exemplars(Monitor& monitor, std::string_view query) {
   const auto params = parse_query(query);
@@ -39,8 +28,8 @@ ApiResult api_exemplars(Monitor& monitor, std::string_view query) {
     for (const LoggedExemplar& e : list) {
       json labels = json::object();
       for (const auto& [k, v] : e.labels) labels[k] = v;
-      entries.push_back({{"trace_id", hex(e.data.trace_id)},
-                         {"span_id", hex(e.data.span_id)},
+      entries.push_back({{"trace_id", shm::to_hex(e.data.trace_id)},
+                         {"span_id", shm::to_hex(e.data.span_id)},
                          {"value_seconds", static_cast<double>(e.data.value) / 1e9},
                          {"time", static_cast<double>(e.data.unix_ns) / 1e9},
                          {"labels", labels}});

@@ -43,12 +43,17 @@ class Segment:
         remove_segment(self.name)
 
 
+def run_wsm(*args):
+    """The `wsm` CLI's standard output; an AssertionError with its stderr if it fails."""
+    r = subprocess.run([bin_path("wsm"), *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("wsm %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr))
+    return r.stdout
+
+
 def dump(segment):
     """`wsm dump --json SEGMENT` as {(name, frozenset(labels.items())): series}."""
-    r = subprocess.run([bin_path("wsm"), "dump", "--json", segment], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError("wsm dump --json %s failed (%d): %s" % (segment, r.returncode, r.stderr))
-    doc = json.loads(r.stdout)
+    doc = json.loads(run_wsm("dump", "--json", segment))
     return {(s["name"], frozenset(s.get("labels", {}).items())): s for s in doc["series"]}
 
 

@@ -17,26 +17,38 @@ namespace wsm::cli {
 
 namespace {
 
+// ` # {trace_id="..",span_id=".."} <value in base unit>` after a sample with an exemplar, as in OpenMetrics.
+std::string exemplar_text(const shm::Aggregation& a, const shm::Point& p) {
+  if (p.exemplar == shm::Point::kNoExemplar) return {};
+  const shm::ExemplarData& e = a.exemplars[p.exemplar];
+  char value[32];
+  std::snprintf(value, sizeof value, "%g", shm::to_base_unit(p.family->unit, e.value));
+  return " # {trace_id=\"" + shm::to_hex(e.trace_id) + "\",span_id=\"" + shm::to_hex(e.span_id) + "\"} " + value;
+}
+
 void print_text(const shm::Aggregation& a) {
   for (const shm::Point& p : a.points) {
     std::string labels(p.series->labels);
     if (p.worker >= 0) labels += (labels.empty() ? "" : ",") + ("worker=\"" + std::to_string(p.worker) + "\"");
     const std::string id = p.family->name + (labels.empty() ? "" : "{" + labels + "}");
     switch (p.family->type) {
-      case shm::MetricType::counter: std::printf("%s %llu\n", id.c_str(), static_cast<unsigned long long>(p.counter)); break;
+      case shm::MetricType::counter:
+        std::printf("%s %llu%s\n", id.c_str(), static_cast<unsigned long long>(p.counter), exemplar_text(a, p).c_str());
+        break;
       case shm::MetricType::gauge: std::printf("%s %g\n", id.c_str(), p.gauge); break;
       case shm::MetricType::histogram:
-        std::printf("%s count=%llu sum=%g\n", id.c_str(), static_cast<unsigned long long>(p.count),
-                    shm::to_base_unit(p.family->unit, p.sum));
+        std::printf("%s count=%llu sum=%g%s\n", id.c_str(), static_cast<unsigned long long>(p.count),
+                    shm::to_base_unit(p.family->unit, p.sum), exemplar_text(a, p).c_str());
         break;
     }
   }
 }
 
-// The points of families whose whole name matches `re` (bucket offsets stay valid).
+// The points of families whose whole name matches `re` (bucket and exemplar indexes stay valid).
 shm::Aggregation matching(const shm::Aggregation& a, const std::regex& re) {
   shm::Aggregation out;
   out.buckets = a.buckets;
+  out.exemplars = a.exemplars;
   std::unordered_map<const shm::FamilyInfo*, bool> verdict;
   for (const shm::Point& p : a.points) {
     auto [it, fresh] = verdict.try_emplace(p.family, false);

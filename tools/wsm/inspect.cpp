@@ -56,6 +56,7 @@ json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregati
               const std::vector<shm::Fill>& fill) {
   std::map<std::uint32_t, LabelValues> labels;
   std::map<std::uint32_t, bool> overflowed;
+  std::map<std::uint32_t, std::uint64_t> with_exemplar;  // points that carry one (counters, histograms)
   std::vector<std::pair<std::string, std::string>> parsed;
   for (std::uint32_t id : catalog.ordered_series()) {
     const shm::SeriesInfo& s = *catalog.series(id);
@@ -66,6 +67,7 @@ json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregati
   // Aggregation lists an overflow series only once something was recorded into it.
   for (const shm::Point& p : aggregation.points) {
     if (p.series->overflow) overflowed[p.family->id] = true;
+    if (p.exemplar != shm::Point::kNoExemplar) ++with_exemplar[p.family->id];
   }
   json out = json::array();
   for (std::size_t i = 0; i < catalog.family_ids().size(); ++i) {
@@ -81,6 +83,7 @@ json families(const shm::CatalogView& catalog, const shm::Aggregation& aggregati
                    {"cap", f.series_cap},
                    {"cap_percent", percent_of(n, f.series_cap)},
                    {"overflowed", overflowed[id]},
+                   {"series_with_exemplar", with_exemplar[id]},
                    {"labels", label_cardinality(labels[id])}});
   }
   return out;
@@ -293,6 +296,9 @@ void print_text(const json& doc) {
     }
     if (f["labels"].size() > kTopLabels) line += "; +" + std::to_string(f["labels"].size() - kTopLabels) + " more";
     if (!line.empty()) std::printf("    labels: %s\n", line.c_str());
+    if (f["series_with_exemplar"].get<std::uint64_t>() > 0) {
+      std::printf("    exemplars: %s series (`wsm dump` shows them)\n", str(f["series_with_exemplar"]).c_str());
+    }
   }
 
   const json& warn = doc["warnings"];

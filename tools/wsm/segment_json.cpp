@@ -44,6 +44,13 @@ nlohmann::json segment_json(const std::string& segment, const shm::Snapshot& sna
         break;
       }
     }
+    if (p.exemplar != shm::Point::kNoExemplar) {
+      const shm::ExemplarData& e = aggregation.exemplars[p.exemplar];
+      s["exemplar"] = {{"trace_id", shm::to_hex(e.trace_id)},
+                       {"span_id", shm::to_hex(e.span_id)},
+                       {"value", shm::to_base_unit(p.family->unit, e.value)},
+                       {"time", static_cast<double>(e.unix_ns) / 1e9}};
+    }
     series.push_back(std::move(s));
   }
   return {{"segment", segment}, {"generation", generation}, {"series", std::move(series)}};

@@ -30,6 +30,8 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <span>
+#include <string>
 #include <tuple>
 
 #include "wsm/shm/layout.hpp"
@@ -43,6 +45,15 @@ struct ExemplarData {
   std::uint64_t unix_ns = 0;  // when it was recorded
   friend bool operator==(const ExemplarData&, const ExemplarData&) = default;
 };
+
+// An id as readers show it (the API, `wsm dump`): two lower-case hex digits per byte, in order.
+[[nodiscard]] inline std::string to_hex(std::span<const std::uint8_t> bytes) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes.size());
+  for (const std::uint8_t b : bytes) (out += kHex[b >> 4]) += kHex[b & 15];
+  return out;
+}
 
 // Whether `a` is more recent than `b`: by time, ties broken by the other fields, so that which of
 // several writers' exemplars a reader shows never depends on the order it read them in.
