@@ -11,7 +11,13 @@ import socket
 import subprocess
 import sys
 import time
+import tempfile
 import urllib.request
+
+# The fleet tools' process control (SIGTERM, a bounded wait, then SIGKILL): one rule for stopping
+# a server by its pid.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "fleet"))
+import servers  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
 
@@ -74,16 +80,19 @@ class Exporter:
         self.segment = segment
         self.port = free_port()
         self.proc = None
+        # Its log goes to a file, not a pipe nobody reads: a pipe that fills stops the exporter.
+        self.log = tempfile.TemporaryFile()
 
     def __enter__(self):
         self.proc = subprocess.Popen(
             [bin_path("wsm-exporter"), "--segment", self.segment, "--listen", "127.0.0.1:%d" % self.port,
              "--interval", "1", "--resource-monitoring", "off"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:
-                raise AssertionError("wsm-exporter exited %d: %s" % (self.proc.returncode, self.proc.stderr.read()))
+                self.log.seek(0)
+                raise AssertionError("wsm-exporter exited %d: %s" % (self.proc.returncode, self.log.read().decode()))
             try:
                 self.metrics_text()
                 return self
@@ -102,12 +111,8 @@ class Exporter:
             return json.loads(r.read())
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        servers.stop(self.proc)
+        self.log.close()
 
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
