@@ -568,57 +568,50 @@ class Metrics {
 // ended: the cells are that thread's own, written without a lock prefix, so two threads would
 // lose adds. Hence neither copyable nor movable. It must not outlive its Metrics. About 7 KB (a
 // cell pointer per label combination of its families): one per thread, not one per connection.
-// In the child of a fork() its first call binds afresh: the parent's cells are not the child's.
+// In the child of a fork() every LocalMetrics forgets its cells (a fork handler clears them, so no
+// call pays a check) and binds afresh on its next call: the parent's cells are not the child's.
 // Compiled out (WSM_COMPILED_OUT): every call is empty, as for Metrics.
 class LocalMetrics {
  public:
   LocalMetrics(const LocalMetrics&) = delete;
   LocalMetrics& operator=(const LocalMetrics&) = delete;
+  ~LocalMetrics();
 
   [[gnu::always_inline]] void message_received(Connection& c, MessageType type, std::size_t payload_bytes) noexcept {
-    if constexpr (kRecording) detail::MessageCalls::received(tables(), state_->resolver, c, type, payload_bytes);
+    if constexpr (kRecording) detail::MessageCalls::received(tables_, state_->resolver, c, type, payload_bytes);
   }
   [[gnu::always_inline]] void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
                                            std::size_t payload_bytes) noexcept {
     if constexpr (kRecording) {
-      detail::MessageCalls::sent(tables(), state_->resolver, c, type, priority, target, payload_bytes);
+      detail::MessageCalls::sent(tables_, state_->resolver, c, type, priority, target, payload_bytes);
     }
   }
   [[gnu::always_inline]] void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d) noexcept {
-    if constexpr (kRecording) detail::MessageCalls::latency(tables(), state_->resolver, type, stage, d);
+    if constexpr (kRecording) detail::MessageCalls::latency(tables_, state_->resolver, type, stage, d);
   }
   [[gnu::always_inline]] void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
                                         std::chrono::nanoseconds d) noexcept {
-    if constexpr (kRecording) detail::MessageCalls::broadcast(tables(), state_->resolver, target, type, recipients, d);
+    if constexpr (kRecording) detail::MessageCalls::broadcast(tables_, state_->resolver, target, type, recipients, d);
   }
   [[gnu::always_inline]] void compression(MessageType type, std::size_t payload_bytes,
                                           std::size_t compressed_bytes) noexcept {
     if constexpr (kRecording) {
-      detail::MessageCalls::compression(tables(), state_->resolver, type, payload_bytes, compressed_bytes);
+      detail::MessageCalls::compression(tables_, state_->resolver, type, payload_bytes, compressed_bytes);
     }
   }
   [[gnu::always_inline]] void subscription_matched(SubscriptionType type, MatchType match, Role role) noexcept {
-    if constexpr (kRecording) detail::MessageCalls::matched(tables(), state_->resolver, type, match, role);
+    if constexpr (kRecording) detail::MessageCalls::matched(tables_, state_->resolver, type, match, role);
   }
 
  private:
   friend class Metrics;
-  explicit LocalMetrics(detail::MetricsState& state) noexcept
-      : state_(&state), epoch_(wsm::detail::fork_epoch.load(std::memory_order_relaxed)), tables_(state) {}
-
-  // The bound cells, forgotten first in the child of a fork() (same_process_as: one compare).
-  [[gnu::always_inline]] detail::LocalTables& tables() noexcept {
-    if (!wsm::detail::same_process_as(epoch_)) [[unlikely]] rebind();
-    return tables_;
-  }
-  [[gnu::noinline, gnu::cold]] void rebind() noexcept {
-    tables_.clear();
-    epoch_ = wsm::detail::fork_epoch.load(std::memory_order_relaxed);
-  }
+  // Joins the process's list of LocalMetrics, which the fork handler clears in a child.
+  explicit LocalMetrics(detail::MetricsState& state) noexcept;
 
   detail::MetricsState* state_;
-  std::uint32_t epoch_;
   detail::LocalTables tables_;
+  LocalMetrics* prev_ = nullptr;  // the process's list of LocalMetrics (websocket_metrics.cpp)
+  LocalMetrics* next_ = nullptr;
 };
 
 inline LocalMetrics Metrics::local() noexcept { return LocalMetrics(*state_); }
