@@ -35,8 +35,8 @@
 //
 // Threads: calls on one Connection must not run concurrently (as for the connection's stream);
 // everything else may be called from any thread, except a LocalMetrics: only from the thread that
-// made it. A Connection belongs to the process that opened
-// it: do not carry open connections across fork().
+// made it. A Connection belongs to the process that opened it: do not carry open connections
+// across fork().
 #pragma once
 
 #include <array>
@@ -203,8 +203,9 @@ class HandleTable {
   std::array<Handle, kSize> handles_{};
 };
 
-// A series' cell bound to the calling thread, as Counter::local() binds it, without the fork
-// check (LocalMetrics makes it once per call): a record is the add alone. Null: not bound yet.
+// A series' cell bound to the calling thread, as Counter::local() binds it but without its fork
+// check (a fork handler clears LocalMetrics' cells in the child instead): a record is the add
+// alone. Null: not bound yet.
 struct BoundCounter {
   [[nodiscard]] static BoundCounter of(const Counter& c) noexcept { return {wsm::detail::Binder::cell_of(c)}; }
   [[gnu::always_inline]] void inc(std::uint64_t n = 1) const noexcept {
@@ -350,7 +351,12 @@ struct LocalTables {
       : received(s.received), sent(s.sent), size(s.size), latency(s.latency), broadcast(s.broadcast),
         compression(s.compression), matches(s.matches) {}
   void clear() noexcept {
-    received.clear(), sent.clear(), size.clear(), latency.clear(), broadcast.clear(), compression.clear();
+    received.clear();
+    sent.clear();
+    size.clear();
+    latency.clear();
+    broadcast.clear();
+    compression.clear();
     matches.clear();
   }
 
