@@ -92,14 +92,16 @@ TEST(Preregistration, OffRegistersOnFirstUseOnly) {
                                "message_type=\"ack\",role=\"admin\"}", 1}}));
 }
 
-// name{labels} -> value after exercise() with these categories, on a segment of its own. (A
-// process opens at most kMaxSegments segments; ctest runs each test in a process of its own.)
+// name{labels} -> value after exercise() and exercise_local() with these categories, on a segment
+// of its own. (A process opens at most kMaxSegments segments; ctest runs each test in a process of
+// its own.)
 std::map<std::string, double> exercised(Categories categories) {
   test::SegmentGuard guard(test::unique_segment_name("cat"));
   Registry registry = open_registry(guard.name());
   Metrics m(registry, {.categories = categories});
   EXPECT_EQ(m.categories(), categories);
   const Connection open = facade_calls::exercise(m);
+  facade_calls::exercise_local(m);
   const Totals t(*registry.segment());
   if (categories == Categories::all()) {
     for (const MetricSpec& s : kMetrics) {

@@ -90,6 +90,7 @@ TEST_F(RecordCalls, OfTheWebSocketFacadeLandOnlyWhenCompiledIn) {
   // The live connection's record in the connection table, while it is open.
   const std::size_t open_records = shm::list_connections(segment()).size();
   m.connection_closed(open, DisconnectReason::client_close);
+  facade_calls::exercise_local(m);
 
   const Totals t(segment());
   EXPECT_GT(t.points().size(), 1000u) << "the constructor registers the catalogue in both builds";
@@ -100,6 +101,9 @@ TEST_F(RecordCalls, OfTheWebSocketFacadeLandOnlyWhenCompiledIn) {
     EXPECT_EQ(t.at("websocket_disconnections_total",
                    {{"role", "doctor"}, {"reason", "client_close"}, {"status", "normal"}}).counter, 1u);
     EXPECT_EQ(t.at("websocket_queue_size", {{"queue_type", "send"}, {"role", "nurse"}}).gauge, 4.0);
+    EXPECT_EQ(t.at("websocket_messages_received_total", {{"message_type", "announcement"}, {"source_type", "user"},
+                                                         {"role", "admin"}}).counter, 1u)
+        << "exercise_local()";
     // At least one series per call above (several calls record two or three).
     EXPECT_GE(held(t), 20u);
   } else {

@@ -1,6 +1,6 @@
 // What the facade tests share: a registry that records nothing (Registry has no default
-// constructor, so fixtures start from it), the options of a small test segment, and one call of
-// every kind of wsm::ws::Metrics.
+// constructor, so fixtures start from it), the options of a small test segment, one call of
+// every kind of wsm::ws::Metrics, and one of each of its thread-bound form (LocalMetrics).
 #pragma once
 
 #include <chrono>
@@ -50,6 +50,21 @@ inline RegistryOptions small_segment_options() {
   m.subscription_failed(SubscriptionFailure::not_authorized, Role::patient_monitor);
   m.connection_closed(c, DisconnectReason::heartbeat_timeout);
   return m.connection_opened(Role::doctor, "d1", "p1", Compression::none);
+}
+
+// Each call of m.local() once, on a connection of its own (closed at the end), into label sets
+// exercise() leaves alone, so that what they record shows as series of their own.
+inline void exercise_local(Metrics& m) {
+  using namespace std::chrono_literals;
+  LocalMetrics local = m.local();
+  Connection c = m.connection_opened(Role::admin, "a1", "", Compression::deflate);
+  local.message_received(c, MessageType::announcement, 90);
+  local.message_sent(c, MessageType::ack, Priority::low, TargetType::direct, 20);
+  local.latency(MessageType::announcement, ProcessingStage::parse, 30us);
+  local.broadcast(TargetType::all, BroadcastType::announcement, 7, 70us);
+  local.compression(MessageType::ack, 20, 18);
+  local.subscription_matched(SubscriptionType::alerts, MatchType::wildcard, Role::admin);
+  m.connection_closed(c, DisconnectReason::client_close);
 }
 
 }  // namespace wsm::ws::facade_calls

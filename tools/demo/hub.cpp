@@ -104,7 +104,7 @@ std::size_t Hub::publish(const Peer& from, const std::string& patient, ws::Messa
   std::size_t queued = 0;
   const auto exact = subscribers_.find(patient);
   const auto deliver = [&](Peer* peer, ws::MatchType match) {
-    metrics_.subscription_matched(*stream, match, peer->role());
+    local_.subscription_matched(*stream, match, peer->role());
     if (peer->deliver(message)) ++queued;
   };
   if (exact != subscribers_.end()) {

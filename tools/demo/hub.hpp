@@ -20,8 +20,9 @@ namespace wsm::demo {
 
 class Hub {
  public:
-  Hub(ws::Metrics& metrics, std::size_t max_subscriptions) noexcept
-      : metrics_(metrics), max_subscriptions_(max_subscriptions) {}
+  // `local`: metrics' per-message calls bound to the worker's thread, the hub's only thread.
+  Hub(ws::Metrics& metrics, ws::LocalMetrics& local, std::size_t max_subscriptions) noexcept
+      : metrics_(metrics), local_(local), max_subscriptions_(max_subscriptions) {}
 
   void add(Peer& peer) { peers_.insert(&peer); }
   // Forgets the peer and its subscriptions (the active-subscription gauges go down).
@@ -46,6 +47,7 @@ class Hub {
   void count(ws::Role role, StreamSet streams, bool added);
 
   ws::Metrics& metrics_;
+  ws::LocalMetrics& local_;
   std::size_t max_subscriptions_;  // (patient, stream) pairs per connection
   std::unordered_set<Peer*> peers_;
   // patient (or "*") -> subscriber -> streams

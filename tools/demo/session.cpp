@@ -56,7 +56,11 @@ bool offers_deflate(const http::request<http::string_body>& request) {
 class Session final : public std::enable_shared_from_this<Session>, public Peer {
  public:
   Session(tcp::socket socket, Worker& worker)
-      : worker_(worker), metrics_(worker.metrics()), ws_(std::move(socket)), heartbeat_(worker.io()) {}
+      : worker_(worker),
+        metrics_(worker.metrics()),
+        local_(worker.local_metrics()),
+        ws_(std::move(socket)),
+        heartbeat_(worker.io()) {}
 
   ~Session() override {
     finish(reason_.value_or(worker_.stopping() ? DisconnectReason::server_shutdown
@@ -247,7 +251,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
   // route stage and of the broadcast, and when the reply is queued).
   void handle(const std::shared_ptr<const std::string>& text, bool is_text, std::uint64_t read_ns) {
     Inbound in = parse_inbound(*text, is_text);
-    metrics_.message_received(conn_, in.type, text->size());
+    local_.message_received(conn_, in.type, text->size());
     const std::uint64_t parsed_ns = now_ns();
     const MessageTrace trace = trace_of(in, parsed_ns);
     in.envelope = nullptr;  // nothing reads the parsed message any more: freed before routing
@@ -268,7 +272,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
         const std::size_t n = hub.publish(*this, in.patient, in.type, text, parsed_ns);
         const std::uint64_t routed_ns = now_ns();
         latency(in.type, ProcessingStage::route, parsed_ns, routed_ns, trace.route, trace.exemplar);
-        metrics_.broadcast(TargetType::subscribers,
+        local_.broadcast(TargetType::subscribers,
                            in.type == ws::MessageType::alert ? ws::BroadcastType::alert : ws::BroadcastType::telemetry,
                            n, between(read_ns, routed_ns));
         reply(ack_message(in.seq, n), ws::MessageType::ack, routed_ns);
@@ -296,7 +300,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
         const std::size_t n = hub.announce(*this, text, parsed_ns);
         const std::uint64_t routed_ns = now_ns();
         latency(in.type, ProcessingStage::route, parsed_ns, routed_ns, trace.route, trace.exemplar);
-        metrics_.broadcast(TargetType::all, ws::BroadcastType::announcement, n, between(read_ns, routed_ns));
+        local_.broadcast(TargetType::all, ws::BroadcastType::announcement, n, between(read_ns, routed_ns));
         reply(ack_message(in.seq, n), ws::MessageType::ack, routed_ns);
         return;
       }
@@ -334,7 +338,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     if (traced) [[unlikely]] {
       traced_latency(type, stage, between(start_ns, end_ns), exemplar);
     } else {
-      metrics_.latency(type, stage, between(start_ns, end_ns));
+      local_.latency(type, stage, between(start_ns, end_ns));
     }
   }
   [[gnu::noinline]] void traced_latency(ws::MessageType type, ProcessingStage stage, std::chrono::nanoseconds d,
@@ -381,9 +385,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
       return;  // the pending read fails too and ends the session
     }
     const std::uint64_t wire = ws_.next_layer().counts().written - write_mark_;
-    metrics_.message_sent(conn_, sent.type, sent.priority, sent.target, sent.text->size());
-    metrics_.latency(sent.type, ProcessingStage::send, between(sent.queued_ns, now_ns()));
-    if (compression_ == Compression::deflate) metrics_.compression(sent.type, sent.text->size(), wire);
+    local_.message_sent(conn_, sent.type, sent.priority, sent.target, sent.text->size());
+    local_.latency(sent.type, ProcessingStage::send, between(sent.queued_ns, now_ns()));
+    if (compression_ == Compression::deflate) local_.compression(sent.type, sent.text->size(), wire);
     write_next();
   }
 
@@ -455,6 +459,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
 
   Worker& worker_;
   ws::Metrics& metrics_;
+  ws::LocalMetrics& local_;  // the per-message calls (the worker has one thread)
   websocket::stream<CountingStream<beast::tcp_stream, kRecording>> ws_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;  // the upgrade request outlives async_accept

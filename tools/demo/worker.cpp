@@ -31,7 +31,8 @@ std::uint64_t thread_cpu_ns() {
 Worker::Worker(int listen_fd, const ServerOptions& options, ws::Metrics& metrics)
     : options_(options),
       metrics_(metrics),
-      hub_(metrics, options.max_subscriptions),
+      local_metrics_(metrics.local()),
+      hub_(metrics, local_metrics_, options.max_subscriptions),
       io_(std::make_unique<net::io_context>(1)) {
   acceptor_.emplace(*io_);
   signals_.emplace(*io_, SIGTERM, SIGINT);

@@ -49,6 +49,8 @@ class Worker {
   [[nodiscard]] boost::asio::io_context& io() noexcept { return *io_; }
   [[nodiscard]] Hub& hub() noexcept { return hub_; }
   [[nodiscard]] ws::Metrics& metrics() noexcept { return metrics_; }
+  // The per-message calls bound to this worker's one thread (see ws::LocalMetrics).
+  [[nodiscard]] ws::LocalMetrics& local_metrics() noexcept { return local_metrics_; }
   [[nodiscard]] const ServerOptions& options() const noexcept { return options_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
   [[nodiscard]] std::size_t sessions() const noexcept { return sessions_.size(); }
@@ -75,6 +77,7 @@ class Worker {
 
   const ServerOptions& options_;
   ws::Metrics& metrics_;
+  ws::LocalMetrics local_metrics_;  // made by the constructor, on the thread that runs the worker
   Hub hub_;
   std::unordered_set<Peer*> sessions_;
   ExemplarPacer exemplars_;

@@ -2,8 +2,11 @@
 // identities, opening and closing connections.
 #include "wsm/websocket_metrics.hpp"
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -162,5 +165,48 @@ Connection& Connection::operator=(Connection&& o) noexcept {
 }
 
 Connection::~Connection() { close(DisconnectReason::network_error); }
+
+namespace {
+
+// Every LocalMetrics of the process, so that the child of a fork() can clear their cells (the
+// parent's) once, instead of each call checking whether it still runs in the process that bound
+// them. Never destroyed: a LocalMetrics may end during exit.
+struct LocalMetricsList {
+  std::mutex mutex;
+  LocalMetrics* head = nullptr;
+};
+LocalMetricsList& local_metrics_list() {
+  static auto* list = new LocalMetricsList;
+  return *list;
+}
+
+}  // namespace
+
+LocalMetrics::LocalMetrics(detail::MetricsState& state) noexcept : state_(&state), tables_(state) {
+  LocalMetricsList& list = local_metrics_list();
+  // Installed before the first LocalMetrics joins the list, so every fork() after that clears it.
+  // The mutex is held across fork(), so a child never inherits it locked by another thread.
+  static const bool fork_handler = [] {
+    ::pthread_atfork([] { local_metrics_list().mutex.lock(); }, [] { local_metrics_list().mutex.unlock(); },
+                     [] {
+                       LocalMetricsList& l = local_metrics_list();
+                       l.mutex.unlock();
+                       for (LocalMetrics* m = l.head; m != nullptr; m = m->next_) m->tables_.clear();
+                     });
+    return true;
+  }();
+  (void)fork_handler;
+  std::lock_guard lock(list.mutex);
+  next_ = list.head;
+  if (next_ != nullptr) next_->prev_ = this;
+  list.head = this;
+}
+
+LocalMetrics::~LocalMetrics() {
+  LocalMetricsList& list = local_metrics_list();
+  std::lock_guard lock(list.mutex);
+  (prev_ != nullptr ? prev_->next_ : list.head) = next_;
+  if (next_ != nullptr) next_->prev_ = prev_;
+}
 
 }  // namespace wsm::ws

@@ -17,7 +17,9 @@
 // are never registered and its calls record nothing.
 // The per-message calls (messages, bytes, latencies, broadcasts, compression, matches) are always
 // inlined: a server makes ten or more a message, and out of line each paid a call, a frame and
-// reloading the table it had in a register (issue 17's end-to-end budget).
+// reloading the table it had in a register (issue 17's end-to-end budget). An event loop's thread
+// can go further with `auto local = metrics.local();` (LocalMetrics, below): the same per-message
+// calls into the same series, each a single add into that thread's own cell.
 //
 // Compiled out (WSM_COMPILED_OUT, see writer.hpp): every call below is empty after inlining (the
 // handle tables hand out default handles without a load, connections get no record, and
@@ -32,8 +34,9 @@
 // from there by the exporter (see the catalogue).
 //
 // Threads: calls on one Connection must not run concurrently (as for the connection's stream);
-// everything else may be called from any thread. A Connection belongs to the process that opened
-// it: do not carry open connections across fork().
+// everything else may be called from any thread, except a LocalMetrics: only from the thread that
+// made it. A Connection belongs to the process that opened it: do not carry open connections
+// across fork().
 #pragma once
 
 #include <array>
@@ -200,7 +203,72 @@ class HandleTable {
   std::array<Handle, kSize> handles_{};
 };
 
+// A series' cell bound to the calling thread, as Counter::local() binds it but without its fork
+// check (a fork handler clears LocalMetrics' cells in the child instead): a record is the add
+// alone. Null: not bound yet.
+struct BoundCounter {
+  [[nodiscard]] static BoundCounter of(const Counter& c) noexcept { return {wsm::detail::Binder::cell_of(c)}; }
+  [[gnu::always_inline]] void inc(std::uint64_t n = 1) const noexcept {
+    if constexpr (kRecording) wsm::detail::add_own(*cell, n);
+  }
+  std::atomic<std::uint64_t>* cell = nullptr;
+};
+struct BoundHistogram {
+  [[nodiscard]] static BoundHistogram of(const Histogram& h) noexcept {
+    return {wsm::detail::Binder::cell_of(h), wsm::detail::Binder::scheme_of(h)};
+  }
+  [[gnu::always_inline]] void record(std::uint64_t v) const noexcept {
+    if constexpr (kRecording) wsm::detail::record_into(cell, scheme, v);
+  }
+  template <class Rep, class Period>
+  [[gnu::always_inline]] void record(std::chrono::duration<Rep, Period> d) const noexcept {
+    record(wsm::detail::to_ns(d));
+  }
+  std::atomic<std::uint64_t>* cell = nullptr;
+  shm::HistogramScheme scheme{};
+};
+template <class Handle>
+struct BoundOf;
+template <>
+struct BoundOf<Counter> {
+  using type = BoundCounter;
+};
+template <>
+struct BoundOf<Histogram> {
+  using type = BoundHistogram;
+};
+
+// One family's cells bound to the calling thread, indexed like its HandleTable and bound from it
+// on a combination's first use (registering it there if it was not yet).
+template <class Shared>
+class LocalTable;
+template <class Handle, Metric M, class... Dims>
+class LocalTable<HandleTable<Handle, M, Dims...>> {
+ public:
+  using Shared = HandleTable<Handle, M, Dims...>;
+  using Bound = typename BoundOf<Handle>::type;
+
+  explicit LocalTable(Shared& shared) noexcept : shared_(&shared) {}
+
+  [[gnu::always_inline]] Bound get(Resolver& resolver, Dims... dims) noexcept {
+    if constexpr (!kRecording) return Bound{};
+    const std::size_t i = flat(dims...);
+    if (bound_[i].cell != nullptr) [[likely]] return bound_[i];
+    return bind(resolver, i, dims...);
+  }
+  void clear() noexcept { bound_ = {}; }
+
+ private:
+  [[gnu::noinline, gnu::cold]] Bound bind(Resolver& resolver, std::size_t i, Dims... dims) noexcept {
+    return bound_[i] = Bound::of(shared_->get(resolver, dims...));
+  }
+
+  Shared* shared_;
+  std::array<Bound, Shared::kSize> bound_{};
+};
+
 struct MetricsState;
+struct MessageCalls;
 
 }  // namespace detail
 
@@ -225,6 +293,7 @@ class Connection {
 
  private:
   friend class Metrics;
+  friend struct detail::MessageCalls;
   void close(DisconnectReason reason) noexcept;
   // The connection-table record the per-connection calls update; never one when compiled out,
   // so those updates vanish with the branch.
@@ -275,7 +344,75 @@ struct MetricsState {
   HandleTable<Counter, Metric::heartbeats_acked_total, Role> heartbeats_acked;
 };
 
+// The per-message families of a MetricsState bound to one thread (LocalMetrics), under the same
+// member names, so that MessageCalls serves both. About 7 KB: a cell per label combination.
+struct LocalTables {
+  explicit LocalTables(MetricsState& s) noexcept
+      : received(s.received), sent(s.sent), size(s.size), latency(s.latency), broadcast(s.broadcast),
+        compression(s.compression), matches(s.matches) {}
+  void clear() noexcept {
+    received.clear();
+    sent.clear();
+    size.clear();
+    latency.clear();
+    broadcast.clear();
+    compression.clear();
+    matches.clear();
+  }
+
+  LocalTable<decltype(MetricsState::received)> received;
+  LocalTable<decltype(MetricsState::sent)> sent;
+  LocalTable<decltype(MetricsState::size)> size;
+  LocalTable<decltype(MetricsState::latency)> latency;
+  LocalTable<decltype(MetricsState::broadcast)> broadcast;
+  LocalTable<decltype(MetricsState::compression)> compression;
+  LocalTable<decltype(MetricsState::matches)> matches;
+};
+
+// The per-message calls, written once for both kinds of tables: a MetricsState's handles (the
+// calls of Metrics, from any thread) and a LocalTables' bound cells (those of LocalMetrics, from
+// one thread). `t.family.get(resolver, labels...)` gives what records, on either.
+struct MessageCalls {
+  template <class Tables>
+  [[gnu::always_inline]] static void received(Tables& t, Resolver& r, Connection& c, MessageType type,
+                                              std::size_t payload_bytes) noexcept {
+    t.received.get(r, type, c.role_).inc();
+    t.size.get(r, type, Direction::in, c.compression_).record(payload_bytes);
+    if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_in, 1);
+  }
+  template <class Tables>
+  [[gnu::always_inline]] static void sent(Tables& t, Resolver& r, Connection& c, MessageType type, Priority priority,
+                                          TargetType target, std::size_t payload_bytes) noexcept {
+    t.sent.get(r, type, priority, c.role_, target).inc();
+    t.size.get(r, type, Direction::out, c.compression_).record(payload_bytes);
+    if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_out, 1);
+  }
+  template <class Tables>
+  [[gnu::always_inline]] static void latency(Tables& t, Resolver& r, MessageType type, ProcessingStage stage,
+                                             std::chrono::nanoseconds d) noexcept {
+    t.latency.get(r, type, stage).record(d);
+  }
+  template <class Tables>
+  [[gnu::always_inline]] static void broadcast(Tables& t, Resolver& r, TargetType target, BroadcastType type,
+                                               std::size_t recipients, std::chrono::nanoseconds d) noexcept {
+    t.broadcast.get(r, target, type, recipient_count(recipients)).record(d);
+  }
+  template <class Tables>
+  [[gnu::always_inline]] static void compression(Tables& t, Resolver& r, MessageType type, std::size_t payload_bytes,
+                                                 std::size_t compressed_bytes) noexcept {
+    if (payload_bytes == 0) return;
+    t.compression.get(r, type).record(static_cast<std::uint64_t>(compressed_bytes) * 100 / payload_bytes);
+  }
+  template <class Tables>
+  [[gnu::always_inline]] static void matched(Tables& t, Resolver& r, SubscriptionType type, MatchType match,
+                                             Role role) noexcept {
+    t.matches.get(r, type, match, role).inc();
+  }
+};
+
 }  // namespace detail
+
+class LocalMetrics;
 
 class Metrics {
  public:
@@ -288,6 +425,9 @@ class Metrics {
 
   // The categories this Metrics records (MetricsOptions::categories).
   [[nodiscard]] Categories categories() const noexcept { return state_->categories; }
+
+  // The per-message calls bound to the calling thread (LocalMetrics), for an event loop's thread.
+  [[nodiscard]] LocalMetrics local() noexcept;
 
   // ---- connection ----
   // A successful upgrade: counts it, adds it to connections_active and claims its record.
@@ -313,17 +453,11 @@ class Metrics {
 
   // ---- messages ----
   [[gnu::always_inline]] void message_received(Connection& c, MessageType type, std::size_t payload_bytes) noexcept {
-    auto& s = *state_;
-    s.received.get(s.resolver, type, c.role_).inc();
-    record_size(type, Direction::in, c.compression_, payload_bytes);
-    if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_in, 1);
+    detail::MessageCalls::received(*state_, state_->resolver, c, type, payload_bytes);
   }
   [[gnu::always_inline]] void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
-                    std::size_t payload_bytes) noexcept {
-    auto& s = *state_;
-    s.sent.get(s.resolver, type, priority, c.role_, target).inc();
-    record_size(type, Direction::out, c.compression_, payload_bytes);
-    if (auto* e = c.entry()) shm::ConnectionEntry::add(e->record().messages_out, 1);
+                                           std::size_t payload_bytes) noexcept {
+    detail::MessageCalls::sent(*state_, state_->resolver, c, type, priority, target, payload_bytes);
   }
   // Bytes moved on the connection's socket (frames, after compression).
   [[gnu::always_inline]] void bytes_transferred(Connection& c, Direction direction, std::uint64_t wire_bytes) noexcept {
@@ -335,8 +469,7 @@ class Metrics {
     }
   }
   [[gnu::always_inline]] void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d) noexcept {
-    auto& s = *state_;
-    s.latency.get(s.resolver, type, stage).record(d);
+    detail::MessageCalls::latency(*state_, state_->resolver, type, stage, d);
   }
   // The same with the trace the message belongs to (exemplar.hpp), e.g. from its traceparent.
   void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d, const Exemplar& trace) noexcept {
@@ -345,15 +478,13 @@ class Metrics {
   }
   // A message queued for `recipients` connections, `d` after it was read.
   [[gnu::always_inline]] void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
-                 std::chrono::nanoseconds d) noexcept {
-    auto& s = *state_;
-    s.broadcast.get(s.resolver, target, type, recipient_count(recipients)).record(d);
+                                        std::chrono::nanoseconds d) noexcept {
+    detail::MessageCalls::broadcast(*state_, state_->resolver, target, type, recipients, d);
   }
   // A permessage-deflate frame of `compressed_bytes` for a payload of `payload_bytes`.
-  [[gnu::always_inline]] void compression(MessageType type, std::size_t payload_bytes, std::size_t compressed_bytes) noexcept {
-    if (payload_bytes == 0) return;
-    auto& s = *state_;
-    s.compression.get(s.resolver, type).record(static_cast<std::uint64_t>(compressed_bytes) * 100 / payload_bytes);
+  [[gnu::always_inline]] void compression(MessageType type, std::size_t payload_bytes,
+                                          std::size_t compressed_bytes) noexcept {
+    detail::MessageCalls::compression(*state_, state_->resolver, type, payload_bytes, compressed_bytes);
   }
   void failure(MessageType type, FailureReason reason, Role role) noexcept {
     auto& s = *state_;
@@ -411,8 +542,7 @@ class Metrics {
   void subscription_removed(SubscriptionType type, Role role) noexcept { subscriptions(type, role).dec(); }
   // A published message matched a subscription of a connection of `role`.
   [[gnu::always_inline]] void subscription_matched(SubscriptionType type, MatchType match, Role role) noexcept {
-    auto& s = *state_;
-    s.matches.get(s.resolver, type, match, role).inc();
+    detail::MessageCalls::matched(*state_, state_->resolver, type, match, role);
   }
   void subscription_failed(SubscriptionFailure failure, Role role) noexcept {
     auto& s = *state_;
@@ -421,10 +551,6 @@ class Metrics {
 
  private:
   Connection open(Role role, std::string_view user_id, std::string_view patient_id, Compression compression);
-  [[gnu::always_inline]] void record_size(MessageType type, Direction d, Compression k, std::size_t bytes) noexcept {
-    auto& s = *state_;
-    s.size.get(s.resolver, type, d, k).record(bytes);
-  }
   Gauge subscriptions(SubscriptionType type, Role role) noexcept {
     auto& s = *state_;
     return s.subscriptions.get(s.resolver, type, role);
@@ -432,5 +558,68 @@ class Metrics {
 
   std::unique_ptr<detail::MetricsState> state_;
 };
+
+// The per-message calls of a Metrics bound to the calling thread, for the thread of an event
+// loop: a server makes ten or more of them a message (issue 17's end-to-end budget), and through
+// Metrics each finds its series' handle (an acquire load and the handle) and then this thread's
+// cell of it (a thread-local table). Here a label combination's first call does that and keeps
+// the cell; every later call is one add into it, as cheap as a counter of the server's own.
+// Same series, same values and same connection-record counts as the Metrics calls of the same
+// names, which may be mixed with these (the other calls are on Metrics only).
+//
+//   wsm::ws::LocalMetrics local = metrics.local();  // on the event loop's thread, at its start
+//   local.message_received(conn, MessageType::vitals, 120);
+//
+// Single thread: call it only on the thread that called local(), and not once that thread has
+// ended: the cells are that thread's own, written without a lock prefix, so two threads would
+// lose adds. Hence neither copyable nor movable. It must not outlive its Metrics. About 7 KB (a
+// cell pointer per label combination of its families): one per thread, not one per connection.
+// In the child of a fork() every LocalMetrics forgets its cells (a fork handler clears them, so no
+// call pays a check) and binds afresh on its next call: the parent's cells are not the child's.
+// Compiled out (WSM_COMPILED_OUT): every call is empty, as for Metrics.
+class LocalMetrics {
+ public:
+  LocalMetrics(const LocalMetrics&) = delete;
+  LocalMetrics& operator=(const LocalMetrics&) = delete;
+  ~LocalMetrics();
+
+  [[gnu::always_inline]] void message_received(Connection& c, MessageType type, std::size_t payload_bytes) noexcept {
+    if constexpr (kRecording) detail::MessageCalls::received(tables_, state_->resolver, c, type, payload_bytes);
+  }
+  [[gnu::always_inline]] void message_sent(Connection& c, MessageType type, Priority priority, TargetType target,
+                                           std::size_t payload_bytes) noexcept {
+    if constexpr (kRecording) {
+      detail::MessageCalls::sent(tables_, state_->resolver, c, type, priority, target, payload_bytes);
+    }
+  }
+  [[gnu::always_inline]] void latency(MessageType type, ProcessingStage stage, std::chrono::nanoseconds d) noexcept {
+    if constexpr (kRecording) detail::MessageCalls::latency(tables_, state_->resolver, type, stage, d);
+  }
+  [[gnu::always_inline]] void broadcast(TargetType target, BroadcastType type, std::size_t recipients,
+                                        std::chrono::nanoseconds d) noexcept {
+    if constexpr (kRecording) detail::MessageCalls::broadcast(tables_, state_->resolver, target, type, recipients, d);
+  }
+  [[gnu::always_inline]] void compression(MessageType type, std::size_t payload_bytes,
+                                          std::size_t compressed_bytes) noexcept {
+    if constexpr (kRecording) {
+      detail::MessageCalls::compression(tables_, state_->resolver, type, payload_bytes, compressed_bytes);
+    }
+  }
+  [[gnu::always_inline]] void subscription_matched(SubscriptionType type, MatchType match, Role role) noexcept {
+    if constexpr (kRecording) detail::MessageCalls::matched(tables_, state_->resolver, type, match, role);
+  }
+
+ private:
+  friend class Metrics;
+  // Joins the process's list of LocalMetrics, which the fork handler clears in a child.
+  explicit LocalMetrics(detail::MetricsState& state) noexcept;
+
+  detail::MetricsState* state_;
+  detail::LocalTables tables_;
+  LocalMetrics* prev_ = nullptr;  // the process's list of LocalMetrics (websocket_metrics.cpp)
+  LocalMetrics* next_ = nullptr;
+};
+
+inline LocalMetrics Metrics::local() noexcept { return LocalMetrics(*state_); }
 
 }  // namespace wsm::ws

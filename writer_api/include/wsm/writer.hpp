@@ -105,6 +105,8 @@ void record_exemplar(std::uint32_t segment, std::uint32_t series, std::uint64_t 
   return epoch == fork_epoch.load(std::memory_order_relaxed);
 }
 
+struct Binder;
+
 }  // namespace detail
 
 class LocalCounter;
@@ -129,6 +131,7 @@ class Counter {
 
  private:
   friend class Registry;
+  friend struct detail::Binder;
   Counter(std::uint32_t segment, std::uint32_t id) : segment_(segment), id_(id) {}
   std::uint32_t segment_ = detail::kSinkSegment;
   std::uint32_t id_ = 0;
@@ -238,6 +241,7 @@ class Histogram {
  private:
   friend class Registry;
   friend class LocalHistogram;
+  friend struct detail::Binder;
   Histogram(std::uint32_t segment, std::uint32_t id, shm::HistogramScheme scheme)
       : segment_(segment), id_(id), scheme_(scheme) {}
   std::uint32_t segment_ = detail::kSinkSegment;
@@ -274,6 +278,21 @@ inline LocalHistogram Histogram::local() const noexcept {
   const std::uint32_t epoch = detail::fork_epoch.load(std::memory_order_relaxed);
   return LocalHistogram(detail::cell(segment_, id_), epoch, *this);
 }
+
+namespace detail {
+// What local() binds (the calling thread's cell of a handle's series, and a histogram's scheme),
+// for layers that keep whole tables of bound cells: wsm::ws::LocalMetrics. The same rules as
+// local(): the cell is the calling thread's, and the process's until the next fork().
+struct Binder {
+  [[nodiscard]] static std::atomic<std::uint64_t>* cell_of(const Counter& c) noexcept {
+    return cell(c.segment_, c.id_);
+  }
+  [[nodiscard]] static std::atomic<std::uint64_t>* cell_of(const Histogram& h) noexcept {
+    return cell(h.segment_, h.id_);
+  }
+  [[nodiscard]] static shm::HistogramScheme scheme_of(const Histogram& h) noexcept { return h.scheme_; }
+};
+}  // namespace detail
 
 namespace detail {
 struct SegmentState;
