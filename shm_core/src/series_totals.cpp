@@ -104,7 +104,8 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
   const bool recorded = recorded_[id] != 0;
   // An overflow series appears once something lands in it.
   if (merge_->order_overflow[position] && !recorded) return;
-  Point p{&family, &catalog.known_series(id), merge_->labels_at(position)};
+  const SeriesInfo& series = catalog.known_series(id);
+  Point p{&family, &series, series.labels};
   p.recorded = recorded;
   if (auto it = exemplars_.find(id); it != exemplars_.end()) {
     p.exemplar = static_cast<std::uint32_t>(out.exemplars.size());

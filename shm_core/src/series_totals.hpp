@@ -116,14 +116,14 @@ void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& 
   out.merged_entries = merge_->merged;
   out.points.reserve(merge_->order.size());
   // Exposition order visits series ids at random: the per-id entries each point reads are
-  // prefetched a few ahead, by address (the SeriesInfo itself is not read: labels and the overflow
-  // flag come from the merge, in order).
+  // prefetched a few ahead, by address (the overflow flag comes from the merge, in order).
   constexpr std::size_t kAhead = 16;
   const auto& order = merge_->order;
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (i + kAhead < order.size()) {
       const std::uint32_t ahead = order[i + kAhead];
       __builtin_prefetch(catalog.family_of_address(ahead));
+      __builtin_prefetch(&catalog.known_series(ahead));
       __builtin_prefetch(&value_[ahead]);
       __builtin_prefetch(&exposed_family_[ahead]);
     }
