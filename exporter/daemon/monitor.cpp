@@ -124,8 +124,8 @@ void Monitor::attach() {
 // Every read of the cells (scrape, interval, API) comes here, so they share one Tally: one series
 // merge and one set of accumulators (a second set cost ~9 MB at 100k series).
 //
-// After it, the pages of the string arena and of the series catalog are dropped. Both are read
-// only when the catalog view looks for new entries: the strings when it meets one (it copies
+// After a read that may have touched them, the pages of the string arena and of the series catalog
+// are dropped. Both are read only when the catalog view looks for new entries: the strings when it meets one (it copies
 // names and labels), the series table when the header's series_used says some entry is new to it
 // (CatalogScan::when_counted; the interval's read scans every entry anyway, the fallback for an
 // entry whose count never came). That is ~2.6 MB + ~4 MB of the writers' pages at 100k series
@@ -139,9 +139,15 @@ void Monitor::attach() {
 // (measured: 100k x 8 text went 14.6 -> 69 ms CPU with every arena released after its read).
 Result<void> Monitor::sum_cells(shm::CatalogScan scan) {
   const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage, .catalog_scan = scan};
+  const std::size_t known = catalog_.series_count();
   auto taken = tally_.take(attached_->segment, catalog_, options);
-  (void)attached_->segment.release_pages(attached_->segment.strings());
-  (void)attached_->segment.release_pages(attached_->segment.series_table());
+  // Only after a read that may have touched them: an madvise costs a page-table walk (and on the
+  // VM a TLB flush) even over pages that are not mapped. A scan that found nothing new (a pass
+  // re-run for a damaged cell) leaves the table mapped until the interval's read drops it.
+  if (scan == shm::CatalogScan::every_entry || catalog_.series_count() != known) {
+    (void)attached_->segment.release_pages(attached_->segment.strings());
+    (void)attached_->segment.release_pages(attached_->segment.series_table());
+  }
   return taken;
 }
 
