@@ -124,19 +124,30 @@ void Monitor::attach() {
 // Every read of the cells (scrape, interval, API) comes here, so they share one Tally: one series
 // merge and one set of accumulators (a second set cost ~9 MB at 100k series).
 //
-// After it, the string arena's pages are dropped. The arena is read only when the catalog view
-// meets a new entry (it copies names and labels): ~2.6 MB of the writers' pages at 100k series that would otherwise stay in this
-// process's RSS (RssShmem) for as long as it runs. Dropping the entries costs nothing in data
-// (Segment::release_pages) and almost nothing in time, since a scrape reads no string of an entry
-// it knows. The pages every scrape reads (the arenas, the series catalog's state words, the
-// connection table) stay mapped on purpose: on the 2-core VM the scrape goals are measured on, a
-// page fault costs ~5 us (a shared page) to ~11 us (a fresh anonymous one), so re-faulting the
-// ~9,000 pages of the arenas would add ~40 ms to a 13 ms scrape (measured: 100k x 8 text went
-// 14.6 -> 69 ms CPU with every arena released after its read).
-Result<void> Monitor::sum_cells() {
-  const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage};
+// After a read that may have touched them, the pages of the string arena and of the series catalog
+// are dropped. Both are read only when the catalog view looks for new entries: the strings when it meets one (it copies
+// names and labels), the series table when the header's series_used says some entry is new to it
+// (CatalogScan::when_counted; the interval's read scans every entry anyway, the fallback for an
+// entry whose count never came). That is ~2.6 MB + ~4 MB of the writers' pages at 100k series
+// that would otherwise stay in this process's RSS (RssShmem) for as long as it runs. Dropping the
+// entries costs nothing in data (Segment::release_pages) and little in time: a scrape of a
+// catalog that did not grow reads neither region, and a scan faults the table's ~1,000 pages
+// back (a few ms on the VM below) once per interval or new registrations. The pages every scrape
+// reads (the arenas, the connection table) stay mapped on purpose: on the 2-core VM the scrape
+// goals are measured on, a page fault costs ~5 us (a shared page) to ~11 us (a fresh anonymous
+// one), so re-faulting the ~9,000 pages of the arenas would add ~40 ms to a 13 ms scrape
+// (measured: 100k x 8 text went 14.6 -> 69 ms CPU with every arena released after its read).
+Result<void> Monitor::sum_cells(shm::CatalogScan scan) {
+  const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage, .catalog_scan = scan};
+  const std::size_t known = catalog_.series_count();
   auto taken = tally_.take(attached_->segment, catalog_, options);
-  (void)attached_->segment.release_pages(attached_->segment.strings());
+  // Only after a read that may have touched them: an madvise costs a page-table walk (and on the
+  // VM a TLB flush) even over pages that are not mapped. A scan that found nothing new (a pass
+  // re-run for a damaged cell) leaves the table mapped until the interval's read drops it.
+  if (scan == shm::CatalogScan::every_entry || catalog_.series_count() != known) {
+    (void)attached_->segment.release_pages(attached_->segment.strings());
+    (void)attached_->segment.release_pages(attached_->segment.series_table());
+  }
   return taken;
 }
 
@@ -202,7 +213,7 @@ void Monitor::tick() {
     // series merge and a second set of accumulators for the whole catalog every interval (~9 MB
     // at 100k series, and the exporter's peak), where the Tally's are laid out once per catalog
     // state and shared with the scrapes (both run under mutex_).
-    auto taken = sum_cells();
+    auto taken = sum_cells(shm::CatalogScan::every_entry);
     const shm::Snapshot* snapshot = taken ? &tally_.meta() : nullptr;
     const auto fill = snapshot ? shm::segment_fill(attached_->segment, catalog_, *snapshot) : shm::SegmentFill{};
     // The connections give the lowest health score: none when the health category is off.
@@ -291,7 +302,7 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
       // Every read of the segment in this scrape, under the guard (mapping_guard.hpp).
       shm::MappingGuard guard(attached_->segment, attached_->damage);
       // Summed straight from the mapping (tally.hpp): no copy of the cells.
-      if (auto t = sum_cells(); t) {
+      if (auto t = sum_cells(shm::CatalogScan::when_counted); t) {
         aggregation = &tally_.aggregation();
         meta = &tally_.meta();
       } else {
@@ -335,7 +346,7 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
   bool taken = false;
   {
     shm::MappingGuard guard(attached_->segment, attached_->damage);
-    taken = sum_cells().has_value();
+    taken = sum_cells(shm::CatalogScan::when_counted).has_value();
   }
   if (!sound() || !taken) return false;
   f(policy_.apply(tally_.aggregation(), tally_.meta().generation));
@@ -349,7 +360,7 @@ std::optional<std::map<std::string, std::vector<LoggedExemplar>>> Monitor::slowe
   bool taken = false;
   {
     shm::MappingGuard guard(attached_->segment, attached_->damage);
-    taken = sum_cells().has_value();
+    taken = sum_cells(shm::CatalogScan::when_counted).has_value();
   }
   if (!sound() || !taken) return std::nullopt;
   const std::uint64_t now = tally_.meta().taken_unix_ns;

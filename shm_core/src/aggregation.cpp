@@ -53,7 +53,6 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
     }
   }
   totals.emit(catalog, [&](std::uint32_t family) { return snapshot.copied(family); }, out);
-  out.label_text = std::move(merge.order_labels);  // the points' labels view it: moved, not copied
   return out;
 }
 

@@ -17,7 +17,7 @@ std::uint32_t FamilyInfo::cell_words() const noexcept {
   return 0;
 }
 
-void CatalogView::refresh(const Segment& segment) {
+bool CatalogView::refresh(const Segment& segment, CatalogScan scan) {
   const std::uint64_t generation = segment.header().generation;
   if (generation != generation_ || families_.size() != segment.max_families() ||
       series_.size() != segment.max_series()) {
@@ -32,9 +32,16 @@ void CatalogView::refresh(const Segment& segment) {
   for (std::uint32_t i = 0; i < segment.max_families(); ++i) {
     if (!families_[i]) read_family(segment, i);
   }
+  if (scan == CatalogScan::when_counted) {
+    // Relaxed: the count only decides whether to look (refresh()'s comment); READY is acquired
+    // per entry when the table is scanned.
+    const std::uint64_t used = segment.header().series_used.load(std::memory_order_relaxed);
+    if (used == known_series_ + malformed_series_) return false;
+  }
   for (std::uint32_t i = 0; i < segment.max_series(); ++i) {
     if (shapes_[i] == 0) read_series(segment, i);
   }
+  return true;
 }
 
 void CatalogView::read_family(const Segment& segment, std::uint32_t id) {
@@ -86,6 +93,7 @@ void CatalogView::read_series(const Segment& segment, std::uint32_t id) {
       !parse_canonical_labels(labels, parsed)) {
     if (!reported_[id]) {
       reported_[id] = true;
+      ++malformed_series_;
       problems_.push_back("series entry " + std::to_string(id) + " is READY but malformed");
     }
     return;

@@ -83,8 +83,6 @@ SeriesMerge merge_series(const CatalogView& catalog) {
     }
     m.series_into[id] = id;
     m.order.push_back(id);
-    m.order_labels.insert(m.order_labels.end(), s.labels.begin(), s.labels.end());
-    m.order_labels_end.push_back(static_cast<std::uint32_t>(m.order_labels.size()));
     m.order_overflow.push_back(s.overflow);
     last_family = family;
     last_labels = &s.labels;

@@ -11,23 +11,20 @@ void SeriesTotals::lay_out(const CatalogView& catalog, const SeriesMerge& merge)
   const std::size_t n = merge.series_into.size();
   value_.assign(n, 0);
   recorded_.assign(n, 0);
-  buckets_at_.assign(n, 0);
-  gauge_at_.assign(n, 0);
-  exposed_family_.assign(n, 0);
+  slot_at_.assign(n, 0);
   buckets_.clear();
   gauges_.clear();
   for (const std::uint32_t id : merge.order) {
-    exposed_family_[id] = merge.family_into[catalog.series(id)->family_id];
-    const FamilyInfo* family = catalog.family(exposed_family_[id]);
+    const FamilyInfo* family = catalog.family(exposed_family(catalog, id));
     if (family->type == MetricType::histogram) {
-      buckets_at_[id] = static_cast<std::uint32_t>(buckets_.size());
+      slot_at_[id] = static_cast<std::uint32_t>(buckets_.size());
       buckets_.resize(buckets_.size() + family->bucket_count, 0);
     } else if (family->type == MetricType::gauge) {
-      gauge_at_[id] = static_cast<std::uint32_t>(gauges_.size());
+      slot_at_[id] = static_cast<std::uint32_t>(gauges_.size());
       gauges_.push_back({family->gauge_mode});
     }
   }
-  bucket_of_ = buckets_at_.data();
+  slot_of_ = slot_at_.data();
   bucket_words_ = buckets_.size();
 }
 
@@ -38,12 +35,10 @@ void SeriesTotals::lay_out_counts_like(const SeriesTotals& full) {
   recorded_.assign(full.recorded_.size(), 0);
   buckets_.assign(full.bucket_words_, 0);
   bucket_words_ = full.bucket_words_;
-  bucket_of_ = full.bucket_of_;
+  slot_of_ = full.slot_of_;
   // Nothing of a full lay-out: no gauge may be added here, nor may this emit().
-  buckets_at_ = {};
-  gauge_at_ = {};
+  slot_at_ = {};
   gauges_ = {};
-  exposed_family_ = {};
 }
 
 void SeriesTotals::clear() {
@@ -63,7 +58,7 @@ void SeriesTotals::add_exemplar(std::uint32_t target, const ExemplarData& e) {
 
 void SeriesTotals::add_gauge(std::uint32_t target, std::uint64_t value_bits, std::uint64_t stamp,
                              pid_t pid) {
-  GaugeTotal& g = gauges_[gauge_at_[target]];
+  GaugeTotal& g = gauges_[slot_at_[target]];
   const double value = std::bit_cast<double>(value_bits);
   // The exposed family's mode: merged entries combine as one series.
   switch (g.mode) {
@@ -87,7 +82,7 @@ void SeriesTotals::subtract_word(std::uint32_t target, std::uint32_t k, std::uin
   if (k == 0) {
     value_[target] -= value;
   } else {
-    buckets_[bucket_of_[target] + k - 1] -= value;
+    buckets_[slot_of_[target] + k - 1] -= value;
   }
 }
 
@@ -100,11 +95,12 @@ void SeriesTotals::add_counts_of(const SeriesTotals& other) {
 
 void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, Aggregation& out) const {
   const std::uint32_t id = merge_->order[position];
-  const FamilyInfo& family = *catalog.family(exposed_family_[id]);
+  const FamilyInfo& family = *catalog.family(exposed_family(catalog, id));
   const bool recorded = recorded_[id] != 0;
   // An overflow series appears once something lands in it.
   if (merge_->order_overflow[position] && !recorded) return;
-  Point p{&family, &catalog.known_series(id), merge_->labels_at(position)};
+  const SeriesInfo& series = catalog.known_series(id);
+  Point p{&family, &series, series.labels};
   p.recorded = recorded;
   if (auto it = exemplars_.find(id); it != exemplars_.end()) {
     p.exemplar = static_cast<std::uint32_t>(out.exemplars.size());
@@ -113,7 +109,7 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
   switch (family.type) {
     case MetricType::counter: p.counter = value_[id]; break;
     case MetricType::gauge: {
-      const GaugeTotal& g = gauges_[gauge_at_[id]];
+      const GaugeTotal& g = gauges_[slot_at_[id]];
       p.gauge = family.gauge_mode == GaugeMode::last && g.last_stamp == 0 ? g.sum : g.value;
       if (family.gauge_mode == GaugeMode::per_writer) {
         if (auto it = per_writer_.find(id); it != per_writer_.end()) {
@@ -129,7 +125,7 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
       break;
     }
     case MetricType::histogram:
-      p.buckets_at = buckets_at_[id];
+      p.buckets_at = slot_at_[id];
       p.sum = value_[id];
       for (const std::uint64_t c : out.buckets_of(p)) p.count += c;
       break;

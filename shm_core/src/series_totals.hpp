@@ -29,7 +29,7 @@ class SeriesTotals {
   // Sizes counter and histogram accumulators only, sharing `full`'s lay-out (which bucket range
   // is whose) instead of a copy of it: Tally's helper thread, which never meets a gauge and whose
   // totals only ever go into `full` (add_counts_of). `full` must stay laid out as it is while this
-  // is used. Saves the per-series lay-out arrays and gauge slots (~1.8 MB at 100k series).
+  // is used. Saves the per-series lay-out array and the gauge slots.
   void lay_out_counts_like(const SeriesTotals& full);
   // Zero for a new pass.
   void clear();
@@ -54,7 +54,7 @@ class SeriesTotals {
   template <class WordAt>
   void add_histogram(std::uint32_t target, std::uint32_t bucket_count, WordAt word) noexcept {
     value_[target] += word(0);
-    std::uint64_t* b = buckets_.data() + bucket_of_[target];
+    std::uint64_t* b = buckets_.data() + slot_of_[target];
     for (std::uint32_t k = 0; k < bucket_count; ++k) b[k] += word(k + 1);
     recorded_[target] = 1;
   }
@@ -92,18 +92,23 @@ class SeriesTotals {
   const std::vector<std::uint32_t>* into_ = nullptr;
   std::vector<std::uint64_t> value_;       // by series id: counter value or histogram sum
   std::vector<std::uint8_t> recorded_;     // by series id
-  std::vector<std::uint32_t> buckets_at_;  // by series id: first bucket in buckets_
-  const std::uint32_t* bucket_of_ = nullptr;  // buckets_at_'s data, or that of the full lay-out shared
+  // By series id: a histogram's first bucket in buckets_, a gauge's index in gauges_ (a series is
+  // one or the other: one array, not two of ~0.5 MB each at 100k series).
+  std::vector<std::uint32_t> slot_at_;
+  const std::uint32_t* slot_of_ = nullptr;  // slot_at_'s data, or that of the full lay-out shared
   std::size_t bucket_words_ = 0;  // buckets_'s size when laid out (emit() lends buckets_ away)
   std::vector<std::uint64_t> buckets_;
-  std::vector<std::uint32_t> gauge_at_;    // by series id: index in gauges_
   std::vector<GaugeTotal> gauges_;
   std::map<std::uint32_t, std::map<pid_t, double>> per_writer_;  // series -> pid -> value
   // By series id, sparse: only series given an exemplar have one (most series never are).
   std::unordered_map<std::uint32_t, ExemplarData> exemplars_;
-  // By series id: the family it is exposed under. Ids, not pointers: a lay-out stays valid for any
-  // view of the same catalog state (same generation, same entries), also a re-read one.
-  std::vector<std::uint32_t> exposed_family_;
+
+  // The family series `id` is exposed under: from the view's compact family array and the merge,
+  // not an array of its own. Ids, not pointers: a lay-out stays valid for any view of the same
+  // catalog state (same generation, same entries), also a re-read one.
+  [[nodiscard]] std::uint32_t exposed_family(const CatalogView& catalog, std::uint32_t id) const noexcept {
+    return merge_->family_into[catalog.family_of(id)];
+  }
 };
 
 template <class Copied>
@@ -116,16 +121,15 @@ void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& 
   out.merged_entries = merge_->merged;
   out.points.reserve(merge_->order.size());
   // Exposition order visits series ids at random: the per-id entries each point reads are
-  // prefetched a few ahead, by address (the SeriesInfo itself is not read: labels and the overflow
-  // flag come from the merge, in order).
+  // prefetched a few ahead, by address (the overflow flag comes from the merge, in order).
   constexpr std::size_t kAhead = 16;
   const auto& order = merge_->order;
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (i + kAhead < order.size()) {
       const std::uint32_t ahead = order[i + kAhead];
       __builtin_prefetch(catalog.family_of_address(ahead));
+      __builtin_prefetch(&catalog.known_series(ahead));
       __builtin_prefetch(&value_[ahead]);
-      __builtin_prefetch(&exposed_family_[ahead]);
     }
     if (copied(catalog.family_of(order[i]))) emit_point(catalog, i, out);
   }

@@ -190,6 +190,9 @@ struct Tally::State {
   Aggregation out;
   Snapshot meta;
   MappingDamage helper_damage;  // the helper's guard, when the caller gave none
+  // The last pass met cells it could not place: the next one scans every catalog entry, whatever
+  // options.catalog_scan says (a series published but not yet counted in series_used).
+  bool scan_every_entry = false;
 
   void lay_out(const CatalogView& catalog, bool helper);
   PassResult pass(const Segment& segment, CatalogView& catalog, const TallyOptions& options,
@@ -215,7 +218,7 @@ void Tally::State::lay_out(const CatalogView& catalog, bool helper) {
 
 PassResult Tally::State::pass(const Segment& segment, CatalogView& catalog, const TallyOptions& options,
                               const std::optional<InFlightMove>& move) {
-  catalog.refresh(segment);
+  catalog.refresh(segment, scan_every_entry ? CatalogScan::every_entry : options.catalog_scan);
   meta.generation = segment.header().generation;
   meta.taken_unix_ns = unix_ns();
   meta.taken_mono_ns = monotonic_ns();
@@ -288,6 +291,7 @@ PassResult Tally::State::pass(const Segment& segment, CatalogView& catalog, cons
     totals.subtract_word(reader.seen.source_target, reader.seen.source_word, reader.seen.source_value);
   }
   meta.problems = std::move(reader.problems);
+  scan_every_entry = !meta.problems.empty();
   return meta.problems.empty() ? PassResult::complete : PassResult::unknown_series;
 }
 

@@ -149,10 +149,11 @@ class Monitor {
   bool sound();
   // The reap of one interval; runs without mutex_ (see the class comment).
   void reap(Attached& attached) const;
-  // Sums the attached segment's cells into tally_, then drops this process's page-table entries
-  // for the pages a read touches only once (the string arena): see monitor.cpp. The caller holds
-  // mutex_ and a MappingGuard.
-  Result<void> sum_cells();
+  // Sums the attached segment's cells into tally_ (the catalog refreshed per `scan`), then, if the
+  // read may have touched them, drops this process's page-table entries for the pages a read
+  // touches only when the catalog grows (the string arena, the series table): see monitor.cpp. The caller holds mutex_ and a
+  // MappingGuard.
+  Result<void> sum_cells(shm::CatalogScan scan);
   // Threads a scrape reads the writer arenas with (tally.hpp): 2 on a machine with two cores or
   // more, else 1.
   [[nodiscard]] static unsigned scrape_threads() noexcept;

@@ -22,7 +22,7 @@ namespace wsm::shm {
 struct Point {
   const FamilyInfo* family = nullptr;
   const SeriesInfo* series = nullptr;
-  std::string_view labels;   // series->labels, held where the serialiser reads them in order
+  std::string_view labels;   // series->labels (the catalog view's text), or a rewrite's (id_labels.hpp)
   std::uint64_t counter = 0;
   double gauge = 0;
   std::uint64_t sum = 0;    // histograms: in integer units (ns, bytes, percent)
@@ -51,9 +51,6 @@ class Aggregation {
   // added into another, and the families left out for clashing with another of their name.
   std::uint32_t merged_entries = 0;
   std::vector<std::string> left_out;
-  // The text Point::labels views, where this Aggregation holds it (Aggregation::of); a Tally's
-  // points view the Tally's own, valid until its next take().
-  std::vector<char> label_text;
 
   [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const {
     return {buckets.data() + p.buckets_at, p.family->bucket_count};

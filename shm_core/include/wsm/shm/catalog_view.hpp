@@ -2,7 +2,9 @@
 //
 // READY entries never change, so the copy is kept between snapshots and refresh() reads only the
 // entries it has not seen READY yet: a scrape costs a scan of state words plus the new entries,
-// not a copy of every name. Every entry is validated before it is believed (string offsets inside
+// not a copy of every name. With CatalogScan::when_counted it skips even that scan while the
+// header's series_used says no series was published since (see refresh()), so a reader that
+// releases the series table's pages after a scan (Monitor) does not fault them back every read. Every entry is validated before it is believed (string offsets inside
 // the string arena, names well-formed, type and bucket count consistent); bad ones are reported
 // in problems() and left out.
 #pragma once
@@ -42,6 +44,8 @@ struct SeriesInfo {
   bool overflow = false;
 };
 
+enum class CatalogScan { every_entry, when_counted };
+
 class CatalogView {
  public:
   CatalogView() = default;
@@ -52,8 +56,15 @@ class CatalogView {
   CatalogView(const CatalogView&) = delete;
   CatalogView& operator=(const CatalogView&) = delete;
 
-  // Reads new READY entries. A view of another generation is cleared first.
-  void refresh(const Segment& segment);
+  // Reads new READY entries. A view of another generation is cleared first. With
+  // CatalogScan::when_counted the series table is scanned only when the header's series_used
+  // differs from the entries this view has met (known or malformed). A registrant counts an entry
+  // after publishing it (catalog.cpp), so the count can lag: one that died between the two never
+  // counts its entry, and one between them hides the next entry for a refresh. So the skip can
+  // miss a series for a while, never misread one: a cell of a series the view does not know is a
+  // problem to the reader (snapshot.cpp, tally.cpp), which then refreshes with every_entry.
+  // Families are always scanned (their table is small). True when the series table was scanned.
+  bool refresh(const Segment& segment, CatalogScan scan = CatalogScan::every_entry);
 
   [[nodiscard]] const FamilyInfo* family(std::uint32_t id) const noexcept {
     return id < families_.size() && families_[id] ? &*families_[id] : nullptr;
@@ -111,6 +122,7 @@ class CatalogView {
   std::vector<std::uint32_t> family_of_;
   std::vector<std::uint32_t> family_ids_;
   std::size_t known_series_ = 0;
+  std::size_t malformed_series_ = 0;  // READY entries reported as malformed (reported_ set)
   mutable std::vector<std::uint32_t> ordered_;
   mutable bool ordered_stale_ = true;
   std::vector<std::string> problems_;

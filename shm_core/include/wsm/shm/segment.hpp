@@ -121,6 +121,10 @@ class Segment {
   [[nodiscard]] std::span<std::byte> strings() const noexcept {
     return bytes_.subspan(layout_.strings_offset, limits_.string_bytes);
   }
+  // The series catalog's entries (SeriesEntry by id).
+  [[nodiscard]] std::span<std::byte> series_table() const noexcept {
+    return bytes_.subspan(layout_.series_offset, std::uint64_t{limits_.max_series} * sizeof(SeriesEntry));
+  }
   // Maps the family table, the series catalog (with its retired index) and the string arena into
   // this process's page tables now, in one madvise(MADV_POPULATE_WRITE), so that registering does
   // not take a page fault per fresh catalog page: entries are spread by hash over the whole table,

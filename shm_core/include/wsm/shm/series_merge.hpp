@@ -31,18 +31,12 @@ struct SeriesMerge {
   std::vector<std::uint32_t> series_into;
   // The series that are exposed, one per key, in exposition order (family name, labels).
   std::vector<std::uint32_t> order;
-  // For order[i], at index i: where its labels end in order_labels, which holds the labels of every
-  // exposed series end to end, and whether it is its family's overflow series. The serialiser
-  // then reads labels sequentially in exposition order, instead of one catalog entry and its heap
-  // text at random per series (two cache misses each at 100k series).
-  std::vector<char> order_labels;  // a vector: moving it keeps the views into it valid
-  std::vector<std::uint32_t> order_labels_end;
+  // For order[i], at index i: whether it is its family's overflow series. The labels are the
+  // catalog view's (SeriesInfo::labels): a copy in exposition order here saved the serialiser a
+  // cache miss per series but cost ~3 MB at 100k series beside the view's own (the serialiser
+  // prefetches them instead, format.cpp).
   std::vector<bool> order_overflow;
 
-  [[nodiscard]] std::string_view labels_at(std::size_t i) const noexcept {
-    const std::uint32_t begin = i == 0 ? 0 : order_labels_end[i - 1];
-    return {order_labels.data() + begin, order_labels_end[i] - begin};
-  }
   std::uint32_t merged = 0;           // entries added into another entry of the same key
   std::vector<std::string> left_out;  // families not exposed, and why
 };

@@ -39,6 +39,11 @@ struct TallyOptions {
   std::uint64_t split_bytes = 16ull << 20;
   // The helper thread's reads run under a MappingGuard of their own, which marks this damage.
   MappingDamage* damage = nullptr;
+  // How take() refreshes the catalog (catalog_view.hpp). With when_counted a pass that meets a
+  // cell of a series the catalog does not know is run again after a scan of every entry, so a
+  // skipped scan never leaves a cell unread; a series with no cell yet may wait for the next
+  // every_entry take.
+  CatalogScan catalog_scan = CatalogScan::every_entry;
 };
 
 class Tally {
@@ -48,7 +53,7 @@ class Tally {
   Tally(Tally&&) noexcept;
   Tally& operator=(Tally&&) noexcept;
 
-  // Refreshes `catalog` and sums every published cell. The result stays valid until the next
+  // Refreshes `catalog` (options.catalog_scan) and sums every published cell. The result stays valid until the next
   // take(), or until `catalog` is refreshed or destroyed. Fails (Errc::timeout) only if a running
   // reaper made progress during every pass for options.wait.
   [[nodiscard]] Result<void> take(const Segment& segment, CatalogView& catalog, const TallyOptions& options = {});
