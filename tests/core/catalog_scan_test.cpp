@@ -4,9 +4,6 @@
 // is between them) makes the pass meet an unknown cell, and the next pass scans every entry.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <thread>
-
 #include "test_support.hpp"
 #include "wsm/shm/catalog_view.hpp"
 #include "wsm/shm/segment.hpp"
@@ -111,40 +108,6 @@ TEST(CatalogScan, AnUncountedSeriesWithoutCellsWaitsForAScanOfEveryEntry) {
   EXPECT_NE(point_of(tally.aggregation(), "a_total", "k=\"quiet\""), nullptr);
 }
 
-// A registrant racing the reads (publish, then count): every take places every cell, with no
-// problem left, and the counters never go back.
-TEST(CatalogScan, FollowsACatalogThatGrowsWhileItReads) {
-  SegmentGuard g(wsm::test::unique_segment_name("scangrow"));
-  auto reg = Registry::open(g.name(), {.limits = limits(), .enabled = true});
-  ASSERT_TRUE(reg) << reg.error().message();
-  auto segment = shm::Segment::open(g.name(), {shm::Access::read_only});
-  ASSERT_TRUE(segment);
-  std::atomic<bool> stop{false};
-  std::thread registrant([&] {
-    for (int i = 0; i < 200 && !stop.load(); ++i) {
-      reg->counter("grow_total", {{"k", std::to_string(i)}}).inc(static_cast<std::uint64_t>(i) + 1);
-    }
-    stop.store(true);
-  });
-  shm::Tally tally;
-  shm::CatalogView view;
-  std::uint64_t previous = 0;
-  int takes = 0;
-  while (!stop.load() || takes == 0) {
-    auto taken = tally.take(*segment, view, {.catalog_scan = shm::CatalogScan::when_counted});
-    ASSERT_TRUE(taken) << taken.error().message();
-    EXPECT_TRUE(tally.meta().problems.empty()) << tally.meta().problems.front();
-    std::uint64_t total = 0;
-    for (const shm::Point& p : tally.aggregation().points) total += p.counter;
-    EXPECT_GE(total, previous) << "a counter went back";
-    previous = total;
-    ++takes;
-  }
-  registrant.join();
-  ASSERT_TRUE(tally.take(*segment, view, {.catalog_scan = shm::CatalogScan::when_counted}));
-  std::uint64_t total = 0;
-  for (const shm::Point& p : tally.aggregation().points) total += p.counter;
-  EXPECT_EQ(total, 200u * 201u / 2);
-}
+// A registrant racing the reads: tally_test.cpp's TallyGrowing runs with both scans.
 
 }  // namespace

@@ -54,23 +54,17 @@ TEST_F(LocalMetricsTest, CallsLandWhereTheMetricsCallsLand) {
   Metrics m(registry_);
   LocalMetrics local = m.local();
   Connection c = m.connection_opened(Role::nurse, "n1", "p1", Compression::deflate);
-  for (int path = 0; path < 2; ++path) {
-    if (path == 0) {
-      m.message_received(c, MessageType::vitals, 300);
-      m.message_sent(c, MessageType::vitals, Priority::normal, TargetType::subscribers, 300);
-      m.latency(MessageType::vitals, ProcessingStage::send, 2ms);
-      m.broadcast(TargetType::subscribers, BroadcastType::telemetry, 3, 1ms);
-      m.compression(MessageType::vitals, 400, 100);
-      m.subscription_matched(SubscriptionType::vitals, MatchType::exact, Role::nurse);
-    } else {
-      local.message_received(c, MessageType::vitals, 300);
-      local.message_sent(c, MessageType::vitals, Priority::normal, TargetType::subscribers, 300);
-      local.latency(MessageType::vitals, ProcessingStage::send, 2ms);
-      local.broadcast(TargetType::subscribers, BroadcastType::telemetry, 3, 1ms);
-      local.compression(MessageType::vitals, 400, 100);
-      local.subscription_matched(SubscriptionType::vitals, MatchType::exact, Role::nurse);
-    }
-  }
+  // The same calls on either: Metrics and LocalMetrics have them under the same names.
+  const auto each_call = [&c](auto& calls) {
+    calls.message_received(c, MessageType::vitals, 300);
+    calls.message_sent(c, MessageType::vitals, Priority::normal, TargetType::subscribers, 300);
+    calls.latency(MessageType::vitals, ProcessingStage::send, 2ms);
+    calls.broadcast(TargetType::subscribers, BroadcastType::telemetry, 3, 1ms);
+    calls.compression(MessageType::vitals, 400, 100);
+    calls.subscription_matched(SubscriptionType::vitals, MatchType::exact, Role::nurse);
+  };
+  each_call(m);
+  each_call(local);
   local.compression(MessageType::vitals, 0, 10);  // no payload: no ratio, as through Metrics
 
   const test::Totals t = totals();
