@@ -5,6 +5,7 @@
 #include <span>
 #include <unordered_set>
 
+#include "label_prefetch.hpp"
 #include "text_cursor.hpp"
 #include "wsm/shm/labels.hpp"
 
@@ -179,12 +180,9 @@ void Writer::write(Format format, const shm::Aggregation* segment,
     for (const ComputedFamily& c : computed) taken.insert(c.name);
     const shm::FamilyInfo* current = nullptr;
     const FamilyText* ft = nullptr;
-    // The labels are the catalog view's text, in registration order: a point's are a cache miss
-    // unless fetched a few points ahead.
-    constexpr std::size_t kAhead = 8;
     const std::span<const shm::Point> points = segment->points;
     for (std::size_t i = 0; i < points.size(); ++i) {
-      if (i + kAhead < points.size()) __builtin_prefetch(points[i + kAhead].labels.data());
+      prefetch_labels_ahead(points, i);
       const shm::Point& p = points[i];
       const shm::FamilyInfo& fam = *p.family;
       if (&fam != current) {

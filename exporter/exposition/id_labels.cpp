@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "label_prefetch.hpp"
 #include "wsm/shm/labels.hpp"
 
 namespace wsm::exposition {
@@ -233,11 +234,9 @@ const shm::Aggregation& IdLabelPolicy::apply(const shm::Aggregation& in, std::ui
     by_key_.clear();
   }
   bool any = false;
-  // Every point's labels are searched: the catalog view's text, in registration order, so a cache
-  // miss per point unless fetched a few points ahead (as the serialiser does).
-  constexpr std::size_t kAhead = 8;
+  // Every point's labels are searched (label_prefetch.hpp).
   for (std::size_t i = 0; i < in.points.size(); ++i) {
-    if (i + kAhead < in.points.size()) __builtin_prefetch(in.points[i + kAhead].labels.data());
+    prefetch_labels_ahead(in.points, i);
     any |= rewritten(in.points[i]) != nullptr;
   }
   if (!any) return in;

@@ -1,0 +1,18 @@
+// Points view their labels in the catalog view's text, which lies in registration order, not in
+// the exposition order the points are walked in: each point's labels would be a cache miss. The
+// passes over every point (the serialiser, the identifier-label policy) fetch them this far ahead.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+#include "wsm/shm/aggregation.hpp"
+
+namespace wsm::exposition {
+
+inline void prefetch_labels_ahead(std::span<const shm::Point> points, std::size_t i) noexcept {
+  constexpr std::size_t kAhead = 8;
+  if (i + kAhead < points.size()) __builtin_prefetch(points[i + kAhead].labels.data());
+}
+
+}  // namespace wsm::exposition
