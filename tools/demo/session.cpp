@@ -273,8 +273,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
         const std::uint64_t routed_ns = now_ns();
         latency(in.type, ProcessingStage::route, parsed_ns, routed_ns, trace.route, trace.exemplar);
         local_.broadcast(TargetType::subscribers,
-                           in.type == ws::MessageType::alert ? ws::BroadcastType::alert : ws::BroadcastType::telemetry,
-                           n, between(read_ns, routed_ns));
+                         in.type == ws::MessageType::alert ? ws::BroadcastType::alert : ws::BroadcastType::telemetry,
+                         n, between(read_ns, routed_ns));
         reply(ack_message(in.seq, n), ws::MessageType::ack, routed_ns);
         return;
       }
