@@ -151,6 +151,11 @@ Result<void> Monitor::sum_cells(shm::CatalogScan scan) {
   return taken;
 }
 
+Monitor::ScratchPages::~ScratchPages() {
+  monitor.tally_.release_pages();
+  monitor.policy_.release_pages();
+}
+
 unsigned Monitor::scrape_threads() noexcept {
   return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
 }
@@ -206,6 +211,7 @@ void Monitor::tick() {
   if (reaping) reap(*reaping);
   {
     std::lock_guard lock(mutex_);
+    const ScratchPages scratch{*this};
     if (!sound()) return;
     shm::MappingGuard guard(attached_->segment, attached_->damage);
     const std::uint64_t start = shm::monotonic_ns();
@@ -292,6 +298,7 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
   buffers.text.reserve(buffers.text_reserve);  // once, instead of doubling up to the body's size
   {
     std::lock_guard lock(mutex_);
+    const ScratchPages scratch{*this};
     const std::uint64_t start = shm::monotonic_ns();
     std::vector<exposition::ComputedFamily> self;
     const shm::Aggregation* aggregation = nullptr;
@@ -341,6 +348,7 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
 
 bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggregation&)>& f) {
   std::lock_guard lock(mutex_);
+  const ScratchPages scratch{*this};
   if (!attached_) return false;
   // The scrape's Tally (see tick()): no second merge and set of accumulators.
   bool taken = false;
@@ -356,6 +364,7 @@ bool Monitor::with_fresh_aggregation(const std::function<void(const shm::Aggrega
 std::optional<std::map<std::string, std::vector<LoggedExemplar>>> Monitor::slowest_exemplars(
     std::chrono::seconds window, std::size_t top) {
   std::lock_guard lock(mutex_);
+  const ScratchPages scratch{*this};
   if (!attached_) return std::nullopt;
   bool taken = false;
   {

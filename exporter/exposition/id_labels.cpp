@@ -152,7 +152,7 @@ const shm::SeriesInfo* IdLabelPolicy::rewritten(const shm::Point& p) {
   if (fresh) {
     // SeriesInfo::labels is a view: its text lives in made_labels_, beside it.
     const std::string& text = made_labels_.emplace_back(std::move(*labels));
-    it->second = &made_.emplace_back(shm::SeriesInfo{series.id, series.family_id, text, false});
+    it->second = &made_.emplace_back(shm::SeriesInfo{series.id, series.family_id, false, text});
   }
   state_[id] = 2;
   rewrites_[id] = it->second;
@@ -267,6 +267,13 @@ const shm::Aggregation& IdLabelPolicy::apply(const shm::Aggregation& in, std::ui
     begin = end;
   }
   return out_;
+}
+
+void IdLabelPolicy::release_pages() noexcept {
+  out_.points.clear();
+  out_.buckets.clear();
+  shm::release_pages(out_.points);
+  shm::release_pages(out_.buckets);
 }
 
 }  // namespace wsm::exposition

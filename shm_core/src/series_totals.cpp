@@ -50,6 +50,12 @@ void SeriesTotals::clear() {
   exemplars_.clear();
 }
 
+void SeriesTotals::release_pages() noexcept {
+  shm::release_pages(value_);
+  shm::release_pages(recorded_);
+  shm::release_pages(buckets_);
+}
+
 void SeriesTotals::add_exemplar(std::uint32_t target, const ExemplarData& e) {
   // The most recent, whichever order the writers were read in (Tally's helper thread, slot order).
   auto [it, added] = exemplars_.try_emplace(target, e);

@@ -33,6 +33,9 @@ class SeriesTotals {
   void lay_out_counts_like(const SeriesTotals& full);
   // Zero for a new pass.
   void clear();
+  // Gives back the pages of the counter and histogram accumulators (scratch.hpp) until the next
+  // clear(), which must come before the next add. The lay-out stays.
+  void release_pages() noexcept;
 
   // The accumulator a cell of series `id` adds to, or SeriesMerge::kLeftOut.
   [[nodiscard]] std::uint32_t target_of(std::uint32_t id) const noexcept {
@@ -90,14 +93,15 @@ class SeriesTotals {
 
   const SeriesMerge* merge_ = nullptr;
   const std::vector<std::uint32_t>* into_ = nullptr;
-  std::vector<std::uint64_t> value_;       // by series id: counter value or histogram sum
-  std::vector<std::uint8_t> recorded_;     // by series id
+  // The accumulators: scratch memory (scratch.hpp), zeroed by clear() before every pass.
+  ScratchVector<std::uint64_t> value_;     // by series id: counter value or histogram sum
+  ScratchVector<std::uint8_t> recorded_;   // by series id
   // By series id: a histogram's first bucket in buckets_, a gauge's index in gauges_ (a series is
   // one or the other: one array, not two of ~0.5 MB each at 100k series).
   std::vector<std::uint32_t> slot_at_;
   const std::uint32_t* slot_of_ = nullptr;  // slot_at_'s data, or that of the full lay-out shared
   std::size_t bucket_words_ = 0;  // buckets_'s size when laid out (emit() lends buckets_ away)
-  std::vector<std::uint64_t> buckets_;
+  ScratchVector<std::uint64_t> buckets_;
   std::vector<GaugeTotal> gauges_;
   std::map<std::uint32_t, std::map<pid_t, double>> per_writer_;  // series -> pid -> value
   // By series id, sparse: only series given an exemplar have one (most series never are).

@@ -271,6 +271,9 @@ PassResult Tally::State::pass(const Segment& segment, CatalogView& catalog, cons
   if (helper.joinable()) {
     helper.join();
     totals.add_counts_of(helper_totals);
+    // Not read again until the next pass clears them: their pages need not wait for the
+    // serialisation, the scrape's peak.
+    helper_totals.release_pages();
     for (const GaugeCell& g : helper_gauges) totals.add_gauge(g.target, g.value_bits, g.stamp, g.pid);
     if (helper_reader.seen.source_added) reader.seen = {true, helper_reader.seen.source_target,
                                                         helper_reader.seen.source_word,
@@ -310,7 +313,17 @@ Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const Tal
   // No cells are held: every family reads as not copied.
   s.meta.families_copied.assign(segment.max_families(), false);
   s.totals.emit(catalog, [](std::uint32_t) { return true; }, s.out);
+  s.totals.release_pages();  // in the points now (the bucket totals lent to them)
   return {};
+}
+
+void Tally::release_pages() noexcept {
+  State& s = *state_;
+  s.out.points.clear();
+  s.out.exemplars.clear();
+  shm::release_pages(s.out.points);
+  s.totals.reclaim(s.out);  // the bucket totals emit() lent the aggregation
+  s.totals.release_pages();
 }
 
 const Aggregation& Tally::aggregation() const noexcept { return state_->out; }

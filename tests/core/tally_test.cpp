@@ -155,8 +155,9 @@ void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, 
   }
 }
 
-// Tally with one and two threads, the second time on the same Tally (accumulators reused), against
-// the copy-then-sum reading of the same moment (nothing writes meanwhile).
+// Tally with one and two threads, the second time on the same Tally (accumulators reused), the third
+// after giving its pages back as the exporter does between reads, against the copy-then-sum reading
+// of the same moment (nothing writes meanwhile).
 void expect_tally_matches_snapshot(const shm::Segment& segment, const std::string& what) {
   shm::CatalogView catalog;
   auto snapshot = shm::Snapshot::take(segment, catalog, {std::chrono::milliseconds(50)});
@@ -172,6 +173,10 @@ void expect_tally_matches_snapshot(const shm::Segment& segment, const std::strin
     EXPECT_TRUE(tally.meta().problems.empty()) << what;
     EXPECT_EQ(tally.meta().writers.size(), snapshot->writers.size()) << what;
     expect_same(tally.aggregation(), copied, what + " (" + std::to_string(threads) + " threads)");
+    if (threads == 2) {
+      tally.release_pages();
+      EXPECT_TRUE(tally.aggregation().points.empty()) << what;
+    }
   }
 }
 
@@ -279,5 +284,44 @@ TEST_P(TallyGrowing, FollowsACatalogThatGrowsWhileItReads) {
 
 INSTANTIATE_TEST_SUITE_P(Scan, TallyGrowing,
                          ::testing::Values(shm::CatalogScan::every_entry, shm::CatalogScan::when_counted));
+
+// The exporter gives back the Tally's pages after every read (Tally::release_pages). Here the
+// accumulators and the points are big enough to have mappings of their own (scratch.hpp), whose
+// pages really go: the next take sums the same as the copy-then-sum reading, with either number of
+// reading threads.
+TEST(TallyScratch, ATakeAfterThePagesWereGivenBackSumsTheSame) {
+  shm::Limits l = limits();
+  l.max_series = 40'000;  // the per-series accumulators: 320 KB of counts
+  l.series_cap_per_family = 8'000;
+  l.arena_bytes = 1 << 20;
+  l.string_bytes = 1 << 20;
+  SegmentGuard g(wsm::test::unique_segment_name("tallyscratch"));
+  auto reg = Registry::open(g.name(), {.limits = l, .enabled = true});
+  ASSERT_TRUE(reg) << reg.error().message();
+  const auto record = [&](std::uint64_t round) {
+    for (std::uint64_t i = 0; i < 5'000; ++i) reg->counter("big_total", {{"k", std::to_string(i)}}).inc(i + round);
+    for (std::uint64_t i = 0; i < 20; ++i) {
+      reg->histogram("big_seconds", {{"k", std::to_string(i)}}).record(std::chrono::microseconds(i * round + 1));
+    }
+  };
+  record(1);
+  auto segment = shm::Segment::open(g.name());
+  ASSERT_TRUE(segment);
+  shm::Tally tally;
+  shm::CatalogView catalog;
+  for (unsigned threads : {1u, 2u, 1u}) {
+    auto taken = tally.take(*segment, catalog, {std::chrono::milliseconds(50), threads, 0});
+    ASSERT_TRUE(taken) << taken.error().message();
+    ASSERT_GE(tally.aggregation().points.capacity() * sizeof(shm::Point), shm::kScratchMapBytes)
+        << "too few series to reach the mapped path";
+    shm::CatalogView own;
+    auto snapshot = shm::Snapshot::take(*segment, own, {std::chrono::milliseconds(50)});
+    ASSERT_TRUE(snapshot) << snapshot.error().message();
+    expect_same(tally.aggregation(), shm::Aggregation::of(own, *snapshot), std::to_string(threads) + " threads");
+    tally.release_pages();
+    EXPECT_TRUE(tally.aggregation().points.empty());
+    record(threads + 1);  // new counts land in accumulators whose pages were given back
+  }
+}
 
 }  // namespace

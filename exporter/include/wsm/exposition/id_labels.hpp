@@ -53,6 +53,10 @@ class IdLabelPolicy {
   // `generation` is the segment's: a new one forgets every cached rewrite.
   [[nodiscard]] const shm::Aggregation& apply(const shm::Aggregation& in, std::uint64_t generation);
 
+  // Gives back the pages of this policy's copy (scratch.hpp): the aggregation apply() last
+  // returned, if it was that copy, is empty until the next apply().
+  void release_pages() noexcept;
+
   // The pseudonym of one (unescaped) value.
   [[nodiscard]] std::string pseudonym(std::string_view value) const;
 

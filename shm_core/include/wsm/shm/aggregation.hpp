@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "wsm/shm/catalog_view.hpp"
+#include "wsm/shm/scratch.hpp"
 #include "wsm/shm/snapshot.hpp"
 
 namespace wsm::shm {
@@ -44,8 +45,9 @@ class Aggregation {
   [[nodiscard]] static Aggregation of(const CatalogView& catalog, const Snapshot& snapshot);
 
   // Exposition order: family name, labels, worker. Overflow series appear only once recorded.
-  std::vector<Point> points;
-  std::vector<std::uint64_t> buckets;  // non-cumulative counts per histogram point
+  // Scratch memory (scratch.hpp): rebuilt by every read, so a reader may give its pages back.
+  ScratchVector<Point> points;
+  ScratchVector<std::uint64_t> buckets;  // non-cumulative counts per histogram point
   std::vector<ExemplarData> exemplars;  // those of the points that have one (sparse)
   // Catalog entries of one family name + labels are one point (series_merge.hpp): how many were
   // added into another, and the families left out for clashing with another of their name.

@@ -12,6 +12,9 @@
 // journal), counters never go back, a histogram's _count is the sum of its buckets, entries of one
 // name and label set are merged (series_merge.hpp), every cell is checked against the catalog.
 //
+// The accumulators' pages (scratch.hpp) are given back as soon as their totals are in the points;
+// release_pages() gives back the points' too, once the caller is done with them.
+//
 // With options.threads == 2 (and enough cells to read) the writer arenas are split between the calling thread and one
 // helper thread of the Tally's own, each with accumulators of its own that are then added up:
 // only reads of the mapping, so writers are never delayed. A Tally is used by one thread at a time.
@@ -57,6 +60,11 @@ class Tally {
   // take(), or until `catalog` is refreshed or destroyed. Fails (Errc::timeout) only if a running
   // reaper made progress during every pass for options.wait.
   [[nodiscard]] Result<void> take(const Segment& segment, CatalogView& catalog, const TallyOptions& options = {});
+
+  // Gives back the pages of what take() rebuilds: the accumulators and the aggregation's points
+  // and buckets (scratch.hpp). aggregation() is empty until the next take(); the lay-out and
+  // meta() stay.
+  void release_pages() noexcept;
 
   [[nodiscard]] const Aggregation& aggregation() const noexcept;
   // The header figures, writer slots and problems of the last take(); it holds no cells
