@@ -98,7 +98,7 @@ void CatalogView::read_series(const Segment& segment, std::uint32_t id) {
     }
     return;
   }
-  series_[id] = SeriesInfo{id, family_id, keep_labels(labels), labels == kOverflowLabels};
+  series_[id] = SeriesInfo{id, family_id, labels == kOverflowLabels, keep_labels(labels)};
   const FamilyInfo& f = *family(family_id);
   shapes_[id] = (static_cast<std::uint32_t>(f.type) << 16) | f.cell_words();
   family_of_[id] = family_id;

@@ -14,6 +14,17 @@ void SeriesTotals::lay_out(const CatalogView& catalog, const SeriesMerge& merge)
   slot_at_.assign(n, 0);
   buckets_.clear();
   gauges_.clear();
+  // Sized before they are filled: grown by doubling they kept up to twice the room (~0.3 MB of
+  // gauge slots at 100k series) for as long as the lay-out lives, and the buckets' growth
+  // copied them over and over.
+  std::size_t bucket_words = 0, gauges = 0;
+  for (const std::uint32_t id : merge.order) {
+    const FamilyInfo* family = catalog.family(exposed_family(catalog, id));
+    if (family->type == MetricType::histogram) bucket_words += family->bucket_count;
+    gauges += family->type == MetricType::gauge ? 1 : 0;
+  }
+  buckets_.reserve(bucket_words);
+  gauges_.reserve(gauges);
   for (const std::uint32_t id : merge.order) {
     const FamilyInfo* family = catalog.family(exposed_family(catalog, id));
     if (family->type == MetricType::histogram) {
