@@ -2,21 +2,9 @@
 
 #include <algorithm>
 
+#include "wsm/shm/connection_table.hpp"
+
 namespace wsm::shm {
-
-namespace {
-
-std::uint64_t connections_in_use(const Segment& segment) {
-  std::uint64_t n = 0;
-  for (std::uint32_t i = 0; i < segment.max_connections(); ++i) {
-    // Relaxed: a count for a warning, not a read of the record's fields.
-    const std::uint64_t w = segment.connection(i).state_word.load(std::memory_order_relaxed);
-    if (connection_state(w) != ConnectionState::free) ++n;
-  }
-  return n;
-}
-
-}  // namespace
 
 Fill fullest_writer_arena(const Segment& segment, const Snapshot& snapshot) {
   std::uint64_t fullest = 0;

@@ -318,6 +318,29 @@ bool Segment::release_pages(std::span<const std::byte> bytes) const noexcept {
   return ::madvise(reinterpret_cast<void*>(from), end - from, MADV_DONTNEED) == 0;
 }
 
+std::vector<std::span<const std::byte>> Segment::written_parts(std::span<const std::byte> region) const {
+  const int fd = descriptor();
+  const auto base = reinterpret_cast<std::uintptr_t>(bytes_.data());
+  const auto first = reinterpret_cast<std::uintptr_t>(region.data());
+  if (fd < 0 || region.empty() || first < base || first + region.size() > base + bytes_.size()) return {region};
+  const auto begin = static_cast<off_t>(first - base);
+  const auto end = static_cast<off_t>(begin + static_cast<off_t>(region.size()));
+  std::vector<std::span<const std::byte>> parts;
+  for (off_t at = begin; at < end;) {
+    const off_t data = ::lseek(fd, at, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // nothing written from `at` on
+    if (data < 0) return {region};
+    if (data >= end) break;
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) return {region};
+    hole = std::min(hole, end);
+    const off_t from = std::max(data, begin);
+    parts.push_back(region.subspan(static_cast<std::size_t>(from - begin), static_cast<std::size_t>(hole - from)));
+    at = hole;
+  }
+  return parts;
+}
+
 Result<void> Segment::remove(std::string_view name) {
   auto object = object_name(name);
   if (!object) return std::unexpected(object.error());

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -161,6 +162,50 @@ TEST(ConnectionTable, CopiesAreConsistentWhileRecordsAreReclaimed) {
   stop = true;
   writer.join();
   EXPECT_GT(seen, 0u);
+}
+
+// Pages of the table no writer wrote are holes of the segment's file: reading one maps a page of
+// zeros into the reader, for nothing. The scans (list, find, count, the reaper's free) skip them, find every
+// connection, and leave this process's RssShmem as it was, where a scan of every record mapped the
+// whole table (768 KiB) into the exporter.
+TEST(ConnectionTable, ScansFindEveryConnectionAndMapNoUnwrittenPage) {
+  test::SegmentGuard guard(test::unique_segment_name("connholes"));
+  const Segment segment = make_segment(guard, 4096);
+  std::vector<ConnectionEntry> entries;
+  for (int n = 0; n < 50; ++n) {
+    auto e = ConnectionEntry::claim(segment, {"doctor", "u", "p"});
+    ASSERT_TRUE(e);
+    entries.push_back(std::move(*e));
+  }
+  for (int n = 0; n < 20; ++n) entries[n].release();  // closed: their records are free again
+  entries.erase(entries.begin(), entries.begin() + 20);
+  const auto* table = reinterpret_cast<const std::byte*>(&segment.connection(0));
+  const std::span<const std::byte> bytes(table, 4096 * sizeof(ConnectionRecord));
+  std::size_t written = 0;
+  for (const auto part : segment.written_parts(bytes)) written += part.size();
+  ASSERT_GT(written, 0u);
+  ASSERT_LT(written, bytes.size() / 4) << "the table should be mostly holes for this test to mean anything";
+  const auto rss_shmem_kb = [] {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("RssShmem:")) return std::stoul(line.substr(9));
+    }
+    return 0ul;
+  };
+  ASSERT_TRUE(segment.release_pages(bytes));  // none of the table mapped here now
+  const auto before = rss_shmem_kb();
+
+  const auto all = list_connections(segment);
+  EXPECT_EQ(all.size(), entries.size());
+  for (const ConnectionEntry& e : entries) {
+    const auto found = find_connection(segment, e.id());
+    ASSERT_TRUE(found) << format_connection_id(e.id());
+    EXPECT_EQ(found->id, e.id());
+  }
+  EXPECT_EQ(free_dead_connections(segment), 0u);
+  EXPECT_EQ(connections_in_use(segment), entries.size());
+  // The written pages, and a few outside the table (the header, the liveness tests' slots).
+  EXPECT_LE(rss_shmem_kb(), before + written / 1024 + 64) << "a scan mapped pages no writer wrote";
 }
 
 TEST(ConnectionTable, IdsFormatAndParse) {

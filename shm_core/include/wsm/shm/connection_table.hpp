@@ -36,6 +36,10 @@ struct ConnectionInfo {
 [[nodiscard]] std::vector<ConnectionInfo> list_connections(const Segment& segment);
 [[nodiscard]] std::optional<ConnectionInfo> find_connection(const Segment& segment, std::uint64_t id);
 
+// Records not FREE (claimed or open, of live or dead owners): a count for the capacity warning,
+// each state word read relaxed.
+[[nodiscard]] std::uint64_t connections_in_use(const Segment& segment);
+
 // Frees the records of processes that are gone (needs a writable segment); returns how many.
 std::uint32_t free_dead_connections(const Segment& segment);
 

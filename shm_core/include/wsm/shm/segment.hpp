@@ -144,6 +144,15 @@ class Segment {
   // series x 8 writers). No-op and false for a view() (its bytes are this process's own memory,
   // which MADV_DONTNEED would zero) and when the kernel refuses.
   bool release_pages(std::span<const std::byte> bytes) const noexcept;
+  // The parts of `region` (bytes of the mapping) that some process has written, in order, widened
+  // to whole pages and clipped to `region`: the segment's file minus its holes (lseek SEEK_DATA /
+  // SEEK_HOLE; tmpfs counts a page that create()'s posix_fallocate reserved but nobody wrote as a
+  // hole). A hole reads as zero bytes, yet reading it through the mapping maps a page into the
+  // reader, which counts in its RSS (RssShmem) from then on. A scan of a table in which a zero
+  // entry means "free" (the connection table) can skip the holes. The whole region when the file
+  // cannot say (a view(), lseek refused). A part written meanwhile is missed, as a write just
+  // after the scan would be.
+  [[nodiscard]] std::vector<std::span<const std::byte>> written_parts(std::span<const std::byte> region) const;
   bool release_pages() const noexcept { return release_pages(bytes_); }
   // A string of the string arena, or nullopt-like empty + false when off/len point outside it.
   [[nodiscard]] bool string_at(std::uint32_t off, std::uint32_t len, std::string_view& out) const;
