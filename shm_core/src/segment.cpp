@@ -328,7 +328,12 @@ std::vector<std::span<const std::byte>> Segment::written_parts(std::span<const s
   std::vector<std::span<const std::byte>> parts;
   for (off_t at = begin; at < end;) {
     const off_t data = ::lseek(fd, at, SEEK_DATA);
-    if (data < 0 && errno == ENXIO) break;  // nothing written from `at` on
+    if (data < 0 && errno == ENXIO) {
+      // Nothing written from `at` on, or the file was cut shorter than the mapping: then the reads
+      // must meet the cut (SIGBUS under a MappingGuard), which reports the segment damaged.
+      if (::lseek(fd, 0, SEEK_END) < end) return {region};
+      break;
+    }
     if (data < 0) return {region};
     if (data >= end) break;
     off_t hole = ::lseek(fd, data, SEEK_HOLE);

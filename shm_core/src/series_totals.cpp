@@ -10,6 +10,7 @@ void SeriesTotals::lay_out(const CatalogView& catalog, const SeriesMerge& merge)
   into_ = &merge.series_into;
   const std::size_t n = merge.series_into.size();
   value_.assign(n, 0);
+  value_dropped_ = recorded_dropped_ = buckets_dropped_ = false;
   recorded_.assign(n, 0);
   slot_at_.assign(n, 0);
   buckets_.clear();
@@ -43,6 +44,7 @@ void SeriesTotals::lay_out_counts_like(const SeriesTotals& full) {
   merge_ = full.merge_;
   into_ = full.into_;
   value_.assign(full.value_.size(), 0);
+  value_dropped_ = recorded_dropped_ = buckets_dropped_ = false;
   recorded_.assign(full.recorded_.size(), 0);
   buckets_.assign(full.bucket_words_, 0);
   bucket_words_ = full.bucket_words_;
@@ -52,19 +54,28 @@ void SeriesTotals::lay_out_counts_like(const SeriesTotals& full) {
   gauges_ = {};
 }
 
+namespace {
+// Zeroes v unless its pages were dropped since (they read as zero then); either way it is in use.
+template <class T>
+void zero(ScratchVector<T>& v, bool& dropped) {
+  if (!dropped) std::fill(v.begin(), v.end(), T{0});
+  dropped = false;
+}
+}  // namespace
+
 void SeriesTotals::clear() {
-  std::fill(value_.begin(), value_.end(), 0);
-  std::fill(recorded_.begin(), recorded_.end(), 0);
-  std::fill(buckets_.begin(), buckets_.end(), 0);
+  zero(value_, value_dropped_);
+  zero(recorded_, recorded_dropped_);
+  zero(buckets_, buckets_dropped_);
   for (GaugeTotal& g : gauges_) g = GaugeTotal{g.mode};
   per_writer_.clear();
   exemplars_.clear();
 }
 
 void SeriesTotals::release_pages() noexcept {
-  shm::release_pages(value_);
-  shm::release_pages(recorded_);
-  shm::release_pages(buckets_);
+  value_dropped_ |= shm::release_pages(value_);
+  recorded_dropped_ |= shm::release_pages(recorded_);
+  buckets_dropped_ |= shm::release_pages(buckets_);
 }
 
 void SeriesTotals::add_exemplar(std::uint32_t target, const ExemplarData& e) {

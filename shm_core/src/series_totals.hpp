@@ -34,7 +34,8 @@ class SeriesTotals {
   // Zero for a new pass.
   void clear();
   // Gives back the pages of the counter and histogram accumulators (scratch.hpp) until the next
-  // clear(), which must come before the next add. The lay-out stays.
+  // clear(), which must come before the next add and which then need not zero them again. The
+  // lay-out stays.
   void release_pages() noexcept;
 
   // The accumulator a cell of series `id` adds to, or SeriesMerge::kLeftOut.
@@ -102,6 +103,9 @@ class SeriesTotals {
   const std::uint32_t* slot_of_ = nullptr;  // slot_at_'s data, or that of the full lay-out shared
   std::size_t bucket_words_ = 0;  // buckets_'s size when laid out (emit() lends buckets_ away)
   ScratchVector<std::uint64_t> buckets_;
+  // Per accumulator array: its pages were dropped since it was last zeroed, so it reads as zero
+  // and clear() skips its fill (a 100k-series scrape's ~8 MB of memset).
+  bool value_dropped_ = false, recorded_dropped_ = false, buckets_dropped_ = false;
   std::vector<GaugeTotal> gauges_;
   std::map<std::uint32_t, std::map<pid_t, double>> per_writer_;  // series -> pid -> value
   // By series id, sparse: only series given an exemplar have one (most series never are).

@@ -56,12 +56,14 @@ template <class T>
 using ScratchVector = std::vector<T, ScratchAllocator<T>>;
 
 // Gives back the pages of v's storage when it has a mapping of its own (a no-op for a small v).
-// The size is kept; the elements' values are unspecified afterwards (zero bytes or as they were),
-// so the caller overwrites or clears them before the next use.
+// The size is kept. True when the pages were dropped: the elements then read as zero bytes until
+// written (a private anonymous mapping refills with zeroed pages). False: they are as they were.
 template <class T>
-void release_pages(ScratchVector<T>& v) noexcept {
+bool release_pages(ScratchVector<T>& v) noexcept {
   static_assert(std::is_trivially_copyable_v<T>, "dropped pages read back as zero bytes");
-  if (v.capacity() * sizeof(T) >= kScratchMapBytes) detail::drop_scratch_pages(v.data(), v.capacity() * sizeof(T));
+  if (v.capacity() * sizeof(T) < kScratchMapBytes) return false;
+  detail::drop_scratch_pages(v.data(), v.capacity() * sizeof(T));
+  return true;
 }
 
 }  // namespace wsm::shm

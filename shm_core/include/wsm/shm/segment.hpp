@@ -150,8 +150,9 @@ class Segment {
   // hole). A hole reads as zero bytes, yet reading it through the mapping maps a page into the
   // reader, which counts in its RSS (RssShmem) from then on. A scan of a table in which a zero
   // entry means "free" (the connection table) can skip the holes. The whole region when the file
-  // cannot say (a view(), lseek refused). A part written meanwhile is missed, as a write just
-  // after the scan would be.
+  // cannot say (a view(), lseek refused) or ends before the region does (a truncated file: the
+  // reads then fault, which a MappingGuard reports as damage). A part written meanwhile is missed,
+  // as a write just after the scan would be.
   [[nodiscard]] std::vector<std::span<const std::byte>> written_parts(std::span<const std::byte> region) const;
   bool release_pages() const noexcept { return release_pages(bytes_); }
   // A string of the string arena, or nullopt-like empty + false when off/len point outside it.
