@@ -269,11 +269,6 @@ const shm::Aggregation& IdLabelPolicy::apply(const shm::Aggregation& in, std::ui
   return out_;
 }
 
-void IdLabelPolicy::release_pages() noexcept {
-  out_.points.clear();
-  out_.buckets.clear();
-  shm::release_pages(out_.points);
-  shm::release_pages(out_.buckets);
-}
+void IdLabelPolicy::release_pages() noexcept { out_.release_pages(); }
 
 }  // namespace wsm::exposition

@@ -10,7 +10,7 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // Whole pages, and whole huge pages from kHugePageBytes on: the kernel places a mapping of whole
 // huge pages on a huge-page boundary, so every page of it can be a huge one.
 std::size_t mapped_bytes(std::size_t bytes) noexcept {
-  const std::size_t page = bytes >= kHugePageBytes ? kHugePage : 4096;
+  const std::size_t page = in_huge_pages(bytes) ? kHugePage : 4096;
   return (bytes + page - 1) / page * page;
 }
 }  // namespace
@@ -20,7 +20,7 @@ void* map_scratch(std::size_t bytes) {
   void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   // Refused where transparent huge pages are off: the mapping then works with small pages.
-  if (bytes >= kHugePageBytes) (void)::madvise(p, n, MADV_HUGEPAGE);
+  if (in_huge_pages(bytes)) (void)::madvise(p, n, MADV_HUGEPAGE);
   return p;
 }
 

@@ -13,31 +13,26 @@ void SeriesTotals::lay_out(const CatalogView& catalog, const SeriesMerge& merge)
   value_dropped_ = recorded_dropped_ = buckets_dropped_ = false;
   recorded_.assign(n, 0);
   slot_at_.assign(n, 0);
-  buckets_.clear();
   gauges_.clear();
-  // Sized before they are filled: grown by doubling they kept up to twice the room (~0.3 MB of
-  // gauge slots at 100k series) for as long as the lay-out lives, and the buckets' growth
-  // copied them over and over.
-  std::size_t bucket_words = 0, gauges = 0;
-  for (const std::uint32_t id : merge.order) {
-    const FamilyInfo* family = catalog.family(exposed_family(catalog, id));
-    if (family->type == MetricType::histogram) bucket_words += family->bucket_count;
-    gauges += family->type == MetricType::gauge ? 1 : 0;
-  }
-  buckets_.reserve(bucket_words);
-  gauges_.reserve(gauges);
+  // One walk hands out the slots; the bucket totals are then sized once, where growing them per
+  // histogram copied them over and over.
+  std::size_t bucket_words = 0;
   for (const std::uint32_t id : merge.order) {
     const FamilyInfo* family = catalog.family(exposed_family(catalog, id));
     if (family->type == MetricType::histogram) {
-      slot_at_[id] = static_cast<std::uint32_t>(buckets_.size());
-      buckets_.resize(buckets_.size() + family->bucket_count, 0);
+      slot_at_[id] = static_cast<std::uint32_t>(bucket_words);
+      bucket_words += family->bucket_count;
     } else if (family->type == MetricType::gauge) {
       slot_at_[id] = static_cast<std::uint32_t>(gauges_.size());
       gauges_.push_back({family->gauge_mode});
     }
   }
+  buckets_.assign(bucket_words, 0);
+  // Grown by doubling, the gauge slots kept up to twice their room (~0.3 MB at 100k series) for as
+  // long as the lay-out lives.
+  gauges_.shrink_to_fit();
   slot_of_ = slot_at_.data();
-  bucket_words_ = buckets_.size();
+  bucket_words_ = bucket_words;
 }
 
 void SeriesTotals::lay_out_counts_like(const SeriesTotals& full) {

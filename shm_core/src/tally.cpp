@@ -319,11 +319,9 @@ Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const Tal
 
 void Tally::release_pages() noexcept {
   State& s = *state_;
-  s.out.points.clear();
-  s.out.exemplars.clear();
-  shm::release_pages(s.out.points);
   s.totals.reclaim(s.out);  // the bucket totals emit() lent the aggregation
   s.totals.release_pages();
+  s.out.release_pages();
 }
 
 const Aggregation& Tally::aggregation() const noexcept { return state_->out; }

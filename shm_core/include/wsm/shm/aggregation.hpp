@@ -54,6 +54,16 @@ class Aggregation {
   std::uint32_t merged_entries = 0;
   std::vector<std::string> left_out;
 
+  // Empties it and gives back the pages of its points and buckets (scratch.hpp): what a reader
+  // does between reads, since every read builds its aggregation anew.
+  void release_pages() noexcept {
+    points.clear();
+    buckets.clear();
+    exemplars.clear();
+    shm::release_pages(points);
+    shm::release_pages(buckets);
+  }
+
   [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const {
     return {buckets.data() + p.buckets_at, p.family->bucket_count};
   }

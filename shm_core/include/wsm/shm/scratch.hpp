@@ -23,6 +23,10 @@ inline constexpr std::size_t kScratchMapBytes = std::size_t{256} << 10;
 inline constexpr std::size_t kHugePageBytes = std::size_t{1} << 20;
 
 namespace detail {
+// Whether an array of `bytes` gets a mapping of its own (else it is on the heap).
+[[nodiscard]] constexpr bool mapped(std::size_t bytes) noexcept { return bytes >= kScratchMapBytes; }
+// Whether that mapping asks for huge pages.
+[[nodiscard]] constexpr bool in_huge_pages(std::size_t bytes) noexcept { return bytes >= kHugePageBytes; }
 // A mapping of at least `bytes` (whole huge pages from kHugePageBytes on); throws std::bad_alloc.
 [[nodiscard]] void* map_scratch(std::size_t bytes);
 void unmap_scratch(void* p, std::size_t bytes) noexcept;
@@ -39,11 +43,11 @@ class ScratchAllocator {
   ScratchAllocator(const ScratchAllocator<U>&) noexcept {}  // NOLINT: rebinding, as allocators do
 
   [[nodiscard]] T* allocate(std::size_t n) {
-    if (n * sizeof(T) < kScratchMapBytes) return std::allocator<T>().allocate(n);
+    if (!detail::mapped(n * sizeof(T))) return std::allocator<T>().allocate(n);
     return static_cast<T*>(detail::map_scratch(n * sizeof(T)));
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    if (n * sizeof(T) < kScratchMapBytes) {
+    if (!detail::mapped(n * sizeof(T))) {
       std::allocator<T>().deallocate(p, n);
     } else {
       detail::unmap_scratch(p, n * sizeof(T));
@@ -61,7 +65,7 @@ using ScratchVector = std::vector<T, ScratchAllocator<T>>;
 template <class T>
 bool release_pages(ScratchVector<T>& v) noexcept {
   static_assert(std::is_trivially_copyable_v<T>, "dropped pages read back as zero bytes");
-  if (v.capacity() * sizeof(T) < kScratchMapBytes) return false;
+  if (!detail::mapped(v.capacity() * sizeof(T))) return false;
   detail::drop_scratch_pages(v.data(), v.capacity() * sizeof(T));
   return true;
 }
