@@ -202,6 +202,13 @@ Result<std::uint32_t> Catalog::find_family(std::string_view name) const {
   return r.index;
 }
 
+void Catalog::prefetch_series(std::uint32_t family_id, std::uint64_t labels_hash) const noexcept {
+  // The first index probe() looks at; for writing, as a new series claims it.
+  __builtin_prefetch(&segment_.series(static_cast<std::uint32_t>(series_hash(family_id, labels_hash) %
+                                                                 segment_.max_series())),
+                     1);
+}
+
 Result<std::uint32_t> Catalog::overflow_series(std::uint32_t family_id) const {
   FamilyEntry& f = segment_.family(family_id);
   if (const std::uint32_t id = f.overflow_series.load(std::memory_order_relaxed); id != 0) {

@@ -1,19 +1,33 @@
 #include "wsm/shm/labels.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <vector>
 
 namespace wsm::shm {
 
 namespace {
 
-bool name_char(char c, bool first, bool colon_ok) {
-  const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-  return alpha || (colon_ok && c == ':') || (!first && c >= '0' && c <= '9');
-}
+// What each byte may be in a name: a table, so that checking a name costs a load and a test per
+// byte (registration checks every name it is given).
+enum NameByte : std::uint8_t { kFirst = 1, kLater = 2, kColon = 4 };
+constexpr std::array<std::uint8_t, 256> kNameBytes = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = kFirst | kLater;
+  t['_'] = kFirst | kLater;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kLater;
+  t[':'] = kColon;
+  return t;
+}();
 
 Result<void> validate_name(std::string_view name, bool colon_ok, const char* what) {
-  bool ok = !name.empty() && name.size() <= kMaxNameBytes;
-  for (std::size_t i = 0; ok && i < name.size(); ++i) ok = name_char(name[i], i == 0, colon_ok);
+  const std::uint8_t colon = colon_ok ? kColon : 0;
+  bool ok = !name.empty() && name.size() <= kMaxNameBytes &&
+            (kNameBytes[static_cast<unsigned char>(name[0])] & (kFirst | colon)) != 0;
+  for (std::size_t i = 1; ok && i < name.size(); ++i) {
+    ok = (kNameBytes[static_cast<unsigned char>(name[i])] & (kLater | colon)) != 0;
+  }
   if (!ok) {
     return fail(Errc::invalid_argument,
                 std::string(what) + " '" + std::string(name.substr(0, kMaxNameBytes)) +
@@ -146,10 +160,25 @@ bool canonical_labels_equal(std::string_view canonical, std::span<const Label> l
 }
 
 Result<std::string> canonical_labels(std::span<const Label> labels) {
-  std::vector<Label> sorted(labels.begin(), labels.end());
+  // Sorted by name, on the stack for the usual handful of labels: registration allocates only
+  // the result, sized for the labels unescaped (name="value" and a comma each).
+  constexpr std::size_t kOnStack = 8;
+  std::array<Label, kOnStack> stack_copy;
+  std::vector<Label> heap_copy;
+  std::span<Label> sorted;
+  if (labels.size() <= kOnStack) {
+    sorted = std::span(stack_copy).first(labels.size());
+  } else {
+    heap_copy.resize(labels.size());
+    sorted = heap_copy;
+  }
+  std::copy(labels.begin(), labels.end(), sorted.begin());
   std::sort(sorted.begin(), sorted.end(),
             [](const Label& a, const Label& b) { return a.first < b.first; });
+  std::size_t unescaped = 0;
+  for (const auto& [name, value] : labels) unescaped += name.size() + value.size() + 4;
   std::string out;
+  out.reserve(unescaped);
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     if (auto ok = validate_user_label_name(sorted[i].first); !ok) return std::unexpected(ok.error());
     if (i > 0 && sorted[i].first == sorted[i - 1].first) {

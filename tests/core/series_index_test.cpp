@@ -97,6 +97,31 @@ TEST(SeriesIndex, KeysThatHashAlikeNeverShareASeries) {
   EXPECT_FALSE(reg.try_gauge("sent_total", {{"role", "doctor"}}));
 }
 
+// A run of new series reuses the family of the previous one (Registry::register_series): runs
+// that alternate between families, a name asked for with another type right after it, and a bad
+// label set in the middle of a run must each land where a fresh registration would.
+TEST(SeriesIndex, NewSeriesOfAlternatingFamiliesLandInTheirOwnFamily) {
+  SegmentGuard g(wsm::test::unique_segment_name("idx-families"));
+  Registry reg = open_registry(g);
+  constexpr int kUsers = 40;
+  for (int i = 0; i < kUsers; ++i) {
+    reg.counter("a_total", {{"user", user(i)}}).inc(1);
+    if (i % 3 == 0) reg.counter("a_total", {{"user", user(i)}, {"shard", "x"}}).inc(10);  // a run of two
+    reg.counter("b_total", {{"user", user(i)}}).inc(2);
+    EXPECT_FALSE(reg.try_gauge("b_total", {{"user", user(i + kUsers)}})) << i;  // another type
+    EXPECT_FALSE(reg.try_counter("b_total", {{"user", user(i)}, {"le", "1"}})) << i;  // a reserved label
+  }
+  ASSERT_FALSE(reg.last_error());
+  for (int i = 0; i < kUsers; ++i) {
+    EXPECT_EQ(counter_total(g, wsm::test::series_key("a_total", {{"user", user(i)}})), 1u) << i;
+    EXPECT_EQ(counter_total(g, wsm::test::series_key("b_total", {{"user", user(i)}})), 2u) << i;
+    EXPECT_EQ(counter_total(g, wsm::test::series_key("a_total", {{"shard", "x"}, {"user", user(i)}})),
+              i % 3 == 0 ? 10u : 0u) << i;
+  }
+  // Every series of the two families and their two overflow series: nothing from the refused calls.
+  EXPECT_EQ(reg.segment()->header().series_used.load(), 2u * kUsers + (kUsers + 2) / 3 + 2);
+}
+
 TEST(SeriesIndex, OverflowIsNeverIndexedAsTheKey) {
   SegmentGuard g(wsm::test::unique_segment_name("idx-overflow"));
   Registry reg = open_registry(g, 512, 2);  // two series per family

@@ -117,20 +117,34 @@ Result<std::uint32_t> Registry::series(std::string_view name, shm::MetricType ty
     entry = &state_->segment.family(family_id);
     return *id;
   }
-  auto id = register_series(key, help, mode, entry);
-  // Indexed only when the entry holds this key: not the family's overflow series.
-  if (id && holds_key(*id)) state_->series_index.insert(hash, *id);
+  bool holds = false;
+  auto id = register_series(key, help, mode, entry, holds);
+  if (id && holds) state_->series_index.insert(hash, *id);
   return id;
 }
 
 Result<std::uint32_t> Registry::register_series(const detail::SeriesKey& key, std::string_view help,
-                                                GaugeMode mode, const shm::FamilyEntry*& entry) {
+                                                GaugeMode mode, const shm::FamilyEntry*& entry, bool& holds_key) {
+  // New series come in runs of one family (a label per user, per connection): the family of the
+  // previous one is then known without validating and hashing its name again, and the catalog
+  // entry the series will probe is fetched from memory while its canonical labels are built.
+  detail::FamilyMemo& last = state_->last_family;
+  const bool same_family = last.id && last.type == key.type && last.name == key.name;
+  if (same_family) state_->catalog.prefetch_series(*last.id, key.labels_hash);
   auto canonical = shm::canonical_labels(key.labels);
   if (!canonical) return std::unexpected(canonical.error());
-  auto family = state_->catalog.family({key.name, key.type, help, mode, 0});
+  auto family = same_family ? Result<std::uint32_t>(*last.id)
+                            : state_->catalog.family({key.name, key.type, help, mode, 0});
   if (!family) return std::unexpected(family.error());
+  if (!same_family) last = {std::string(key.name), key.type, *family};
   auto id = state_->catalog.series(*family, *canonical, key.labels_hash);
   if (!id) return std::unexpected(id.error());
+  // The entry holds this key unless the family was at its cap and the catalog answered with its
+  // overflow series: only then do the stored labels differ from ours (a byte compare, where
+  // family_holding would parse them again).
+  std::string_view stored;
+  const shm::SeriesEntry& s = state_->segment.series(*id);
+  holds_key = state_->segment.string_at(s.labels_off, s.labels_len, stored) && stored == *canonical;
   const shm::FamilyEntry& f = state_->segment.family(*family);
   // The record path trusts the scheme: check what another process wrote before handing it out.
   const bool shape_ok = key.type != shm::MetricType::histogram ||

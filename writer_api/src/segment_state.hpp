@@ -19,6 +19,13 @@
 
 namespace wsm::detail {
 
+// A family this process registered a series of: its id, found by name and type.
+struct FamilyMemo {
+  std::string name;
+  shm::MetricType type = shm::MetricType::counter;
+  std::optional<std::uint32_t> id;
+};
+
 struct SegmentState {
   SegmentState(shm::Segment s, std::string r, std::uint32_t i)
       : segment(std::move(s)), catalog(segment), role(std::move(r)), index(i),
@@ -34,6 +41,7 @@ struct SegmentState {
   // registration_mutex(), which also keeps this process's threads from registering one key twice.
   SeriesIndex series_index;
   KeyHash key_hash = index_hash;  // the index's hash; tests force collisions through it
+  FamilyMemo last_family;  // GUARDED_BY(registration_mutex()): of the latest new series
 
   // Guarded by process_mutex(): the process's gauge slot.
   pid_t gauge_pid = 0;  // the process that claimed gauge_arena (a forked child claims anew)

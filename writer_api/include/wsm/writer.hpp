@@ -359,8 +359,10 @@ class Registry {
   // registered in the catalog (register_series) and indexed.
   Result<std::uint32_t> series(std::string_view name, shm::MetricType type, std::span<const Label> labels,
                                std::string_view help, GaugeMode mode, const shm::FamilyEntry*& entry);
+  // holds_key: the entry holds exactly this key, so the index may point to it (false for the
+  // family's overflow series, which the catalog answers with at the family's cap).
   Result<std::uint32_t> register_series(const detail::SeriesKey& key, std::string_view help,
-                                        GaugeMode mode, const shm::FamilyEntry*& entry);
+                                        GaugeMode mode, const shm::FamilyEntry*& entry, bool& holds_key);
   detail::SegmentState* state_ = nullptr;  // lives until the process exits
 };
 

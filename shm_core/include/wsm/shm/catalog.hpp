@@ -53,6 +53,9 @@ class Catalog {
   [[nodiscard]] Result<std::uint32_t> find_series(std::uint32_t family_id,
                                                   std::string_view canonical_labels) const;
   [[nodiscard]] Result<std::uint32_t> find_family(std::string_view name) const;
+  // Starts loading the entry where series() first probes for (family_id, labels_hash): in a big
+  // catalog that entry is a cache and TLB miss, which a registrant overlaps with other work.
+  void prefetch_series(std::uint32_t family_id, std::uint64_t labels_hash) const noexcept;
 
   // Resets BUSY entries whose registrant died; returns how many it recovered.
   std::uint32_t recover_abandoned() const;
