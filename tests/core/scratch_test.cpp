@@ -3,6 +3,10 @@
 // heap and keeps its values.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -41,6 +45,43 @@ TEST(ScratchVector, ALargeArrayGivesBackItsPagesAndWorksAfterwards) {
   v.resize(2 * v.size(), 1);  // grows into a new mapping, the old one unmapped
   EXPECT_EQ(v[v.size() / 2 - 1], v.size() / 2 - 1);
   EXPECT_EQ(v.back(), 1u);
+}
+
+// The mapping (/proc/self/smaps) that holds address p: its Size and AnonHugePages, in kB.
+struct Mapping {
+  std::size_t size_kb = 0, huge_kb = 0;
+};
+Mapping mapping_of(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  Mapping m;
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find(':') > line.find(' ')) {
+      inside = begin <= at && at < end;
+    } else if (inside) {
+      std::istringstream field(line);
+      std::string key;
+      std::size_t kb = 0;
+      field >> key >> kb;
+      if (key == "Size:") m.size_kb = kb;
+      if (key == "AnonHugePages:") m.huge_kb = kb;
+    }
+  }
+  return m;
+}
+
+// From kHugePageBytes (half a MiB) an array takes whole 2 MiB pages: its ~150 small pages would
+// each be a page fault on every read that faults them back.
+TEST(ScratchVector, AnArrayFromHalfAMebibyteTakesAWholeHugePage) {
+  ScratchVector<std::uint64_t> v(600 * 1024 / sizeof(std::uint64_t), 7);
+  ASSERT_GE(v.size() * sizeof(std::uint64_t), wsm::shm::kHugePageBytes);
+  const Mapping m = mapping_of(v.data());
+  EXPECT_EQ(m.size_kb, 2048u) << "the array's mapping is not one huge page";
+  std::printf("AnonHugePages of the mapping: %zu kB (0 where transparent huge pages are off)\n", m.huge_kb);
+  wsm::shm::release_pages(v);
+  for (std::size_t i = 0; i < v.size(); i += 512) ASSERT_EQ(v[i], 0u) << "dropped pages read as zero";
 }
 
 TEST(ScratchVector, ASmallArrayStaysOnTheHeapAndKeepsItsValues) {
