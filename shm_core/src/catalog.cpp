@@ -139,10 +139,7 @@ Result<std::uint32_t> Catalog::store_string(std::string_view s) const {
 Result<std::uint32_t> Catalog::family(const FamilySpec& spec) const {
   if (auto ok = validate_metric_name(spec.name); !ok) return std::unexpected(ok.error());
   const std::uint64_t hash = stable_hash(spec.name);
-  auto matches = [&](const FamilyEntry& e) {
-    std::string_view name;
-    return segment_.string_at(e.name_off, e.name_len, name) && name == spec.name;
-  };
+  auto matches = [&](const FamilyEntry& e) { return named(e, spec.name); };
   auto at = [&](std::uint32_t i) -> FamilyEntry& { return segment_.family(i); };
   const auto me = segment_.owner();
   if (!me) return std::unexpected(me.error());
@@ -189,10 +186,7 @@ Result<std::uint32_t> Catalog::family(const FamilySpec& spec) const {
 }
 
 Result<std::uint32_t> Catalog::find_family(std::string_view name) const {
-  auto matches = [&](const FamilyEntry& e) {
-    std::string_view n;
-    return segment_.string_at(e.name_off, e.name_len, n) && n == name;
-  };
+  auto matches = [&](const FamilyEntry& e) { return named(e, name); };
   auto at = [&](std::uint32_t i) -> FamilyEntry& { return segment_.family(i); };
   const ProbeResult r =
       probe<FamilyEntry>(segment_, at, segment_.max_families(), stable_hash(name), false, matches, Owner{});
@@ -200,6 +194,17 @@ Result<std::uint32_t> Catalog::find_family(std::string_view name) const {
     return fail(Errc::not_found, "metric '" + std::string(name) + "' is not registered");
   }
   return r.index;
+}
+
+bool Catalog::named(const FamilyEntry& e, std::string_view name) const {
+  std::string_view stored;
+  return segment_.string_at(e.name_off, e.name_len, stored) && stored == name;
+}
+
+bool Catalog::holds(const SeriesEntry& e, std::uint32_t family_id, std::string_view canonical_labels) const {
+  std::string_view stored;
+  return e.family_id == family_id && segment_.string_at(e.labels_off, e.labels_len, stored) &&
+         stored == canonical_labels;
 }
 
 void Catalog::prefetch_series(std::uint32_t family_id, std::uint64_t labels_hash) const noexcept {
@@ -222,11 +227,7 @@ Result<std::uint32_t> Catalog::overflow_series(std::uint32_t family_id) const {
 
 Result<std::uint32_t> Catalog::find_series(std::uint32_t family_id,
                                            std::string_view labels) const {
-  auto matches = [&](const SeriesEntry& e) {
-    std::string_view l;
-    return e.family_id == family_id && segment_.string_at(e.labels_off, e.labels_len, l) &&
-           l == labels;
-  };
+  auto matches = [&](const SeriesEntry& e) { return holds(e, family_id, labels); };
   auto at = [&](std::uint32_t i) -> SeriesEntry& { return segment_.series(i); };
   const ProbeResult r = probe<SeriesEntry>(segment_, at, segment_.max_series(),
                                           series_hash(family_id, labels), false, matches, Owner{});
@@ -257,11 +258,7 @@ Result<std::uint32_t> Catalog::series(std::uint32_t family_id, std::string_view 
   };
   const bool at_cap =
       !is_overflow && f.series_count.load(std::memory_order_relaxed) >= f.series_cap;
-  auto matches = [&](const SeriesEntry& e) {
-    std::string_view l;
-    return e.family_id == family_id && segment_.string_at(e.labels_off, e.labels_len, l) &&
-           l == labels;
-  };
+  auto matches = [&](const SeriesEntry& e) { return holds(e, family_id, labels); };
   auto at = [&](std::uint32_t i) -> SeriesEntry& { return segment_.series(i); };
   const std::uint64_t hash = series_hash(family_id, labels_hash);
   const auto me = segment_.owner();

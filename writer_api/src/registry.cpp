@@ -140,11 +140,9 @@ Result<std::uint32_t> Registry::register_series(const detail::SeriesKey& key, st
   auto id = state_->catalog.series(*family, *canonical, key.labels_hash);
   if (!id) return std::unexpected(id.error());
   // The entry holds this key unless the family was at its cap and the catalog answered with its
-  // overflow series: only then do the stored labels differ from ours (a byte compare, where
-  // family_holding would parse them again).
-  std::string_view stored;
-  const shm::SeriesEntry& s = state_->segment.series(*id);
-  holds_key = state_->segment.string_at(s.labels_off, s.labels_len, stored) && stored == *canonical;
+  // overflow series: the catalog's byte compare with the labels just built, where family_holding
+  // would parse the stored ones again.
+  holds_key = state_->catalog.holds(state_->segment.series(*id), *family, *canonical);
   const shm::FamilyEntry& f = state_->segment.family(*family);
   // The record path trusts the scheme: check what another process wrote before handing it out.
   const bool shape_ok = key.type != shm::MetricType::histogram ||

@@ -56,6 +56,10 @@ class Catalog {
   // Starts loading the entry where series() first probes for (family_id, labels_hash): in a big
   // catalog that entry is a cache and TLB miss, which a registrant overlaps with other work.
   void prefetch_series(std::uint32_t family_id, std::uint64_t labels_hash) const noexcept;
+  // The catalog's key test: entry `e` is of family `family_id` with exactly these canonical labels
+  // (its stored bytes, bounds-checked). Also what tells a registrant whether the id series() gave
+  // holds its key or is the family's overflow series.
+  [[nodiscard]] bool holds(const SeriesEntry& e, std::uint32_t family_id, std::string_view canonical_labels) const;
 
   // Resets BUSY entries whose registrant died; returns how many it recovered.
   std::uint32_t recover_abandoned() const;
@@ -63,6 +67,8 @@ class Catalog {
  private:
   [[nodiscard]] Result<std::uint32_t> overflow_series(std::uint32_t family_id) const;
   [[nodiscard]] Result<std::uint32_t> store_string(std::string_view s) const;
+  // The family table's key test: entry `e` has this name (bounds-checked).
+  [[nodiscard]] bool named(const FamilyEntry& e, std::string_view name) const;
 
   const Segment& segment_;
 };
