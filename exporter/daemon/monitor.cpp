@@ -53,6 +53,8 @@ std::optional<std::string> Monitor::foreign_owner(const shm::Segment& segment) c
 
 Monitor::Monitor(Settings settings, exposition::IdLabelPolicy policy)
     : settings_(std::move(settings)), policy_(std::move(policy)), rules_(derived_rules(settings_.categories)) {
+  interval_families_ = deriver_.input_families();
+  interval_families_.emplace_back(rules_.breakdown.message_latency);  // the exemplar log's
   status_.reason = "segment '" + settings_.segment + "' not looked for yet";
 }
 
@@ -124,8 +126,8 @@ void Monitor::attach() {
 // Every read of the cells (scrape, interval, API) comes here, so they share one Tally: one series
 // merge and one set of accumulators (a second set cost ~9 MB at 100k series).
 //
-// After a read that may have touched them, the pages of the string arena and of the series catalog
-// are dropped. Both are read only when the catalog view looks for new entries: the strings when it meets one (it copies
+// After a scan or a read that may have touched them, the pages of the string arena and of the
+// series catalog are dropped. Both are read only when the catalog view looks for new entries: the strings when it meets one (it copies
 // names and labels), the series table when the header's series_used says some entry is new to it
 // (CatalogScan::when_counted; the interval's read scans every entry anyway, the fallback for an
 // entry whose count never came). That is ~2.6 MB + ~4 MB of the writers' pages at 100k series
@@ -137,17 +139,27 @@ void Monitor::attach() {
 // goals are measured on, a page fault costs ~5 us (a shared page) to ~11 us (a fresh anonymous
 // one), so re-faulting the ~9,000 pages of the arenas would add ~40 ms to a 13 ms scrape
 // (measured: 100k x 8 text went 14.6 -> 69 ms CPU with every arena released after its read).
-Result<void> Monitor::sum_cells(shm::CatalogScan scan) {
-  const shm::TallyOptions options{.threads = scrape_threads(), .damage = &attached_->damage, .catalog_scan = scan};
+Result<void> Monitor::sum_cells(shm::CatalogScan scan, shm::TallyOptions options) {
+  options.threads = scrape_threads();
+  options.damage = &attached_->damage;
+  options.catalog_scan = shm::CatalogScan::when_counted;
+  const shm::Segment& segment = attached_->segment;
+  const auto drop_catalog_pages = [&segment] {
+    (void)segment.release_pages(segment.strings());
+    (void)segment.release_pages(segment.series_table());
+  };
+  // A scan of every entry comes first, and its pages go before the cells are read: the series
+  // table (~4 MB at 100k series) and the accumulators are then never resident together.
+  if (scan == shm::CatalogScan::every_entry) {
+    catalog_.refresh(segment, shm::CatalogScan::every_entry);
+    drop_catalog_pages();
+  }
   const std::size_t known = catalog_.series_count();
-  auto taken = tally_.take(attached_->segment, catalog_, options);
+  auto taken = tally_.take(segment, catalog_, options);
   // Only after a read that may have touched them: an madvise costs a page-table walk (and on the
   // VM a TLB flush) even over pages that are not mapped. A scan that found nothing new (a pass
   // re-run for a damaged cell) leaves the table mapped until the interval's read drops it.
-  if (scan == shm::CatalogScan::every_entry || catalog_.series_count() != known) {
-    (void)attached_->segment.release_pages(attached_->segment.strings());
-    (void)attached_->segment.release_pages(attached_->segment.series_table());
-  }
+  if (catalog_.series_count() != known) drop_catalog_pages();
   return taken;
 }
 
@@ -219,7 +231,9 @@ void Monitor::tick() {
     // series merge and a second set of accumulators for the whole catalog every interval (~9 MB
     // at 100k series, and the exporter's peak), where the Tally's are laid out once per catalog
     // state and shared with the scrapes (both run under mutex_).
-    auto taken = sum_cells(shm::CatalogScan::every_entry);
+    // Only the points of the families the deriver and the exemplar log read: the cells of every
+    // family are summed all the same, but 100k points (8 MB) are not laid out for a few families.
+    auto taken = sum_cells(shm::CatalogScan::every_entry, {.only_families = interval_families_});
     const shm::Snapshot* snapshot = taken ? &tally_.meta() : nullptr;
     const auto fill = snapshot ? shm::segment_fill(attached_->segment, catalog_, *snapshot) : shm::SegmentFill{};
     // The connections give the lowest health score: none when the health category is off.
@@ -295,7 +309,6 @@ void Monitor::tick() {
 
 Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffers& buffers) {
   buffers.text.clear();
-  buffers.text.reserve(buffers.text_reserve);  // once, instead of doubling up to the body's size
   {
     std::lock_guard lock(mutex_);
     const ScratchPages scratch{*this};
@@ -308,8 +321,9 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
     if (attached_) {
       // Every read of the segment in this scrape, under the guard (mapping_guard.hpp).
       shm::MappingGuard guard(attached_->segment, attached_->damage);
-      // Summed straight from the mapping (tally.hpp): no copy of the cells.
-      if (auto t = sum_cells(shm::CatalogScan::when_counted); t) {
+      // Summed straight from the mapping (tally.hpp): no copy of the cells. The points come in
+      // parts, written out one after the other below: a part's points are all a scrape holds.
+      if (auto t = sum_cells(shm::CatalogScan::when_counted, {.part_points = kScrapePartPoints}); t) {
         aggregation = &tally_.aggregation();
         meta = &tally_.meta();
       } else {
@@ -330,13 +344,20 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
       created = 0;
       append_self_metrics({nullptr, nullptr, last_scrape_seconds_, last_snapshot_seconds_}, self);
     }
-    const shm::Aggregation* exposed = aggregation != nullptr ? &policy_.apply(*aggregation, meta->generation) : nullptr;
     // Derived, health and self families go out together after the segment's: one span, in that
     // order.
     std::vector<exposition::ComputedFamily>& all = self;
     all.insert(all.begin(), computed_.begin(), computed_.end());
     if (health) all.insert(all.begin() + static_cast<std::ptrdiff_t>(computed_.size()), std::move(*health));
-    writer_.write(format, exposed, all, created, buffers.text);
+    // Room once, instead of doubling up to the body's size, which copies the body and holds both
+    // copies for a moment (the exporter's peak on a first scrape): the last body's size, or a
+    // guess per series. Room never written costs no memory.
+    buffers.text.reserve(buffers.text_reserve != 0 ? buffers.text_reserve
+                                                   : kFirstBodyBytesPerSeries * catalog_.series_count());
+    writer_.begin(format, all, created, buffers.text);
+    // Each part of whole families as exposed (the identifier-label policy merges within a family).
+    while (aggregation != nullptr && tally_.next_part()) writer_.part(policy_.apply(*aggregation, meta->generation));
+    writer_.end();
     buffers.text_reserve = buffers.text.size() + buffers.text.size() / 16;
     last_scrape_seconds_ = seconds_since(start);
   }

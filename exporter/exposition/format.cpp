@@ -169,58 +169,76 @@ const Writer::FamilyText& Writer::family_text(std::string_view name, std::string
 void Writer::write(Format format, const shm::Aggregation* segment,
                    std::span<const ComputedFamily> computed, double created_unix_seconds,
                    std::string& out) {
-  const std::size_t fi = index_of(format);
-  const bool om = format == Format::openmetrics;
-  std::string created;
-  append_number(created, created_unix_seconds);
-  TextCursor t(out);
+  begin(format, computed, created_unix_seconds, out);
+  if (segment != nullptr) part(*segment);
+  end();
+}
 
-  if (segment != nullptr) {
-    std::unordered_set<std::string_view> taken;
-    for (const ComputedFamily& c : computed) taken.insert(c.name);
-    const shm::FamilyInfo* current = nullptr;
-    const FamilyText* ft = nullptr;
-    const std::span<const shm::Point> points = segment->points;
-    for (std::size_t i = 0; i < points.size(); ++i) {
-      prefetch_labels_ahead(points, i);
-      const shm::Point& p = points[i];
-      const shm::FamilyInfo& fam = *p.family;
-      if (&fam != current) {
-        current = &fam;
-        ft = taken.contains(fam.name) ? nullptr
-                                      : &family_text(fam.name, fam.help, fam.type, fam.unit, fam.max_octave);
-        if (ft != nullptr) {
-          t.room(ft->header[fi].size());
-          t.put(ft->header[fi]);
-        }
-      }
-      if (ft == nullptr) continue;
-      const std::string_view labels = p.labels;
-      // Exemplars are OpenMetrics only: the text format 0.0.4 has no syntax for them.
-      const shm::ExemplarData* exemplar =
-          om && p.exemplar != shm::Point::kNoExemplar ? &segment->exemplars[p.exemplar] : nullptr;
-      switch (fam.type) {
-        case shm::MetricType::counter:
-          put_sample(t, ft->sample_name[fi], "", labels, "", p.counter, exemplar, fam.unit);
-          if (om) put_sample(t, ft->created_name, "", labels, "", std::string_view(created));
-          break;
-        case shm::MetricType::gauge:
-          scratch_.clear();
-          if (p.worker >= 0) {
-            scratch_.append("worker=\"");
-            append_number(scratch_, static_cast<std::uint64_t>(p.worker));
-            scratch_ += '"';
-          }
-          put_sample(t, ft->sample_name[fi], "", labels, scratch_, p.gauge);
-          break;
-        case shm::MetricType::histogram:
-          put_histogram(t, *ft, p, segment->buckets_of(p), labels, exemplar, om, created);
-          break;
+void Writer::begin(Format format, std::span<const ComputedFamily> computed, double created_unix_seconds,
+                   std::string& out) {
+  now_.format = format;
+  now_.computed = computed;
+  now_.created.clear();
+  append_number(now_.created, created_unix_seconds);
+  now_.out = &out;
+  now_.taken.clear();
+  for (const ComputedFamily& c : computed) now_.taken.insert(c.name);
+  now_.family = nullptr;
+  now_.text = nullptr;
+}
+
+void Writer::part(const shm::Aggregation& segment) {
+  const std::size_t fi = index_of(now_.format);
+  const bool om = now_.format == Format::openmetrics;
+  const std::string_view created = now_.created;
+  TextCursor t(*now_.out);
+  const std::span<const shm::Point> points = segment.points;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    prefetch_labels_ahead(points, i);
+    const shm::Point& p = points[i];
+    const shm::FamilyInfo& fam = *p.family;
+    if (&fam != now_.family) {
+      now_.family = &fam;
+      now_.text = now_.taken.contains(fam.name)
+                      ? nullptr
+                      : &family_text(fam.name, fam.help, fam.type, fam.unit, fam.max_octave);
+      if (now_.text != nullptr) {
+        t.room(now_.text->header[fi].size());
+        t.put(now_.text->header[fi]);
       }
     }
+    const FamilyText* ft = now_.text;
+    if (ft == nullptr) continue;
+    const std::string_view labels = p.labels;
+    // Exemplars are OpenMetrics only: the text format 0.0.4 has no syntax for them.
+    const shm::ExemplarData* exemplar =
+        om && p.exemplar != shm::Point::kNoExemplar ? &segment.exemplars[p.exemplar] : nullptr;
+    switch (fam.type) {
+      case shm::MetricType::counter:
+        put_sample(t, ft->sample_name[fi], "", labels, "", p.counter, exemplar, fam.unit);
+        if (om) put_sample(t, ft->created_name, "", labels, "", created);
+        break;
+      case shm::MetricType::gauge:
+        scratch_.clear();
+        if (p.worker >= 0) {
+          scratch_.append("worker=\"");
+          append_number(scratch_, static_cast<std::uint64_t>(p.worker));
+          scratch_ += '"';
+        }
+        put_sample(t, ft->sample_name[fi], "", labels, scratch_, p.gauge);
+        break;
+      case shm::MetricType::histogram:
+        put_histogram(t, *ft, p, segment.buckets_of(p), labels, exemplar, om, created);
+        break;
+    }
   }
+}
 
-  for (const ComputedFamily& c : computed) {
+void Writer::end() {
+  const std::size_t fi = index_of(now_.format);
+  const bool om = now_.format == Format::openmetrics;
+  TextCursor t(*now_.out);
+  for (const ComputedFamily& c : now_.computed) {
     if (c.samples.empty()) continue;
     const FamilyText& ft = family_text(c.name, c.help, c.type, shm::unit_from_name(c.name), 0);
     t.room(ft.header[fi].size());
@@ -228,7 +246,7 @@ void Writer::write(Format format, const shm::Aggregation* segment,
     for (const Sample& s : c.samples) {
       put_sample(t, ft.sample_name[fi], "", s.labels, "", s.value);
       if (om && c.type == shm::MetricType::counter) {
-        put_sample(t, ft.created_name, "", s.labels, "", std::string_view(created));
+        put_sample(t, ft.created_name, "", s.labels, "", std::string_view(now_.created));
       }
     }
   }
@@ -236,6 +254,9 @@ void Writer::write(Format format, const shm::Aggregation* segment,
     t.room(6);
     t.put("# EOF\n");
   }
+  now_.out = nullptr;
+  now_.computed = {};
+  now_.taken.clear();  // views of the computed families' names
 }
 
 void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point& p,

@@ -44,8 +44,12 @@ class TextCursor {
 
  private:
   void grow(std::size_t need) {
-    // Bytes past length_ are overwritten before the destructor trims the string to length_.
-    const std::size_t size = std::max({need, 2 * out_.size(), out_.capacity(), std::size_t{1} << 16});
+    // Bytes past length_ are overwritten before the destructor trims the string to length_. Up to
+    // the capacity first: a cursor that starts on a string trimmed by the one before it (a scrape
+    // writes in parts) must not double it, which copied a 7 MB body into a new 15 MB buffer.
+    const std::size_t size = need <= out_.capacity()
+                                 ? out_.capacity()
+                                 : std::max({need, 2 * out_.capacity(), std::size_t{1} << 16});
     out_.resize_and_overwrite(size, [](char*, std::size_t n) { return n; });
   }
   std::string& out_;

@@ -52,6 +52,7 @@ Aggregation Aggregation::of(const CatalogView& catalog, const Snapshot& snapshot
       totals.add_exemplar(target, e.data);
     }
   }
+  out.points.reserve(merge.order.size());
   totals.emit(catalog, [&](std::uint32_t family) { return snapshot.copied(family); }, out);
   return out;
 }

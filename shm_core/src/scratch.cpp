@@ -1,5 +1,6 @@
 #include "wsm/shm/scratch.hpp"
 
+#include <cstdint>
 #include <new>
 #include <sys/mman.h>
 
@@ -28,6 +29,14 @@ void unmap_scratch(void* p, std::size_t bytes) noexcept { (void)::munmap(p, mapp
 
 void drop_scratch_pages(void* p, std::size_t bytes) noexcept {
   (void)::madvise(p, mapped_bytes(bytes), MADV_DONTNEED);
+}
+
+void drop_inner_pages(void* from, void* to) noexcept {
+  constexpr std::uintptr_t kPage = 4096;
+  const std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(from) + kPage - 1) / kPage * kPage;
+  const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(to) / kPage * kPage;
+  // Part of a huge page: the kernel splits it and frees the small pages dropped.
+  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 }  // namespace wsm::shm::detail

@@ -77,11 +77,11 @@ SeriesMerge merge_series(const CatalogView& catalog) {
                                                                     : SeriesMerge::kLeftOut;
     if (family == SeriesMerge::kLeftOut) continue;
     if (family == last_family && last_labels != nullptr && *last_labels == s.labels) {
-      m.series_into[id] = m.order.back();
+      m.series_into[id] = static_cast<std::uint32_t>(m.order.size() - 1);
       ++m.merged;
       continue;
     }
-    m.series_into[id] = id;
+    m.series_into[id] = static_cast<std::uint32_t>(m.order.size());
     m.order.push_back(id);
     m.order_overflow.push_back(s.overflow);
     last_family = family;

@@ -8,41 +8,39 @@ namespace wsm::shm {
 void SeriesTotals::lay_out(const CatalogView& catalog, const SeriesMerge& merge) {
   merge_ = &merge;
   into_ = &merge.series_into;
-  const std::size_t n = merge.series_into.size();
-  value_.assign(n, 0);
-  value_dropped_ = recorded_dropped_ = buckets_dropped_ = false;
+  const std::size_t n = merge.order.size();
+  counts_dropped_ = recorded_dropped_ = false;
   recorded_.assign(n, 0);
   slot_at_.assign(n, 0);
   gauges_.clear();
   // One walk hands out the slots; the bucket totals are then sized once, where growing them per
   // histogram copied them over and over.
-  std::size_t bucket_words = 0;
-  for (const std::uint32_t id : merge.order) {
-    const FamilyInfo* family = catalog.family(exposed_family(catalog, id));
+  std::size_t count_words = n;  // the values first
+  for (std::size_t position = 0; position < n; ++position) {
+    const FamilyInfo* family = catalog.family(exposed_family(catalog, merge.order[position]));
     if (family->type == MetricType::histogram) {
-      slot_at_[id] = static_cast<std::uint32_t>(bucket_words);
-      bucket_words += family->bucket_count;
+      slot_at_[position] = static_cast<std::uint32_t>(count_words);
+      count_words += family->bucket_count;
     } else if (family->type == MetricType::gauge) {
-      slot_at_[id] = static_cast<std::uint32_t>(gauges_.size());
+      slot_at_[position] = static_cast<std::uint32_t>(gauges_.size());
       gauges_.push_back({family->gauge_mode});
     }
   }
-  buckets_.assign(bucket_words, 0);
+  counts_.assign(count_words, 0);
   // Grown by doubling, the gauge slots kept up to twice their room (~0.3 MB at 100k series) for as
   // long as the lay-out lives.
   gauges_.shrink_to_fit();
   slot_of_ = slot_at_.data();
-  bucket_words_ = bucket_words;
+  count_words_ = count_words;
 }
 
 void SeriesTotals::lay_out_counts_like(const SeriesTotals& full) {
   merge_ = full.merge_;
   into_ = full.into_;
-  value_.assign(full.value_.size(), 0);
-  value_dropped_ = recorded_dropped_ = buckets_dropped_ = false;
+  counts_dropped_ = recorded_dropped_ = false;
   recorded_.assign(full.recorded_.size(), 0);
-  buckets_.assign(full.bucket_words_, 0);
-  bucket_words_ = full.bucket_words_;
+  counts_.assign(full.count_words_, 0);
+  count_words_ = full.count_words_;
   slot_of_ = full.slot_of_;
   // Nothing of a full lay-out: no gauge may be added here, nor may this emit().
   slot_at_ = {};
@@ -59,18 +57,25 @@ void zero(ScratchVector<T>& v, bool& dropped) {
 }  // namespace
 
 void SeriesTotals::clear() {
-  zero(value_, value_dropped_);
+  zero(counts_, counts_dropped_);
   zero(recorded_, recorded_dropped_);
-  zero(buckets_, buckets_dropped_);
   for (GaugeTotal& g : gauges_) g = GaugeTotal{g.mode};
   per_writer_.clear();
   exemplars_.clear();
 }
 
 void SeriesTotals::release_pages() noexcept {
-  value_dropped_ |= shm::release_pages(value_);
+  counts_dropped_ |= shm::release_pages(counts_);
   recorded_dropped_ |= shm::release_pages(recorded_);
-  buckets_dropped_ |= shm::release_pages(buckets_);
+}
+
+void SeriesTotals::lend(Aggregation& out) {
+  out.points.clear();
+  out.exemplars.clear();
+  out.buckets.swap(counts_);
+  counts_.clear();  // empty until reclaim() or lay_out(): never a stale size
+  out.left_out = merge_->left_out;
+  out.merged_entries = merge_->merged;
 }
 
 void SeriesTotals::add_exemplar(std::uint32_t target, const ExemplarData& e) {
@@ -102,40 +107,35 @@ void SeriesTotals::add_gauge(std::uint32_t target, std::uint64_t value_bits, std
 }
 
 void SeriesTotals::subtract_word(std::uint32_t target, std::uint32_t k, std::uint64_t value) noexcept {
-  if (k == 0) {
-    value_[target] -= value;
-  } else {
-    buckets_[slot_of_[target] + k - 1] -= value;
-  }
+  counts_[k == 0 ? target : slot_of_[target] + k - 1] -= value;
 }
 
 void SeriesTotals::add_counts_of(const SeriesTotals& other) {
-  for (std::size_t i = 0; i < value_.size(); ++i) value_[i] += other.value_[i];
+  for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
   for (std::size_t i = 0; i < recorded_.size(); ++i) recorded_[i] |= other.recorded_[i];
-  for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += other.buckets_[i];
   for (const auto& [target, e] : other.exemplars_) add_exemplar(target, e);
 }
 
 void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, Aggregation& out) const {
   const std::uint32_t id = merge_->order[position];
   const FamilyInfo& family = *catalog.family(exposed_family(catalog, id));
-  const bool recorded = recorded_[id] != 0;
+  const bool recorded = recorded_[position] != 0;
   // An overflow series appears once something lands in it.
   if (merge_->order_overflow[position] && !recorded) return;
   const SeriesInfo& series = catalog.known_series(id);
   Point p{&family, &series, series.labels};
   p.recorded = recorded;
-  if (auto it = exemplars_.find(id); it != exemplars_.end()) {
+  if (auto it = exemplars_.find(static_cast<std::uint32_t>(position)); it != exemplars_.end()) {
     p.exemplar = static_cast<std::uint32_t>(out.exemplars.size());
     out.exemplars.push_back(it->second);
   }
   switch (family.type) {
-    case MetricType::counter: p.counter = value_[id]; break;
+    case MetricType::counter: p.counter = out.buckets[position]; break;  // the lent counts: its value
     case MetricType::gauge: {
-      const GaugeTotal& g = gauges_[slot_at_[id]];
+      const GaugeTotal& g = gauges_[slot_at_[position]];
       p.gauge = family.gauge_mode == GaugeMode::last && g.last_stamp == 0 ? g.sum : g.value;
       if (family.gauge_mode == GaugeMode::per_writer) {
-        if (auto it = per_writer_.find(id); it != per_writer_.end()) {
+        if (auto it = per_writer_.find(static_cast<std::uint32_t>(position)); it != per_writer_.end()) {
           for (const auto& [pid, value] : it->second) {
             Point w = p;
             w.worker = pid;
@@ -148,8 +148,8 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
       break;
     }
     case MetricType::histogram:
-      p.buckets_at = slot_at_[id];
-      p.sum = value_[id];
+      p.buckets_at = slot_at_[position];
+      p.sum = out.buckets[position];
       for (const std::uint64_t c : out.buckets_of(p)) p.count += c;
       break;
   }

@@ -4,8 +4,9 @@
 // the same way.
 //
 // Laid out once per catalog state (lay_out): a series' counter value or histogram sum is one u64
-// in a dense array indexed by series id, every exposed histogram has its bucket range reserved,
-// every gauge its slot; a pass then zeroes them (clear) and adds into them without allocating.
+// in a dense array indexed by its position in exposition order (its accumulator), every exposed
+// histogram has its bucket range reserved after them, every gauge its slot; a pass then zeroes
+// them (clear) and adds into them without allocating.
 // Holds ids only, so it stays valid for every view of the same catalog state.
 #pragma once
 
@@ -47,18 +48,18 @@ class SeriesTotals {
     return into_->data() + (id < into_->size() ? id : 0);
   }
   // Where the accumulator of `target` lives, for a prefetch.
-  [[nodiscard]] const void* address_of(std::uint32_t target) const noexcept { return &value_[target]; }
+  [[nodiscard]] const void* address_of(std::uint32_t target) const noexcept { return &counts_[target]; }
 
   // A counter cell's value.
   void add_counter(std::uint32_t target, std::uint64_t value) noexcept {
-    value_[target] += value;
+    counts_[target] += value;
     recorded_[target] = 1;
   }
   // A histogram cell: word(k) is payload word k (0: sum, 1..n: buckets), read as the caller must.
   template <class WordAt>
   void add_histogram(std::uint32_t target, std::uint32_t bucket_count, WordAt word) noexcept {
-    value_[target] += word(0);
-    std::uint64_t* b = buckets_.data() + slot_of_[target];
+    counts_[target] += word(0);
+    std::uint64_t* b = counts_.data() + slot_of_[target];
     for (std::uint32_t k = 0; k < bucket_count; ++k) b[k] += word(k + 1);
     recorded_[target] = 1;
   }
@@ -73,13 +74,25 @@ class SeriesTotals {
   // be empty).
   void add_counts_of(const SeriesTotals& other);
 
-  // The points in exposition order; families for which `copied` is false are left out. The
-  // bucket totals move into out.buckets (no copy): reclaim() takes them back before the next
-  // clear().
+  // The points in exposition order; families for which `copied` is false are left out (the caller
+  // reserves out.points for what it expects). The
+  // counts (bucket totals and values) move into out.buckets (no copy): reclaim() takes them back
+  // before the next clear().
   template <class Copied>
   void emit(const CatalogView& catalog, Copied copied, Aggregation& out);
+  // The same a part at a time, so that a reader never holds every point at once: lend() moves the
+  // counts into `out` once, then each emit_part() replaces out's points (and exemplars)
+  // with those of whole exposed families from order position `from` on, at least `points` of them
+  // unless the families run out, and returns where the next part starts (the end: order_size()).
+  void lend(Aggregation& out);
+  template <class Copied>
+  std::size_t emit_part(const CatalogView& catalog, Copied copied, std::size_t from, std::size_t points,
+                        Aggregation& out) const;
+  [[nodiscard]] std::size_t order_size() const noexcept { return merge_->order.size(); }
+  // The counts' leading words, the series' values (by accumulator); the bucket totals follow.
+  [[nodiscard]] std::size_t value_words() const noexcept { return merge_->order.size(); }
   void reclaim(Aggregation& out) noexcept {
-    if (buckets_.empty()) buckets_.swap(out.buckets);
+    if (counts_.empty()) counts_.swap(out.buckets);
   }
 
  private:
@@ -95,20 +108,25 @@ class SeriesTotals {
   const SeriesMerge* merge_ = nullptr;
   const std::vector<std::uint32_t>* into_ = nullptr;
   // The accumulators: scratch memory (scratch.hpp), zeroed by clear() before every pass.
-  ScratchVector<std::uint64_t> value_;     // by series id: counter value or histogram sum
-  ScratchVector<std::uint8_t> recorded_;   // by series id
-  // By series id: a histogram's first bucket in buckets_, a gauge's index in gauges_ (a series is
+  // By accumulator (a position in exposition order, SeriesMerge::series_into): its counter value
+  // or histogram sum (the first merge_->order.size() words), then the bucket totals of every
+  // histogram, also in exposition order. One array, lent whole to the Aggregation as its buckets (a
+  // point's buckets_at is then simply its slot): in huge pages (scratch.hpp) the values (~1 MB at
+  // 100k series) and buckets (~2.8 MB) took a 2 MiB and a 4 MiB mapping, together 4 MiB, and a
+  // read holds two sets of them (tally.hpp).
+  ScratchVector<std::uint64_t> counts_;
+  ScratchVector<std::uint8_t> recorded_;   // by accumulator
+  // By accumulator: a histogram's first bucket in counts_, a gauge's index in gauges_ (a series is
   // one or the other: one array, not two of ~0.5 MB each at 100k series).
   std::vector<std::uint32_t> slot_at_;
   const std::uint32_t* slot_of_ = nullptr;  // slot_at_'s data, or that of the full lay-out shared
-  std::size_t bucket_words_ = 0;  // buckets_'s size when laid out (emit() lends buckets_ away)
-  ScratchVector<std::uint64_t> buckets_;
+  std::size_t count_words_ = 0;  // counts_'s size when laid out (emit() lends counts_ away)
   // Per accumulator array: its pages were dropped since it was last zeroed, so it reads as zero
-  // and clear() skips its fill (a 100k-series scrape's ~8 MB of memset).
-  bool value_dropped_ = false, recorded_dropped_ = false, buckets_dropped_ = false;
+  // and clear() skips its fill (a 100k-series scrape's ~4 MB of memset).
+  bool counts_dropped_ = false, recorded_dropped_ = false;
   std::vector<GaugeTotal> gauges_;
-  std::map<std::uint32_t, std::map<pid_t, double>> per_writer_;  // series -> pid -> value
-  // By series id, sparse: only series given an exemplar have one (most series never are).
+  std::map<std::uint32_t, std::map<pid_t, double>> per_writer_;  // accumulator -> pid -> value
+  // By accumulator, sparse: only series given an exemplar have one (most series never are).
   std::unordered_map<std::uint32_t, ExemplarData> exemplars_;
 
   // The family series `id` is exposed under: from the view's compact family array and the merge,
@@ -121,26 +139,34 @@ class SeriesTotals {
 
 template <class Copied>
 void SeriesTotals::emit(const CatalogView& catalog, Copied copied, Aggregation& out) {
+  lend(out);
+  emit_part(catalog, copied, 0, merge_->order.size(), out);
+}
+
+template <class Copied>
+std::size_t SeriesTotals::emit_part(const CatalogView& catalog, Copied copied, std::size_t from,
+                                    std::size_t points, Aggregation& out) const {
   out.points.clear();
   out.exemplars.clear();
-  out.buckets.swap(buckets_);
-  buckets_.clear();  // empty until reclaim() or lay_out(): never a stale size
-  out.left_out = merge_->left_out;
-  out.merged_entries = merge_->merged;
-  out.points.reserve(merge_->order.size());
-  // Exposition order visits series ids at random: the per-id entries each point reads are
-  // prefetched a few ahead, by address (the overflow flag comes from the merge, in order).
+  // Exposition order visits series ids at random: the catalog entries each point reads are
+  // prefetched a few ahead, by address (its accumulators and overflow flag are in order).
   constexpr std::size_t kAhead = 16;
   const auto& order = merge_->order;
-  for (std::size_t i = 0; i < order.size(); ++i) {
+  std::size_t i = from;
+  for (; i < order.size(); ++i) {
+    const std::uint32_t family = catalog.family_of(order[i]);
+    // A part ends between two exposed families only: the identifier-label policy merges series
+    // within a family.
+    if (i > from && out.points.size() >= points &&
+        merge_->family_into[family] != exposed_family(catalog, order[i - 1])) break;
     if (i + kAhead < order.size()) {
       const std::uint32_t ahead = order[i + kAhead];
       __builtin_prefetch(catalog.family_of_address(ahead));
       __builtin_prefetch(&catalog.known_series(ahead));
-      __builtin_prefetch(&value_[ahead]);
     }
-    if (copied(catalog.family_of(order[i]))) emit_point(catalog, i, out);
+    if (copied(family)) emit_point(catalog, i, out);
   }
+  return i;
 }
 
 }  // namespace wsm::shm

@@ -1,5 +1,6 @@
 #include "wsm/shm/tally.hpp"
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -193,6 +194,20 @@ struct Tally::State {
   // The last pass met cells it could not place: the next one scans every catalog entry, whatever
   // options.catalog_scan says (a series published but not yet counted in series_used).
   bool scan_every_entry = false;
+  // What the last take() emits: by family id, whether its points are wanted (empty: every
+  // family); with parts, where the next part starts and the catalog it was taken with.
+  std::vector<std::uint8_t> wanted;
+  std::size_t part_points = 0, next_position = 0;
+  // The lent counts (Aggregation::buckets) the parts handed out so far used below this word: the
+  // bucket totals of their histograms. Their values are those below the next part's position
+  // (both are laid out in exposition order, series_totals.hpp).
+  std::size_t counts_done = 0;
+  const CatalogView* parts_of = nullptr;
+
+  [[nodiscard]] bool emits(std::uint32_t family) const noexcept {
+    return wanted.empty() || (family < wanted.size() && wanted[family] != 0);
+  }
+  void want(const CatalogView& catalog, const std::vector<std::string>& names);
 
   void lay_out(const CatalogView& catalog, bool helper);
   PassResult pass(const Segment& segment, CatalogView& catalog, const TallyOptions& options,
@@ -305,6 +320,7 @@ Tally& Tally::operator=(Tally&&) noexcept = default;
 
 Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const TallyOptions& options) {
   State& s = *state_;
+  s.parts_of = nullptr;
   auto read = read_between_folds(segment, options.wait, [&](const std::optional<InFlightMove>& move) {
     return s.pass(segment, catalog, options, move);
   });
@@ -312,14 +328,61 @@ Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const Tal
   if (s.helper_damage.damaged()) return std::unexpected(damaged_segment_error(segment));
   // No cells are held: every family reads as not copied.
   s.meta.families_copied.assign(segment.max_families(), false);
-  s.totals.emit(catalog, [](std::uint32_t) { return true; }, s.out);
-  s.totals.release_pages();  // in the points now (the bucket totals lent to them)
+  s.want(catalog, options.only_families);
+  const auto emits = [&s](std::uint32_t family) { return s.emits(family); };
+  if (options.part_points == 0) {
+    s.parts_of = nullptr;
+    // Room for every point once, instead of doubling up to it, unless only a few families are wanted.
+    if (s.wanted.empty()) s.out.points.reserve(s.merge.order.size());
+    s.totals.emit(catalog, emits, s.out);
+    s.totals.release_pages();  // in the points now (the bucket totals lent to them)
+  } else {
+    // A part's room, not the room every point took in a read before (in huge pages, scratch.hpp):
+    // the part then stays in small pages, ~0.4 MB where a huge page held 2 MB.
+    if (s.out.points.capacity() > 2 * options.part_points) ScratchVector<Point>().swap(s.out.points);
+    s.out.points.reserve(options.part_points + options.part_points / 2);  // whole families overrun it
+    s.totals.lend(s.out);
+    s.parts_of = &catalog;
+    s.part_points = options.part_points;
+    s.next_position = 0;
+    s.counts_done = 0;
+  }
   return {};
+}
+
+void Tally::State::want(const CatalogView& catalog, const std::vector<std::string>& names) {
+  wanted.clear();
+  if (names.empty()) return;
+  wanted.assign(catalog.family_capacity(), 0);
+  for (const std::uint32_t id : catalog.family_ids()) {
+    wanted[id] = std::find(names.begin(), names.end(), catalog.family(id)->name) != names.end();
+  }
+}
+
+bool Tally::next_part() {
+  State& s = *state_;
+  if (s.parts_of == nullptr || s.next_position >= s.totals.order_size()) {
+    if (s.parts_of != nullptr) release_pages();  // every point is out
+    return false;
+  }
+  // The caller is done with the parts before: the pages of their values and bucket totals go. At
+  // 100k series these ~3.6 MB are then not all held while the body grows to its full size.
+  shm::release_pages(s.out.buckets, 0, s.next_position);
+  shm::release_pages(s.out.buckets, s.totals.value_words(), s.counts_done);
+  s.next_position = s.totals.emit_part(*s.parts_of, [&s](std::uint32_t family) { return s.emits(family); },
+                                       s.next_position, s.part_points, s.out);
+  for (const Point& p : s.out.points) {
+    if (p.family->type == MetricType::histogram) {
+      s.counts_done = std::max<std::size_t>(s.counts_done, p.buckets_at + std::size_t{p.family->bucket_count});
+    }
+  }
+  return true;
 }
 
 void Tally::release_pages() noexcept {
   State& s = *state_;
-  s.totals.reclaim(s.out);  // the bucket totals emit() lent the aggregation
+  s.parts_of = nullptr;
+  s.totals.reclaim(s.out);  // the bucket totals emit() or lend() lent the aggregation
   s.totals.release_pages();
   s.out.release_pages();
 }

@@ -47,6 +47,21 @@ TEST(ScratchVector, ALargeArrayGivesBackItsPagesAndWorksAfterwards) {
   EXPECT_EQ(v.back(), 1u);
 }
 
+TEST(ScratchVector, APartOfALargeArrayGivesBackOnlyTheWholePagesInside) {
+  ScratchVector<std::uint64_t> v(3 * wsm::shm::kScratchMapBytes / sizeof(std::uint64_t), 7);
+  const std::size_t per_page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) / sizeof(std::uint64_t);
+  const std::size_t pages = resident_pages(v);
+  const std::size_t from = per_page + 3, to = 10 * per_page + 5;  // pages 2..9 lie wholly inside
+  wsm::shm::release_pages(v, from, to);
+  EXPECT_EQ(resident_pages(v), pages - 8);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const bool dropped = i >= 2 * per_page && i < 10 * per_page;
+    ASSERT_EQ(v[i], dropped ? 0u : 7u) << "element " << i;
+  }
+  wsm::shm::release_pages(v, 5, v.size() + 1);  // past the end: refused, nothing dropped
+  EXPECT_EQ(v[per_page], 7u);
+}
+
 // The mapping (/proc/self/smaps) that holds address p: its Size and AnonHugePages, in kB.
 struct Mapping {
   std::size_t size_kb = 0, huge_kb = 0;

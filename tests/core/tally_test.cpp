@@ -5,6 +5,7 @@
 // half done by a reaper killed between its two stores; with one reading thread and with two.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <random>
 #include <thread>
@@ -155,6 +156,54 @@ void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, 
   }
 }
 
+// `copied` with only the points for which keep(point) holds (indices into its buckets and
+// exemplars stay valid: both are copied whole).
+template <class Keep>
+shm::Aggregation only(const shm::Aggregation& copied, Keep keep) {
+  shm::Aggregation out;
+  for (const shm::Point& p : copied.points) {
+    if (keep(p)) out.points.push_back(p);
+  }
+  out.buckets = copied.buckets;
+  out.exemplars = copied.exemplars;
+  out.merged_entries = copied.merged_entries;
+  out.left_out = copied.left_out;
+  return out;
+}
+
+// The points handed out in parts (TallyOptions::part_points): together the same as `copied`, in
+// the same order, each part whole families and at least part_points points unless it is the last.
+void expect_parts_match(shm::Tally& tally, const shm::Segment& segment, const shm::Aggregation& copied,
+                        std::size_t part_points, const std::string& what) {
+  shm::CatalogView own;
+  auto taken = tally.take(segment, own, {.wait = std::chrono::milliseconds(50), .part_points = part_points});
+  ASSERT_TRUE(taken) << taken.error().message();
+  EXPECT_TRUE(tally.aggregation().points.empty()) << what << ": the points wait for next_part()";
+  std::size_t at = 0;
+  int parts = 0;
+  while (tally.next_part()) {
+    const shm::Aggregation& part = tally.aggregation();
+    const std::size_t n = part.points.size();
+    const std::string which = what + ", part " + std::to_string(++parts) + " of " + std::to_string(part_points);
+    ASSERT_LE(at + n, copied.points.size()) << which;
+    std::size_t i = 0;
+    expect_same(part, only(copied, [&](const shm::Point&) {
+                  const std::size_t k = i++;
+                  return k >= at && k < at + n;
+                }), which);
+    if (at + n < copied.points.size()) {
+      EXPECT_GE(n, part_points) << which;
+      ASSERT_GT(n, 0u) << which;
+      EXPECT_NE(copied.points[at + n].family->name, part.points.back().family->name) << which << ": a family split";
+    }
+    at += n;
+  }
+  EXPECT_EQ(at, copied.points.size()) << what;
+  EXPECT_GT(parts, 1) << what;
+  EXPECT_FALSE(tally.next_part()) << what;
+  EXPECT_TRUE(tally.aggregation().points.empty()) << what;
+}
+
 // Tally with one and two threads, the second time on the same Tally (accumulators reused), the third
 // after giving its pages back as the exporter does between reads, against the copy-then-sum reading
 // of the same moment (nothing writes meanwhile).
@@ -178,6 +227,16 @@ void expect_tally_matches_snapshot(const shm::Segment& segment, const std::strin
       EXPECT_TRUE(tally.aggregation().points.empty()) << what;
     }
   }
+  for (std::size_t part_points : {1, 7, 40}) expect_parts_match(tally, segment, copied, part_points, what);
+  // Only some families' points: the others' cells are read, their points not laid out.
+  const std::vector<std::string> some = {"c1_total", "h_seconds", "g_4"};
+  shm::CatalogView own;
+  ASSERT_TRUE(tally.take(segment, own, {.wait = std::chrono::milliseconds(50), .only_families = some}));
+  const auto wanted = only(copied, [&](const shm::Point& p) {
+    return std::find(some.begin(), some.end(), p.family->name) != some.end();
+  });
+  ASSERT_FALSE(wanted.points.empty()) << what;
+  expect_same(tally.aggregation(), wanted, what + " (some families)");
 }
 
 class TallyRandom : public ::testing::TestWithParam<std::uint64_t> {};
@@ -317,7 +376,11 @@ TEST(TallyScratch, ATakeAfterThePagesWereGivenBackSumsTheSame) {
     shm::CatalogView own;
     auto snapshot = shm::Snapshot::take(*segment, own, {std::chrono::milliseconds(50)});
     ASSERT_TRUE(snapshot) << snapshot.error().message();
-    expect_same(tally.aggregation(), shm::Aggregation::of(own, *snapshot), std::to_string(threads) + " threads");
+    const auto copied = shm::Aggregation::of(own, *snapshot);
+    expect_same(tally.aggregation(), copied, std::to_string(threads) + " threads");
+    // In parts, each giving back the bucket totals of the part before (the histograms come
+    // first: big_seconds < big_total), while the counters' values after them are still read.
+    expect_parts_match(tally, *segment, copied, 10, std::to_string(threads) + " threads, in parts");
     tally.release_pages();
     EXPECT_TRUE(tally.aggregation().points.empty());
     record(threads + 1);  // new counts land in accumulators whose pages were given back

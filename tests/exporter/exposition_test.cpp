@@ -16,6 +16,7 @@
 #include "wsm/exposition/id_labels.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/labels.hpp"
+#include "wsm/shm/tally.hpp"
 
 namespace {
 
@@ -266,6 +267,58 @@ TEST(Exposition, ComputedFamiliesFollowAndReplaceASegmentFamilyOfTheirName) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '#'), 6) << text;  // HELP+TYPE of 3 families
   const auto om = test::parse_exposition(r.write(Format::openmetrics, computed));
   EXPECT_DOUBLE_EQ(test::sample(om, "t_self_created"), r.created());
+}
+
+// The scrape's way (Monitor::scrape): the points a part at a time from a Tally, the identifier
+// policy applied to each part, the parts written one after the other; byte for byte what the whole
+// aggregation written at once gives, in both formats.
+TEST(Exposition, WrittenInPartsIsTheWholeExposition) {
+  const std::string name = test::unique_segment_name("expo-parts");
+  test::SegmentGuard guard(name);
+  Registry reg = open_registry(name);
+  for (int i = 0; i < 5; ++i) {
+    reg.counter("t_a_total", {{"role", "doctor"}, {"user_id", std::to_string(100 + i)}}).inc(i + 1);
+    reg.counter("t_b_total", {{"k", std::to_string(i)}}, "b").inc(10 * i + 1, Exemplar{{1, 2}, {3}});
+    reg.histogram("t_c_seconds", {{"k", std::to_string(i % 2)}}).record(std::chrono::microseconds(100 * i + 1));
+  }
+  reg.gauge("t_rate_per_second", {{"role", "a"}}, "from a worker").set(7);  // replaced by a computed one
+  reg.gauge("t_d", {{"patient_id", "p1"}}, "", GaugeMode::max).set(3);
+  reg.gauge("t_d", {{"patient_id", "p2"}}, "", GaugeMode::max).set(4);
+  Read r(name);
+  const std::vector<exposition::ComputedFamily> computed = {
+      {"t_rate_per_second", "derived", shm::MetricType::gauge, {{"role=\"b\"", 2.5}}},
+      {"t_self_total", "self", shm::MetricType::counter, {{"", 3}}}};
+  exposition::IdLabelPolicy whole_policy(exposition::IdLabelMode::drop), parts_policy(exposition::IdLabelMode::drop);
+  for (Format f : {Format::prometheus_text, Format::openmetrics}) {
+    std::string whole;
+    exposition::Writer().write(f, &whole_policy.apply(r.aggregation, r.snapshot.generation), computed, r.created(),
+                               whole);
+    for (std::size_t part_points : {1, 3}) {
+      shm::Tally tally;
+      shm::CatalogView catalog;
+      ASSERT_TRUE(tally.take(r.segment, catalog, {.part_points = part_points}));
+      // Room for all of it, as the scrape reserves the last body's size: the parts write into it
+      // without moving it (a copy of the whole body per scrape otherwise).
+      std::string text;
+      text.reserve(whole.size() + whole.size() / 16);  // with the scrape's slack
+      const char* const buffer = text.data();
+      exposition::Writer writer;
+      writer.begin(f, computed, r.created(), text);
+      int parts = 0;
+      while (tally.next_part()) {
+        writer.part(parts_policy.apply(tally.aggregation(), tally.meta().generation));
+        ++parts;
+      }
+      writer.end();
+      // Families of 5, 5, 2, 2 and 1 points: parts of at least 1 are the families, parts of at
+      // least 3 put the two of 2 together.
+      EXPECT_EQ(parts, part_points == 1 ? 5 : 4) << "in parts of " << part_points;
+      EXPECT_EQ(text, whole) << "in parts of " << part_points;
+      EXPECT_EQ(text.data(), buffer) << "the parts moved the buffer";
+    }
+    EXPECT_NE(whole.find("t_a_total{role=\"doctor\"} 15"), std::string::npos) << whole;
+    EXPECT_EQ(whole.find("role=\"a\""), std::string::npos) << whole;
+  }
 }
 
 TEST(IdLabels, DropSumsSeriesThatDifferOnlyInIdentifiers) {

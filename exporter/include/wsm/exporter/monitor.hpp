@@ -3,7 +3,8 @@
 // tick(), called every --interval by one thread: attach to the segment (or notice it is missing,
 // incompatible, or re-created with a new generation and re-attach), fold dead writers (Reaper),
 // sum the cells with the scrapes' Tally (one series merge and one set of accumulators serve the
-// scrapes, the interval and the API: a second set cost ~9 MB at 100k series), derive rates and ratios, read /proc for the live writer processes
+// scrapes, the interval and the API: a second set cost ~9 MB at 100k series; the points only of
+// the families the deriver and the exemplar log read), derive rates and ratios, read /proc for the live writer processes
 // and the exporter, append a record to a bounded ring of interval snapshots, and log a warning
 // when a family or region of the segment nears its cap (CapacityWatch).
 //
@@ -15,10 +16,12 @@
 // for another process's reap lock: scrapes and API requests wait for neither. (A scrape's read of
 // the cells still retries while a fold is running, so that no count is seen twice; folds are short.)
 //
-// scrape(), called by HTTP threads: a fresh Tally (the cells summed straight from the mapping) +
-// identifier-label policy,
-// serialised with the interval's derived families and the self metrics into the calling thread's
-// buffers, with websocket_health_score from the connection tables (health_scores.hpp). Segment
+// scrape(), called by HTTP threads: a fresh Tally (the cells summed straight from the mapping),
+// its points handed out a part of whole families at a time, each part through the
+// identifier-label policy and serialised before the next is laid out (so a scrape never holds
+// every point, and gives back the accumulators behind the parts), then the interval's derived
+// families and the self metrics, into the calling thread's buffers, with websocket_health_score
+// from the connection tables (health_scores.hpp). Segment
 // counters come straight from the segment at each scrape, so they never decrease
 // (the segment holds the counts of live, dead and reaped writers; an exporter restart loses
 // nothing).
@@ -78,6 +81,11 @@ struct MonitorStatus {
 };
 
 inline constexpr std::size_t kHistoryCapacity = 720;  // one hour at the default 5 s interval
+// Points per part of a scrape (Tally::next_part): ~300 KB of them at 80 bytes each, where every
+// point of 100k series at once cost 8 MB, and parts this large cost nothing in speed.
+inline constexpr std::size_t kScrapePartPoints = 4096;
+// A first scrape's room per series for the body (~60 bytes a counter line, ~3 KB a histogram's).
+inline constexpr std::size_t kFirstBodyBytesPerSeries = 128;
 
 class Monitor {
  public:
@@ -153,7 +161,7 @@ class Monitor {
   // read may have touched them, drops this process's page-table entries for the pages a read
   // touches only when the catalog grows (the string arena, the series table): see monitor.cpp. The caller holds mutex_ and a
   // MappingGuard.
-  Result<void> sum_cells(shm::CatalogScan scan);
+  Result<void> sum_cells(shm::CatalogScan scan, shm::TallyOptions options = {});
   // Gives back the pages of one read's scratch memory when the read ends, however it ends
   // (scratch.hpp): the Tally's accumulators and points and the id-label policy's copy, rebuilt by
   // every read, which would otherwise keep ~17 MB resident between reads at 100k series. Made
@@ -181,6 +189,8 @@ class Monitor {
   const DerivedRules rules_;  // of settings_.categories
   Deriver deriver_{rules_};
   ExemplarLog exemplars_{std::string(rules_.breakdown.message_latency)};  // noted by tick() and the API
+  // The families whose points tick() reads: the deriver's inputs and the exemplar log's.
+  std::vector<std::string> interval_families_;
   CapacityWatch capacity_;  // used by tick() only
   ResourceMonitor resources_;  // used by tick() only
   std::vector<exposition::ComputedFamily> computed_;  // derived + resource families of the interval

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "wsm/exposition/classic_buckets.hpp"
@@ -59,6 +60,14 @@ class Writer {
              std::span<const ComputedFamily> computed, double created_unix_seconds,
              std::string& out);
 
+  // The same in parts, for a caller that hands the segment's points over a part at a time
+  // (Tally::next_part): begin(), part() for each part in exposition order, each of whole
+  // families, then end(). `computed` and `out` must stay as they are until end().
+  void begin(Format format, std::span<const ComputedFamily> computed, double created_unix_seconds,
+             std::string& out);
+  void part(const shm::Aggregation& segment);
+  void end();
+
  private:
   // Everything about a family that does not change between scrapes, formatted once.
   struct FamilyText {
@@ -77,6 +86,17 @@ class Writer {
                             std::span<const std::uint64_t> buckets, std::string_view labels,
                             const shm::ExemplarData* exemplar, bool om, std::string_view created);
 
+  // The exposition under way (begin() to end()).
+  struct Exposition {
+    Format format = Format::prometheus_text;
+    std::span<const ComputedFamily> computed;
+    std::string created;  // the formatted _created value
+    std::string* out = nullptr;
+    std::unordered_set<std::string_view> taken;  // names of computed families
+    const shm::FamilyInfo* family = nullptr;  // of the last segment point written
+    const FamilyText* text = nullptr;         // its text, nullptr when left out for a computed one
+  };
+  Exposition now_;
   std::unordered_map<std::string, FamilyText> cache_;
   std::string scratch_;  // labels of the current sample (worker label appended)
 };

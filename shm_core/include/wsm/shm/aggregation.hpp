@@ -47,7 +47,9 @@ class Aggregation {
   // Exposition order: family name, labels, worker. Overflow series appear only once recorded.
   // Scratch memory (scratch.hpp): rebuilt by every read, so a reader may give its pages back.
   ScratchVector<Point> points;
-  ScratchVector<std::uint64_t> buckets;  // non-cumulative counts per histogram point
+  // Non-cumulative bucket counts of the histogram points, at their buckets_at (from a Tally or
+  // Aggregation::of, the accumulators lent whole: other words lie between and before them).
+  ScratchVector<std::uint64_t> buckets;
   std::vector<ExemplarData> exemplars;  // those of the points that have one (sparse)
   // Catalog entries of one family name + labels are one point (series_merge.hpp): how many were
   // added into another, and the families left out for clashing with another of their name.

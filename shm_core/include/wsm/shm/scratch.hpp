@@ -35,6 +35,8 @@ namespace detail {
 void unmap_scratch(void* p, std::size_t bytes) noexcept;
 // MADV_DONTNEED over the mapping of `bytes` at p.
 void drop_scratch_pages(void* p, std::size_t bytes) noexcept;
+// MADV_DONTNEED over the whole 4 KiB pages between from and to, inside one mapping.
+void drop_inner_pages(void* from, void* to) noexcept;
 }  // namespace detail
 
 template <class T>
@@ -71,6 +73,17 @@ bool release_pages(ScratchVector<T>& v) noexcept {
   if (!detail::mapped(v.capacity() * sizeof(T))) return false;
   detail::drop_scratch_pages(v.data(), v.capacity() * sizeof(T));
   return true;
+}
+
+// Gives back the whole pages inside elements [from, to) of v when it has a mapping of its own:
+// those elements then read as zero bytes until written, the others are as they were. For a reader
+// done with the front of an array while it still reads the rest (Tally::next_part). The size is
+// kept; the array is not marked dropped (a caller zeroes it before its next use).
+template <class T>
+void release_pages(ScratchVector<T>& v, std::size_t from, std::size_t to) noexcept {
+  static_assert(std::is_trivially_copyable_v<T>, "dropped pages read back as zero bytes");
+  if (!detail::mapped(v.capacity() * sizeof(T)) || from >= to || to > v.size()) return;
+  detail::drop_inner_pages(v.data() + from, v.data() + to);
 }
 
 }  // namespace wsm::shm

@@ -26,8 +26,10 @@ struct SeriesMerge {
 
   // By family id: the family its series are exposed under, or kLeftOut.
   std::vector<std::uint32_t> family_into;
-  // By series id: the series whose point its cells add to (the first entry of its key in
-  // exposition order; itself when the key is unique), or kLeftOut.
+  // By series id: the position in `order` of the series whose point its cells add to (the first
+  // entry of its key in exposition order; itself when the key is unique), or kLeftOut. Positions,
+  // not ids: a reader's accumulators are then dense and in exposition order, so one that writes
+  // the points out a part at a time can give back their pages behind it (Tally::next_part).
   std::vector<std::uint32_t> series_into;
   // The series that are exposed, one per key, in exposition order (family name, labels).
   std::vector<std::uint32_t> order;

@@ -13,7 +13,10 @@
 // name and label set are merged (series_merge.hpp), every cell is checked against the catalog.
 //
 // The accumulators' pages (scratch.hpp) are given back as soon as their totals are in the points;
-// release_pages() gives back the points' too, once the caller is done with them.
+// release_pages() gives back the points' too, once the caller is done with them. A reader that
+// goes through the points once (the exporter's scrape) takes them in parts instead
+// (TallyOptions::part_points, next_part()): it then holds one part's points, and the accumulators
+// of the parts before it are given back as it goes (they are laid out in exposition order).
 //
 // With options.threads == 2 (and enough cells to read) the writer arenas are split between the calling thread and one
 // helper thread of the Tally's own, each with accumulators of its own that are then added up:
@@ -23,6 +26,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "wsm/shm/aggregation.hpp"
 #include "wsm/shm/catalog_view.hpp"
@@ -47,6 +52,15 @@ struct TallyOptions {
   // skipped scan never leaves a cell unread; a series with no cell yet may wait for the next
   // every_entry take.
   CatalogScan catalog_scan = CatalogScan::every_entry;
+  // The families whose points take() emits, by name (empty: every family). The cells of every
+  // family are read all the same; a reader that needs a few families (the exporter's interval
+  // work) skips laying out the points of the rest.
+  std::vector<std::string> only_families{};
+  // 0: take() emits every point into aggregation(). Otherwise it emits none, and next_part() hands
+  // them out a part at a time, whole families of at least this many points each, so that a reader
+  // that goes through them once (a scrape's serialisation) never holds them all: 8 MB at 100k
+  // series.
+  std::size_t part_points = 0;
 };
 
 class Tally {
@@ -65,6 +79,12 @@ class Tally {
   // and buckets (scratch.hpp). aggregation() is empty until the next take(); the lay-out and
   // meta() stay.
   void release_pages() noexcept;
+
+  // After a take() with options.part_points: aggregation() becomes the next part of the points
+  // (exposition order; whole families, so the identifier-label policy may merge within one) with
+  // all the bucket totals. False, and aggregation() without points, once every part was handed
+  // out; the accumulators' pages are then given back.
+  [[nodiscard]] bool next_part();
 
   [[nodiscard]] const Aggregation& aggregation() const noexcept;
   // The header figures, writer slots and problems of the last take(); it holds no cells
