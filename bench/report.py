@@ -267,17 +267,22 @@ class Report:
         scrape("BM_Scrape/series:100000/writers:8/om:1/gzip:1", 35, "cpu_ns",
                "scrape 100k series x 8 writers, OpenMetrics + gzip")
         foot = runs.get(("BM_ExporterFootprint/series:100000/scrape_every_s:15", 1))
+        py = self.python_run(100000)
+        # After text scrapes, then after the same process was scraped as Prometheus scrapes:
+        # OpenMetrics (a body twice the text's, a _created line per counter), gzipped.
+        prometheus = "after Prometheus's scrapes (OpenMetrics + gzip)"
         for key, goal, what in (("rss_anon_MB", 10, "exporter RSS at 100k series, anonymous"),
                                 ("rss_MB", 50, "exporter RSS at 100k series, total"),
-                                ("hwm_MB", 60, "exporter RSS at 100k series, peak (VmHWM)")):
+                                ("hwm_MB", 60, "exporter RSS at 100k series, peak (VmHWM)"),
+                                ("prometheus_rss_MB", 50, f"exporter RSS at 100k series, total, {prometheus}"),
+                                ("prometheus_hwm_MB", 60, f"exporter RSS at 100k series, peak, {prometheus}")):
             v = None if foot is None else foot.get(key)
             rows.append({"figure": what, "goal": f"<= {goal} MB", "value": v,
                          "text": "not measured" if v is None else f"{v:.1f} MB",
                          "status": verdict(at_most(v, goal))})
-        py = self.python_run(100000)
-        if py is not None:  # the process that scraped: Python's counterpart of the exporter's peak
-            rows[-1]["peers"] = {"python_multiprocess": {"what": "peak RSS of the scraping process",
-                                                         "scraper_peak_rss_MB": py["scraper_peak_rss_MB"]}}
+            if key == "hwm_MB" and py is not None:  # the process that scraped: Python's counterpart
+                rows[-1]["peers"] = {"python_multiprocess": {"what": "peak RSS of the scraping process",
+                                                             "scraper_peak_rss_MB": py["scraper_peak_rss_MB"]}}
         return rows
 
     @staticmethod

@@ -13,8 +13,9 @@
 //                                       MetricFamily + TextSerializer, i.e. what a Collectable
 //                                       behind prometheus-cpp's Exposer would cost per scrape
 //  BM_ExporterFootprint/<series>/<scrape every s>   wsm-exporter as a process at --interval 5:
-//                                       RSS after scrapes, CPU % of one core over a minute
-//                                       (WSM_BENCH_CPU_SECONDS, default 60)
+//                                       RSS after text scrapes, CPU % of one core over a minute
+//                                       (WSM_BENCH_CPU_SECONDS, default 60), then RSS and peak
+//                                       after scrapes as Prometheus asks (OpenMetrics, gzip)
 //
 // The segment: <series> series across <writers> writer threads of a child process (8 where not
 // given; every thread records every series, as pre-forked workers of one server do), 90%
@@ -364,10 +365,16 @@ int free_port() {
 }
 
 // GET path on 127.0.0.1:port with civetweb's client; the status, 0 when it failed.
-int http_get(int port, const char* path, std::size_t* body_bytes = nullptr) {
+// What Prometheus asks a target for: OpenMetrics first, gzipped.
+constexpr const char* kPrometheusAccept =
+    "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\nAccept-Encoding: gzip\r\n";
+
+int http_get(int port, const char* path, std::size_t* body_bytes = nullptr, const char* headers = "") {
   char err[256] = {};
   mg_connection* c = mg_download("127.0.0.1", port, 0, err, sizeof err,
-                                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+                                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n", path,
+                                 headers);
   if (c == nullptr) return 0;
   const int status = mg_get_response_info(c)->status_code;
   std::size_t n = 0;
@@ -424,6 +431,13 @@ void BM_ExporterFootprint(benchmark::State& state) {
     state.counters["rss_shmem_MB"] = static_cast<double>(status_kb(pid, "RssShmem")) / 1024;
     state.counters["hwm_MB"] = static_cast<double>(status_kb(pid, "VmHWM")) / 1024;
     state.counters["metrics_MB"] = static_cast<double>(body) / 1e6;
+    // Then scraped as Prometheus scrapes (OpenMetrics, gzip: a 13 MB text at 100k series): the
+    // peak over both kinds of scrape and what stays resident after.
+    std::size_t gzipped = 0;
+    for (int i = 0; i < 3; ++i) http_get(port, "/metrics", &gzipped, kPrometheusAccept);
+    state.counters["prometheus_rss_MB"] = static_cast<double>(status_kb(pid, "VmRSS")) / 1024;
+    state.counters["prometheus_hwm_MB"] = static_cast<double>(status_kb(pid, "VmHWM")) / 1024;
+    state.counters["prometheus_body_MB"] = static_cast<double>(gzipped) / 1e6;
     if (start && end) {
       state.counters["cpu_pct"] = 100.0 * static_cast<double>(end->cpu_ticks - start->cpu_ticks) /
                                   static_cast<double>(shm::clock_ticks_per_second()) / wall;

@@ -362,7 +362,13 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
     last_scrape_seconds_ = seconds_since(start);
   }
   if (gzip) {
-    if (auto ok = buffers.gzipper.compress(buffers.text, buffers.gzip); ok) return {buffers.gzip, true};
+    if (auto ok = buffers.gzipper.compress(buffers.text, buffers.gzip); ok) {
+      // The text is not sent: its memory goes now, as a sent body's does. Kept for the next scrape
+      // it stayed resident between scrapes, ~13 MB of OpenMetrics at 100k series, which
+      // Prometheus asks for gzipped: faulting it in again costs ~5 ms a scrape on the VM.
+      std::string().swap(buffers.text);
+      return {buffers.gzip, true};
+    }
   }
   return {buffers.text, false};
 }

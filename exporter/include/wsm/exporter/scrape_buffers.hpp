@@ -16,8 +16,9 @@
 namespace wsm::exporter {
 
 // One answer's buffers: one serialisation buffer and one gzip buffer. The HTTP answer takes the
-// body it sends out of them (a move, where a copy cost a second 7 MB buffer at 100k series), so
-// the next scrape starts from an empty buffer and reserves what the last text needed.
+// body it sends out of them (a move, where a copy cost a second 7 MB buffer at 100k series), and a
+// gzipped answer's text is freed once compressed, so between scrapes a set holds no body and the
+// next scrape reserves what the last text needed.
 struct ScrapeBuffers {
   std::string text;
   std::string gzip;
