@@ -364,12 +364,13 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-// GET path on 127.0.0.1:port with civetweb's client; the status, 0 when it failed.
 // What Prometheus asks a target for: OpenMetrics first, gzipped.
 constexpr const char* kPrometheusAccept =
     "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\nAccept-Encoding: gzip\r\n";
 
+// GET path on 127.0.0.1:port with civetweb's client, with `headers` (each ending in CRLF) added;
+// the status, 0 when it failed.
 int http_get(int port, const char* path, std::size_t* body_bytes = nullptr, const char* headers = "") {
   char err[256] = {};
   mg_connection* c = mg_download("127.0.0.1", port, 0, err, sizeof err,

@@ -88,9 +88,9 @@ class SeriesTotals {
   template <class Copied>
   std::size_t emit_part(const CatalogView& catalog, Copied copied, std::size_t from, std::size_t points,
                         Aggregation& out) const;
+  // Exposed series, one accumulator each: also the counts' leading words, the series' values (by
+  // accumulator), which the bucket totals follow.
   [[nodiscard]] std::size_t order_size() const noexcept { return merge_->order.size(); }
-  // The counts' leading words, the series' values (by accumulator); the bucket totals follow.
-  [[nodiscard]] std::size_t value_words() const noexcept { return merge_->order.size(); }
   void reclaim(Aggregation& out) noexcept {
     if (counts_.empty()) counts_.swap(out.buckets);
   }

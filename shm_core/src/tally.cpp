@@ -207,6 +207,10 @@ struct Tally::State {
   [[nodiscard]] bool emits(std::uint32_t family) const noexcept {
     return wanted.empty() || (family < wanted.size() && wanted[family] != 0);
   }
+  // emits() as the `copied` predicate SeriesTotals takes.
+  [[nodiscard]] auto emitted() const noexcept {
+    return [this](std::uint32_t family) { return emits(family); };
+  }
   void want(const CatalogView& catalog, const std::vector<std::string>& names);
 
   void lay_out(const CatalogView& catalog, bool helper);
@@ -329,12 +333,10 @@ Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const Tal
   // No cells are held: every family reads as not copied.
   s.meta.families_copied.assign(segment.max_families(), false);
   s.want(catalog, options.only_families);
-  const auto emits = [&s](std::uint32_t family) { return s.emits(family); };
   if (options.part_points == 0) {
-    s.parts_of = nullptr;
     // Room for every point once, instead of doubling up to it, unless only a few families are wanted.
     if (s.wanted.empty()) s.out.points.reserve(s.merge.order.size());
-    s.totals.emit(catalog, emits, s.out);
+    s.totals.emit(catalog, s.emitted(), s.out);
     s.totals.release_pages();  // in the points now (the bucket totals lent to them)
   } else {
     // A part's room, not the room every point took in a read before (in huge pages, scratch.hpp):
@@ -368,9 +370,8 @@ bool Tally::next_part() {
   // The caller is done with the parts before: the pages of their values and bucket totals go. At
   // 100k series these ~3.6 MB are then not all held while the body grows to its full size.
   shm::release_pages(s.out.buckets, 0, s.next_position);
-  shm::release_pages(s.out.buckets, s.totals.value_words(), s.counts_done);
-  s.next_position = s.totals.emit_part(*s.parts_of, [&s](std::uint32_t family) { return s.emits(family); },
-                                       s.next_position, s.part_points, s.out);
+  shm::release_pages(s.out.buckets, s.totals.order_size(), s.counts_done);
+  s.next_position = s.totals.emit_part(*s.parts_of, s.emitted(), s.next_position, s.part_points, s.out);
   for (const Point& p : s.out.points) {
     if (p.family->type == MetricType::histogram) {
       s.counts_done = std::max<std::size_t>(s.counts_done, p.buckets_at + std::size_t{p.family->bucket_count});
