@@ -47,6 +47,12 @@ def base_name(run_name):
     return re.sub(r"/(threads|iterations|repeats|min_time):[^/]+|/(real_time|manual_time)$", "", run_name)
 
 
+def all_threads_cpu_ns(run):
+    """The process's CPU per iteration where the case counts it (process_cpu_ms), else the calling
+    thread's (Google Benchmark's CPU time)."""
+    return run["process_cpu_ms"] * 1e6 if "process_cpu_ms" in run else run["cpu_ns"]
+
+
 def load_runs(path):
     """The median of each case, or its only run where it ran once, keyed by (base name, threads)."""
     doc = json.loads(path.read_text())
@@ -255,16 +261,19 @@ class Report:
             value = r[judged_on]
             text = (f"{fmt_ns(r['cpu_ns'])} CPU, {fmt_ns(r['real_ns'])} wall (judged on "
                     f"{'CPU' if judged_on == 'cpu_ns' else 'wall'} time)")
+            if judged_on == "real_ns" and "process_cpu_ms" in r:  # the second thread's CPU counts too
+                text += f"; CPU of all threads {r['process_cpu_ms']:.1f} ms
             rows.append({"figure": what, "goal": f"<= {goal_ms} ms", "value": value / 1e6, "text": text,
                          "status": verdict(at_most(value, goal_ms * 1e6))})
 
         # One thread below TallyOptions::split_bytes (the 8-writer cases): CPU time is the scrape's.
-        # With 32 writers a second thread reads half the arenas, and Google Benchmark's CPU time
-        # counts the calling thread only, so that case is judged on wall time.
+        # With 32 writers a second thread reads half the arenas, and a gzipped scrape compresses on
+        # a second thread; Google Benchmark's CPU time counts the calling thread only, so those
+        # cases are judged on wall time (the latency a collector sees), with all threads' CPU shown.
         scrape("BM_Scrape/series:100000/writers:8/om:0/gzip:0", 15, "cpu_ns", "scrape 100k series x 8 writers, text")
         rows[-1]["peers"] = self.scrape_peers(100000)
         scrape("BM_Scrape/series:100000/writers:32/om:0/gzip:0", 50, "real_ns", "scrape 100k series x 32 writers, text")
-        scrape("BM_Scrape/series:100000/writers:8/om:1/gzip:1", 35, "cpu_ns",
+        scrape("BM_Scrape/series:100000/writers:8/om:1/gzip:1", 35, "real_ns",
                "scrape 100k series x 8 writers, OpenMetrics + gzip")
         foot = runs.get(("BM_ExporterFootprint/series:100000/scrape_every_s:15", 1))
         py = self.python_run(100000)
@@ -476,13 +485,14 @@ class Report:
                 other.append((n, r))
         if grid:
             self.out("Monitor::scrape, the exporter's whole scrape minus HTTP (snapshot + aggregate + "
-                     "identifier policy + serialise [+ gzip]), one thread; CPU time per scrape, median, and in brackets "
+                     "identifier policy + serialise [+ gzip, on a second thread as the parts are written; 32 "
+                     "writers: two threads read]); CPU time of all threads per scrape, median, and in brackets "
                      "the wall time, which on this shared machine includes waiting for a core. Series: 90% "
                      "counters, 9% gauges, 1% histograms (345 buckets each); every writer thread has a cell "
                      "for every series.", "")
             rows = []
             for s, w in sorted({(s, w) for s, w, _, _ in grid}):
-                cells = [f"{fmt_ns(grid[(s, w, om, gz)]['cpu_ns'])} ({fmt_ns(grid[(s, w, om, gz)]['real_ns'])})"
+                cells = [f"{fmt_ns(all_threads_cpu_ns(grid[(s, w, om, gz)]))} ({fmt_ns(grid[(s, w, om, gz)]['real_ns'])})"
                          if (s, w, om, gz) in grid else "-" for om, gz in ((0, 0), (0, 1), (1, 0), (1, 1))]
                 body = grid.get((s, w, 0, 0), {}).get("body_MB")
                 gz_body = grid.get((s, w, 0, 1), {}).get("body_MB")

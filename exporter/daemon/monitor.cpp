@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <pwd.h>
 #include <thread>
 #include <unistd.h>
 
 #include "wsm/exporter/health_scores.hpp"
 #include "wsm/exporter/self_metrics.hpp"
+#include "wsm/exposition/gzip.hpp"
 #include "wsm/shm/process_table.hpp"
 #include "wsm/shm/reaper.hpp"
 #include "wsm/shm/snapshot.hpp"
@@ -309,6 +311,10 @@ void Monitor::tick() {
 
 Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffers& buffers) {
   buffers.text.clear();
+  // A gzipped body is compressed a part at a time as the parts are written: its text is never
+  // whole (13 MB of OpenMetrics at 100k series, the exporter's peak when it was).
+  std::optional<exposition::GzipStream> compressed;
+  if (gzip) compressed.emplace(buffers.gzip);
   {
     std::lock_guard lock(mutex_);
     const ScratchPages scratch{*this};
@@ -349,26 +355,36 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
     std::vector<exposition::ComputedFamily>& all = self;
     all.insert(all.begin(), computed_.begin(), computed_.end());
     if (health) all.insert(all.begin() + static_cast<std::ptrdiff_t>(computed_.size()), std::move(*health));
-    // Room once, instead of doubling up to the body's size, which copies the body and holds both
-    // copies for a moment (the exporter's peak on a first scrape): the last body's size, or a
-    // guess per series. Room never written costs no memory.
-    buffers.text.reserve(buffers.text_reserve != 0 ? buffers.text_reserve
-                                                   : kFirstBodyBytesPerSeries * catalog_.series_count());
+    // A whole text gets room once, instead of doubling up to the body's size, which copies the
+    // body and holds both copies for a moment (the exporter's peak on a first scrape): the last
+    // body's size, or a guess per series. Room never written costs no memory.
+    if (!compressed) {
+      buffers.text.reserve(buffers.text_reserve != 0 ? buffers.text_reserve
+                                                     : kFirstBodyBytesPerSeries * catalog_.series_count());
+    }
     writer_.begin(format, all, created, buffers.text);
     // Each part of whole families as exposed (the identifier-label policy merges within a family).
-    while (aggregation != nullptr && tally_.next_part()) writer_.part(policy_.apply(*aggregation, meta->generation));
+    while (aggregation != nullptr && tally_.next_part()) {
+      writer_.part(policy_.apply(*aggregation, meta->generation));
+      if (compressed) compressed->add(buffers.text);
+    }
     writer_.end();
-    buffers.text_reserve = buffers.text.size() + buffers.text.size() / 16;
+    if (compressed) {
+      compressed->add(buffers.text);
+    } else {
+      buffers.text_reserve = buffers.text.size() + buffers.text.size() / 16;
+    }
     last_scrape_seconds_ = seconds_since(start);
   }
-  if (gzip) {
-    if (auto ok = buffers.gzipper.compress(buffers.text, buffers.gzip); ok) {
-      // The text is not sent: its memory goes now, as a sent body's does. Kept for the next scrape
-      // it stayed resident between scrapes, ~13 MB of OpenMetrics at 100k series, which
-      // Prometheus asks for gzipped: faulting it in again costs ~5 ms a scrape on the VM.
-      std::string().swap(buffers.text);
-      return {buffers.gzip, true};
-    }
+  if (compressed) {
+    auto done = compressed->finish();  // what igzip still holds: after the lock
+    compressed.reset();
+    // A part's room goes too, as a sent body's memory does: nothing stays between scrapes.
+    std::string().swap(buffers.text);
+    if (done) return {buffers.gzip, true};
+    // igzip failed: the parts are gone, so the answer is made again, uncompressed.
+    log_line(settings_.log_name, done.error().message() + "; answering uncompressed");
+    return scrape(format, false, buffers);
   }
   return {buffers.text, false};
 }

@@ -96,24 +96,6 @@ double sample(const ParsedExposition& e, const std::string& series) {
   return it == e.samples.end() ? std::nan("") : std::strtod(it->second.c_str(), nullptr);
 }
 
-std::string gunzip(const std::string& data) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) return {};
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[65536];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  }
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? out : std::string("<gunzip failed>");
-}
-
 CommandResult promtool_check(const std::string& text) {
   const std::string path = temp_path("metrics.txt");
   std::ofstream(path) << text;

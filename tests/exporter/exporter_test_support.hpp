@@ -1,5 +1,5 @@
 // Helpers of the exporter tests: the exporter and test writers as child processes, reading an
-// exposition back, promtool, gunzip (URL encoding: url_encode.hpp).
+// exposition back, promtool (URL encoding: url_encode.hpp; gunzip: test_support.hpp).
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,6 @@ struct ParsedExposition {
 // The value of one sample as a double; NaN when absent.
 [[nodiscard]] double sample(const ParsedExposition& e, const std::string& series);
 
-[[nodiscard]] std::string gunzip(const std::string& data);
 // `promtool check metrics` on text; exit code and output.
 [[nodiscard]] CommandResult promtool_check(const std::string& text);
 // promtool's lint findings, minus the ones about names the WebSocket catalogue (issue 5) fixes:

@@ -1,5 +1,5 @@
 // The exposition library in-process against real segments: classic buckets, both text formats,
-// escaping of hostile label values (checked by promtool), the identifier-label policy, gzip.
+// escaping of hostile label values (checked by promtool), the identifier-label policy.
 #include <gtest/gtest.h>
 #include <wsm/writer.hpp>
 
@@ -12,7 +12,6 @@
 #include "exporter_test_support.hpp"
 #include "wsm/exposition/classic_buckets.hpp"
 #include "wsm/exposition/format.hpp"
-#include "wsm/exposition/gzip.hpp"
 #include "wsm/exposition/id_labels.hpp"
 #include "wsm/shm/histogram_scheme.hpp"
 #include "wsm/shm/labels.hpp"
@@ -418,15 +417,6 @@ TEST(IdLabels, HashKeyFileIsCreatedPrivateAndRefusedWhenOthersCanRead) {
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message().find("chmod 600"), std::string::npos);
   std::filesystem::remove_all(dir);
-}
-
-TEST(Gzip, RoundTripsAndReusesItsState) {
-  exposition::Gzip gz;
-  std::string out;
-  for (const std::string& in : {std::string("# HELP x y\n") + std::string(100000, 'a'), std::string(), std::string("z")}) {
-    ASSERT_TRUE(gz.compress(in, out));
-    EXPECT_EQ(test::gunzip(out), in);
-  }
 }
 
 }  // namespace

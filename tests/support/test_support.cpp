@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "wsm/shm/segment.hpp"
 
@@ -301,6 +302,26 @@ bool wait_for_http(int port, const std::string& path, int status, std::chrono::m
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+std::string gunzip(const std::string& data) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return {};
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char buf[65536];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  }
+  const bool whole = z.avail_in == 0;
+  inflateEnd(&z);
+  // One member and nothing after it: a second member is what curl (7.88) stops reading at.
+  return rc == Z_STREAM_END && whole ? out : std::string("<gunzip failed>");
 }
 
 }  // namespace wsm::test

@@ -109,4 +109,7 @@ struct HttpResponse {
 [[nodiscard]] bool wait_for_http(int port, const std::string& path, int status = 200,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
+// The text of a body that is exactly one gzip member; "<gunzip failed>" otherwise.
+[[nodiscard]] std::string gunzip(const std::string& data);
+
 }  // namespace wsm::test

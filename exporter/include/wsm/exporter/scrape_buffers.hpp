@@ -1,5 +1,4 @@
-// The buffers a /metrics answer is built in (the text, its gzip), kept between scrapes so a scrape
-// allocates nothing once they have grown to the exposition's size, and shared by the HTTP workers
+// The buffers a /metrics answer is built in (the text, its gzip), shared by the HTTP workers
 // through a pool: a worker leases a set for one answer and gives it back. Scrapes serialise on the
 // Monitor anyway, so one set (two when a gzip overlaps the next scrape) serves every worker,
 // where a set per worker thread kept four copies of a 7 MB body alive at 100k series.
@@ -11,19 +10,16 @@
 #include <string>
 #include <vector>
 
-#include "wsm/exposition/gzip.hpp"
-
 namespace wsm::exporter {
 
 // One answer's buffers: one serialisation buffer and one gzip buffer. The HTTP answer takes the
-// body it sends out of them (a move, where a copy cost a second 7 MB buffer at 100k series), and a
-// gzipped answer's text is freed once compressed, so between scrapes a set holds no body and the
-// next scrape reserves what the last text needed.
+// body it sends out of them (a move, where a copy cost a second 7 MB buffer at 100k series), so
+// between scrapes a set holds no body. A gzipped answer's text holds one part at a time (each is
+// handed to the GzipStream once written) and is freed at the end.
 struct ScrapeBuffers {
   std::string text;
   std::string gzip;
-  exposition::Gzip gzipper;
-  std::size_t text_reserve = 0;  // the last text's size and some room
+  std::size_t text_reserve = 0;  // the last whole text's size and some room
 };
 
 class ScrapeBufferPool {
