@@ -457,12 +457,17 @@ void BM_ExporterFootprint(benchmark::State& state) {
     state.counters["rss_shmem_MB"] = static_cast<double>(status_kb(pid, "RssShmem")) / 1024;
     state.counters["hwm_MB"] = static_cast<double>(status_kb(pid, "VmHWM")) / 1024;
     state.counters["metrics_MB"] = static_cast<double>(body) / 1e6;
-    // Then scraped as Prometheus scrapes (OpenMetrics, gzip: a 13 MB text at 100k series): the
-    // peak over both kinds of scrape and what stays resident after.
+    // Then scraped as Prometheus scrapes (OpenMetrics, gzip: a 13 MB text at 100k series): their
+    // own peak (the kernel's high-water mark reset first, "5" to clear_refs) and what stays
+    // resident after.
+    std::ofstream clear_refs("/proc/" + std::to_string(pid) + "/clear_refs");
+    const bool hwm_reset = static_cast<bool>(clear_refs << "5" << std::flush);
     std::size_t gzipped = 0;
     for (int i = 0; i < 3; ++i) http_get(port, "/metrics", &gzipped, kPrometheusAccept);
     state.counters["prometheus_rss_MB"] = static_cast<double>(status_kb(pid, "VmRSS")) / 1024;
-    state.counters["prometheus_hwm_MB"] = static_cast<double>(status_kb(pid, "VmHWM")) / 1024;
+    state.counters["prometheus_rss_anon_MB"] = static_cast<double>(status_kb(pid, "RssAnon")) / 1024;
+    state.counters["prometheus_rss_shmem_MB"] = static_cast<double>(status_kb(pid, "RssShmem")) / 1024;
+    if (hwm_reset) state.counters["prometheus_hwm_MB"] = static_cast<double>(status_kb(pid, "VmHWM")) / 1024;
     state.counters["prometheus_body_MB"] = static_cast<double>(gzipped) / 1e6;
     if (start && end) {
       state.counters["cpu_pct"] = 100.0 * static_cast<double>(end->cpu_ticks - start->cpu_ticks) /

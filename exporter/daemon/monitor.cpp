@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <malloc.h>
 #include <optional>
 #include <pwd.h>
 #include <thread>
@@ -379,8 +380,11 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
   if (compressed) {
     auto done = compressed->finish();  // what igzip still holds: after the lock
     compressed.reset();
-    // A part's room goes too, as a sent body's memory does: nothing stays between scrapes.
+    // A part's room goes too, as a sent body's memory does: nothing stays between scrapes. The
+    // smaller blocks the stream and the parts' strings left in the heap go back to the kernel too
+    // (glibc keeps freed heap pages resident until trimmed).
     std::string().swap(buffers.text);
+    malloc_trim(0);
     if (done) return {buffers.gzip, true};
     // igzip failed: the parts are gone, so the answer is made again, uncompressed.
     log_line(settings_.log_name, done.error().message() + "; answering uncompressed");
