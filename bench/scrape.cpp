@@ -464,6 +464,9 @@ void BM_ExporterFootprint(benchmark::State& state) {
     const bool hwm_reset = static_cast<bool>(clear_refs << "5" << std::flush);
     std::size_t gzipped = 0;
     for (int i = 0; i < 3; ++i) http_get(port, "/metrics", &gzipped, kPrometheusAccept);
+    // Between scrapes, as the text figures are: the last answer's body is freed once the exporter
+    // has seen its write complete, a moment after the client has read it.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
     state.counters["prometheus_rss_MB"] = static_cast<double>(status_kb(pid, "VmRSS")) / 1024;
     state.counters["prometheus_rss_anon_MB"] = static_cast<double>(status_kb(pid, "RssAnon")) / 1024;
     state.counters["prometheus_rss_shmem_MB"] = static_cast<double>(status_kb(pid, "RssShmem")) / 1024;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <malloc.h>
 #include <optional>
 #include <pwd.h>
 #include <thread>
@@ -359,10 +358,11 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
     // A whole text gets room once, instead of doubling up to the body's size, which copies the
     // body and holds both copies for a moment (the exporter's peak on a first scrape): the last
     // body's size, or a guess per series. Room never written costs no memory.
-    if (!compressed) {
-      buffers.text.reserve(buffers.text_reserve != 0 ? buffers.text_reserve
-                                                     : kFirstBodyBytesPerSeries * catalog_.series_count());
-    }
+    // A gzipped one needs a part's room: reserved at once too, and above the exporter's mmap
+    // threshold (main.cpp), so that doubling up to it leaves no smaller blocks behind in the heap.
+    buffers.text.reserve(compressed                    ? kPartTextRoom
+                         : buffers.text_reserve != 0   ? buffers.text_reserve
+                                                       : kFirstBodyBytesPerSeries * catalog_.series_count());
     writer_.begin(format, all, created, buffers.text);
     // Each part of whole families as exposed (the identifier-label policy merges within a family).
     while (aggregation != nullptr && tally_.next_part()) {
@@ -380,11 +380,8 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
   if (compressed) {
     auto done = compressed->finish();  // what igzip still holds: after the lock
     compressed.reset();
-    // A part's room goes too, as a sent body's memory does: nothing stays between scrapes. The
-    // smaller blocks the stream and the parts' strings left in the heap go back to the kernel too
-    // (glibc keeps freed heap pages resident until trimmed).
+    // A part's room goes too, as a sent body's memory does: nothing stays between scrapes.
     std::string().swap(buffers.text);
-    malloc_trim(0);
     if (done) return {buffers.gzip, true};
     // igzip failed: the parts are gone, so the answer is made again, uncompressed.
     log_line(settings_.log_name, done.error().message() + "; answering uncompressed");

@@ -27,12 +27,16 @@ void resize_for_writing(std::string& s, std::size_t size) {
 
 }  // namespace
 
+// One block for igzip's state and its level buffer (~0.4 MB): above the exporter's mmap threshold
+// (main.cpp), so it goes back to the kernel when the stream ends instead of staying in the heap.
+// Not value-initialised: isal_deflate_init sets the state, and igzip writes the buffer before it
+// reads it.
 struct GzipStream::Stream {
-  isal_zstream z{};
-  std::unique_ptr<std::uint8_t[]> level_buffer;
+  isal_zstream z;
+  std::uint8_t level_buffer[std::max({ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT})];
 };
 
-GzipStream::GzipStream(std::string& out, int level) : stream_(std::make_unique<Stream>()), out_(out) {
+GzipStream::GzipStream(std::string& out, int level) : stream_(new Stream), out_(out) {
   isal_zstream& z = stream_->z;
   isal_deflate_init(&z);
   z.gzip_flag = IGZIP_GZIP;
@@ -40,11 +44,12 @@ GzipStream::GzipStream(std::string& out, int level) : stream_(std::make_unique<S
   z.level = static_cast<std::uint32_t>(std::clamp(level, 0, 3));
   failed_ = level < 0 || level > 3;
   if (const std::size_t n = level_buffer_bytes(level); n != 0) {
-    stream_->level_buffer.reset(new std::uint8_t[n]);
-    z.level_buf = stream_->level_buffer.get();
+    z.level_buf = stream_->level_buffer;
     z.level_buf_size = static_cast<std::uint32_t>(n);
   }
-  resize_for_writing(out_, std::max<std::size_t>(out_.capacity(), 1 << 16));
+  // Room for a 100k-series body from the start (a gzipped exposition is ~8 bytes a series), above
+  // the mmap threshold too; room never written costs nothing.
+  resize_for_writing(out_, std::max<std::size_t>(out_.capacity(), kFirstRoom));
 }
 
 GzipStream::~GzipStream() {

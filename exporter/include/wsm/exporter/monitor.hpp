@@ -86,6 +86,9 @@ inline constexpr std::size_t kHistoryCapacity = 720;  // one hour at the default
 inline constexpr std::size_t kScrapePartPoints = 4096;
 // A first scrape's room per series for the body (~60 bytes a counter line, ~3 KB a histogram's).
 inline constexpr std::size_t kFirstBodyBytesPerSeries = 128;
+// The room a gzipped scrape's text starts with: a part of OpenMetrics (_created lines and all) is
+// ~0.3-0.6 MB at kScrapePartPoints.
+inline constexpr std::size_t kPartTextRoom = std::size_t{1} << 20;
 
 class Monitor {
  public:

@@ -20,6 +20,8 @@ class GzipStream {
   // igzip's level 1: an exposition is repetitive text and compresses ~15x even so, and level 3
   // costs ~6x the CPU for a body ~1% smaller.
   static constexpr int kLevel = 1;
+  // The room `out` starts with when it has less.
+  static constexpr std::size_t kFirstRoom = std::size_t{1} << 20;
 
   // Starts one gzip member that replaces `out`'s contents (keeping its capacity). `out` belongs to
   // the stream until finish(). Levels 0-3 (igzip's).
