@@ -51,7 +51,9 @@ import time
 from pathlib import Path
 
 CALLGRIND_MESSAGES = (500, 2500)
-CALLGRIND_REPETITIONS = 5  # per mode, interleaved; the median is reported (3 left single runs ±150 instructions of 198,000 to decide the 0.3% goal)
+# Per mode, interleaved; the median is reported. Five, not three: single runs spread ~±150
+# instructions of ~198,000 a message, as wide as the 0.3% goal's margin.
+CALLGRIND_REPETITIONS = 5
 THROUGHPUT_MESSAGES = 30000
 ROUNDS = 5  # of the three modes, for messages per CPU-second
 CLIENTS = 8

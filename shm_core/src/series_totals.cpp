@@ -128,23 +128,26 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
     exemplar = static_cast<std::uint32_t>(out.exemplars.size());
     out.exemplars.push_back(it->second);
   }
+  // Each point is filled where it lies in the part: a Point built aside and pushed was stored field
+  // by field and read back in 16-byte words, a store-forwarding stall per word (emit_point went
+  // from 15.5% to 7.8% of a 100k-series text scrape's perf samples).
+  const auto place = [&]() -> Point& {
+    Point& p = out.points.emplace_back(&family, &series, series.labels);
+    p.recorded = recorded;
+    p.exemplar = exemplar;
+    return p;
+  };
   if (family.type == MetricType::gauge && family.gauge_mode == GaugeMode::per_writer) {
     if (auto it = per_writer_.find(static_cast<std::uint32_t>(position)); it != per_writer_.end()) {
       for (const auto& [pid, value] : it->second) {
-        Point& w = out.points.emplace_back(&family, &series, series.labels);
-        w.recorded = recorded;
-        w.exemplar = exemplar;
+        Point& w = place();
         w.worker = pid;
         w.gauge = value;
       }
     }
     return;
   }
-  // Filled where it lies: a Point built aside and pushed was stored field by field and read back
-  // in 16-byte words, a store-forwarding stall per word (~15% of a 100k-series scrape's CPU).
-  Point& p = out.points.emplace_back(&family, &series, series.labels);
-  p.recorded = recorded;
-  p.exemplar = exemplar;
+  Point& p = place();
   switch (family.type) {
     case MetricType::counter: p.counter = out.buckets[position]; break;  // the lent counts: its value
     case MetricType::gauge: {
@@ -155,7 +158,7 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
     case MetricType::histogram: {
       p.buckets_at = slot_at_[position];
       p.sum = out.buckets[position];
-      std::uint64_t count = 0;
+      std::uint64_t count = 0;  // in a register: p may alias the buckets for all the compiler knows
       for (const std::uint64_t c : out.buckets_of(p)) count += c;
       p.count = count;
       break;
