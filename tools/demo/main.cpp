@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "worker.hpp"
+#include "wsm/latency_clock.hpp"
 #include "wsm/websocket_metrics.hpp"
 #include "wsm/writer.hpp"
 
@@ -176,6 +177,10 @@ int main(int argc, char** argv) {
     if (i == 0) o.port = bound_port(fd);
     listeners.push_back(fd);
   }
+
+  // The latency clock measures the TSC's rate on its first read (~1 ms): here, once for every
+  // worker, rather than in each worker's first message.
+  if constexpr (wsm::kRecording) (void)wsm::LatencyClock::now();
 
   // Signals wait for sigwaitinfo in the parent; workers restore the mask and take them in Asio.
   sigset_t signals, previous;

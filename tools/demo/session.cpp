@@ -14,7 +14,7 @@
 #include "counting_stream.hpp"
 #include "protocol.hpp"
 #include "worker.hpp"
-#include "wsm/shm/segment.hpp"
+#include "wsm/latency_clock.hpp"
 
 namespace wsm::demo {
 
@@ -38,10 +38,11 @@ using ws::TargetType;
 
 // The clock is read only for the latency histograms, so it is part of what monitoring costs: the
 // compiled-out build (wsm-demo-server-compiled-out) does not read it. A message reads it three
-// times plus once per write (shm::monotonic_ns is inline); where two stages meet they share a read.
-std::uint64_t now_ns() {
+// times plus once per write; where two stages meet they share a read. LatencyClock reads the TSC
+// where the kernel does (main() reads it once before forking, so no message pays its calibration).
+[[gnu::always_inline]] inline std::uint64_t now_ns() {
   if constexpr (!kRecording) return 0;
-  return shm::monotonic_ns();
+  return static_cast<std::uint64_t>(LatencyClock::now().time_since_epoch().count());
 }
 std::chrono::nanoseconds between(std::uint64_t start_ns, std::uint64_t end_ns) {
   return std::chrono::nanoseconds(end_ns - start_ns);
@@ -60,6 +61,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
         metrics_(worker.metrics()),
         local_(worker.local_metrics()),
         ws_(std::move(socket)),
+        wire_(ws_.next_layer().counts()),
         heartbeat_(worker.io()) {}
 
   ~Session() override {
@@ -125,7 +127,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
   // trail the wire by at most a tick and are exact once the connection has ended.
   void report_bytes() noexcept override {
     if (!upgraded_) return;
-    const ByteCounts now = ws_.next_layer().counts();
+    const ByteCounts now = wire_;
     if (now.read > reported_.read) metrics_.bytes_transferred(conn_, Direction::in, now.read - reported_.read);
     if (now.written > reported_.written) {
       metrics_.bytes_transferred(conn_, Direction::out, now.written - reported_.written);
@@ -206,7 +208,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
     conn_ = metrics_.connection_opened(role_, user_, patient_, compression_);
     if (attempt_ > 0) metrics_.reconnection_attempt(role_, attempt_);
     upgraded_ = true;
-    reported_ = ws_.next_layer().counts();  // the handshake was HTTP, not WebSocket traffic
+    reported_ = wire_;  // the handshake was HTTP, not WebSocket traffic
     buffer_.consume(buffer_.size());
     worker_.hub().add(*this);
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
@@ -366,7 +368,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
       return;
     }
     writing_ = true;
-    write_mark_ = ws_.next_layer().counts().written;
+    write_mark_ = wire_.written;
     ws_.text(true);
     ws_.async_write(net::buffer(*queue_.front().text),
                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
@@ -375,20 +377,25 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
   void on_write(beast::error_code ec) {
     writing_ = false;
     if (queue_.empty()) return;
-    const Outgoing sent = std::move(queue_.front());
+    if (ec) {
+      metrics_.failure(queue_.front().type, ws::FailureReason::write_error, role_);
+    } else {
+      count_sent(queue_.front());
+    }
     queue_.pop_front();
     worker_.queue_changed(role_, -1);
     if (finished_) worker_.publish_queue(role_);  // the last write of a finished connection
     if (above_watermark_ && queue_.size() * 2 < worker_.options().queue_limit) above_watermark_ = false;
-    if (ec) {
-      metrics_.failure(sent.type, ws::FailureReason::write_error, role_);
-      return;  // the pending read fails too and ends the session
-    }
-    const std::uint64_t wire = ws_.next_layer().counts().written - write_mark_;
+    if (!ec) write_next();  // else the pending read fails too and ends the session
+  }
+
+  // A message written whole: read where it lies in the queue (no copy of it for monitoring).
+  void count_sent(const Outgoing& sent) noexcept {
     local_.message_sent(conn_, sent.type, sent.priority, sent.target, sent.text->size());
     local_.latency(sent.type, ProcessingStage::send, between(sent.queued_ns, now_ns()));
-    if (compression_ == Compression::deflate) local_.compression(sent.type, sent.text->size(), wire);
-    write_next();
+    if (compression_ == Compression::deflate) {
+      local_.compression(sent.type, sent.text->size(), wire_.written - write_mark_);
+    }
   }
 
   // ---- heartbeats and health ----
@@ -461,6 +468,8 @@ class Session final : public std::enable_shared_from_this<Session>, public Peer 
   ws::Metrics& metrics_;
   ws::LocalMetrics& local_;  // the per-message calls (the worker has one thread)
   websocket::stream<CountingStream<beast::tcp_stream, kRecording>> ws_;
+  // The wire bytes CountingStream counts, where they lie (inside ws_, for its whole life).
+  const ByteCounts& wire_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;  // the upgrade request outlives async_accept
   net::steady_timer heartbeat_;
