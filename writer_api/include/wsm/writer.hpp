@@ -204,7 +204,7 @@ namespace detail {
                                                const shm::HistogramScheme& scheme,
                                                std::uint64_t v) noexcept {
   add_own(c[0], v);
-  add_own(c[1 + scheme.index_of(v)], 1);
+  add_own(c[scheme.word_of(v)], 1);
 }
 [[nodiscard, gnu::always_inline]] inline std::uint64_t to_ns(auto d) noexcept {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();

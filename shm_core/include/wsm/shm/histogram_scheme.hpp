@@ -24,14 +24,18 @@ inline constexpr std::uint8_t kMaxOctaveLimit = 52;
 // Raw HDR index of x: 8 (e - 2) + the kSubBits bits after the leading one, e = floor(log2 x), and
 // x itself below 2S. A double holds exactly those bits for x < 2^53: its top bits, bits >> 49, are
 // 8 (e + 1023) + the same 3 bits, so the hardware int->double conversion computes the index (about
-// half the cost of bit_width and two shifts). Larger values only occur above max_octave and are
-// clamped to the top bucket; from 2^63 on the signed conversion is negative and the index huge,
-// also clamped.
+// half the cost of bit_width and two shifts) plus kIndexBias, 8 * 1025. The record path keeps that
+// bias and folds it into its address arithmetic (HistogramScheme::word_of), so it is subtracted
+// only here. Larger values only occur above max_octave and are clamped to the top bucket; from 2^63
+// on the signed conversion is negative and the index huge, also clamped.
+inline constexpr std::uint64_t kIndexBias = kSubBuckets * 1025;
+[[nodiscard]] constexpr std::uint64_t biased_bucket_index(std::uint64_t x) noexcept {
+  // Unlikely: recorded values below 16 (ns, bytes) are rare, so the conversion is the straight path.
+  if (x < 2 * kSubBuckets) [[unlikely]] return x + kIndexBias;
+  return std::bit_cast<std::uint64_t>(static_cast<double>(static_cast<std::int64_t>(x))) >> (52 - kSubBits);
+}
 [[nodiscard]] constexpr std::uint32_t raw_bucket_index(std::uint64_t x) noexcept {
-  const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(static_cast<std::int64_t>(x)));
-  const auto from_double = static_cast<std::uint32_t>(bits >> (52 - kSubBits)) -
-                           static_cast<std::uint32_t>(kSubBuckets * 1025);
-  return x < 2 * kSubBuckets ? static_cast<std::uint32_t>(x) : from_double;
+  return static_cast<std::uint32_t>(biased_bucket_index(x) - kIndexBias);
 }
 
 // Smallest x whose raw index is i (the inverse of raw_bucket_index at bucket starts).
@@ -43,18 +47,28 @@ inline constexpr std::uint8_t kMaxOctaveLimit = 52;
 }
 
 // Describes one family's buckets: values above 2^max_octave (at most kMaxOctaveLimit) go to the
-// top bucket. `top` is derived from max_octave once, so the record path does not recompute it.
+// top bucket. The top is derived from max_octave once, so the record path does not recompute it,
+// and kept with the index's bias, which the record path does not take off.
 struct HistogramScheme {
   std::uint8_t max_octave = 40;
-  std::uint32_t top = raw_bucket_index((std::uint64_t{1} << max_octave) - 1) + 1;
+  std::uint32_t biased_top =
+      static_cast<std::uint32_t>(biased_bucket_index((std::uint64_t{1} << max_octave) - 1) + 1);
 
   // Index of the top (+Inf) bucket; raw indices at or above it are clamped to it.
-  [[nodiscard]] constexpr std::uint32_t top_index() const noexcept { return top; }
+  [[nodiscard]] constexpr std::uint32_t top_index() const noexcept {
+    return static_cast<std::uint32_t>(biased_top - kIndexBias);
+  }
   [[nodiscard]] constexpr std::uint32_t bucket_count() const noexcept { return top_index() + 1; }
 
-  // The record path: v - (v != 0) shifts to (lower, upper] buckets without a branch.
+  // The bucket v counts in: v - (v != 0) shifts to (lower, upper] buckets without a branch.
   [[nodiscard]] constexpr std::uint32_t index_of(std::uint64_t v) const noexcept {
-    return std::min(raw_bucket_index(v - (v != 0)), top_index());
+    return static_cast<std::uint32_t>(word_of(v) - 1);
+  }
+  // The record path: the word of a histogram cell (word 0 is _sum) that v counts in, 1 + index_of(v).
+  // 64-bit and with the bias subtracted last, so `cell[word_of(v)]` compiles to one address
+  // computation with the bias in its displacement.
+  [[nodiscard]] constexpr std::uint64_t word_of(std::uint64_t v) const noexcept {
+    return std::min(biased_bucket_index(v - (v != 0)), std::uint64_t{biased_top}) - (kIndexBias - 1);
   }
 
   // Inclusive upper edge of bucket i in integer units; the top bucket has none (+Inf).
