@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 TEST(ExemplarPacer, TakesTheFirstMessageOfEachIntervalPerSeries) {
   ExemplarPacer pacer(1s);
-  constexpr std::uint64_t t0 = 5'000'000'000;  // any CLOCK_MONOTONIC reading
+  constexpr std::uint64_t t0 = 5'000'000'000;  // any wsm::LatencyClock reading
   EXPECT_TRUE(pacer.take(MessageType::vitals, ProcessingStage::parse, t0));
   EXPECT_FALSE(pacer.take(MessageType::vitals, ProcessingStage::parse, t0));
   EXPECT_FALSE(pacer.take(MessageType::vitals, ProcessingStage::parse, t0 + 999'999'999));

@@ -23,7 +23,7 @@ class ExemplarPacer {
       : interval_ns_(static_cast<std::uint64_t>(interval.count())) {}
 
   // Whether the latency of a `type` message at `stage` should carry its exemplar, `now_ns`
-  // (CLOCK_MONOTONIC) being about when it is measured. Single-threaded, like the worker.
+  // (wsm::LatencyClock) being about when it is measured. Single-threaded, like the worker.
   [[nodiscard]] bool take(ws::MessageType type, ws::ProcessingStage stage, std::uint64_t now_ns) noexcept {
     std::uint64_t& next = next_ns_[static_cast<std::size_t>(type) * ws::kValueCount<ws::ProcessingStage> +
                                    static_cast<std::size_t>(stage)];

@@ -15,7 +15,7 @@ struct Outgoing {
   ws::MessageType type = ws::MessageType::ack;
   ws::Priority priority = ws::Priority::low;
   ws::TargetType target = ws::TargetType::direct;
-  std::uint64_t queued_ns = 0;  // CLOCK_MONOTONIC when queued (send-stage latency)
+  std::uint64_t queued_ns = 0;  // wsm::LatencyClock when queued (send-stage latency)
 };
 
 // Buffer levels of one connection, percent of their bounds.
