@@ -10,8 +10,6 @@
 
 namespace wsm::shm {
 
-namespace {
-
 std::optional<std::string> read_small_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
@@ -22,6 +20,8 @@ std::optional<std::string> read_small_file(const std::string& path) {
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
+
+namespace {
 
 std::optional<FdCounts> count_fds(const std::string& proc_dir) {
   const std::string dir = proc_dir + "/fd";

@@ -1,14 +1,13 @@
 // LatencyClock's choice of source and its measurement of the TSC's rate (latency_clock.hpp).
 #include "wsm/latency_clock.hpp"
 
-#include <fcntl.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "wsm/shm/proc_stats.hpp"
 #include "wsm/shm/segment.hpp"
 
 namespace wsm::detail {
@@ -33,13 +32,7 @@ constexpr const char* kClocksourcePath = "/sys/devices/system/clocksource/clocks
 
 // The kernel's clocksource ("tsc", "kvm-clock", "hpet", ...), empty where /sys cannot be read.
 std::string kernel_clocksource() {
-  std::string name;
-  const int fd = ::open(kClocksourcePath, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return name;
-  char buf[64];
-  const ssize_t n = ::read(fd, buf, sizeof buf);
-  ::close(fd);
-  if (n > 0) name.assign(buf, static_cast<std::size_t>(n));
+  std::string name = shm::read_small_file(kClocksourcePath).value_or(std::string{});
   while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
   return name;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <sys/types.h>
 
 namespace wsm::shm {
@@ -29,5 +30,8 @@ struct ProcessStat {
 [[nodiscard]] std::optional<ProcessStat> read_own_process(bool count_fds);
 
 [[nodiscard]] long clock_ticks_per_second() noexcept;
+
+// The first KB of a /proc or /sys file (all such a file holds); nullopt when it cannot be read.
+[[nodiscard]] std::optional<std::string> read_small_file(const std::string& path);
 
 }  // namespace wsm::shm
