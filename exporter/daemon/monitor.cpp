@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "wsm/exporter/health_scores.hpp"
+#include "wsm/exporter/part_writer.hpp"
 #include "wsm/exporter/self_metrics.hpp"
 #include "wsm/exposition/gzip.hpp"
 #include "wsm/shm/process_table.hpp"
@@ -364,10 +365,20 @@ Monitor::Body Monitor::scrape(exposition::Format format, bool gzip, ScrapeBuffer
                          : buffers.text_reserve != 0   ? buffers.text_reserve
                                                        : kFirstBodyBytesPerSeries * catalog_.series_count());
     writer_.begin(format, all, created, buffers.text);
-    // Each part of whole families as exposed (the identifier-label policy merges within a family).
-    while (aggregation != nullptr && tally_.next_part()) {
-      writer_.part(policy_.apply(*aggregation, meta->generation));
-      if (compressed) compressed->add(buffers.text);
+    {
+      // Each part of whole families as exposed (the identifier-label policy merges within a
+      // family), written out on a second thread while the next is emitted (part_writer.hpp) when
+      // there is more than one.
+      PartWriter parts(aggregation != nullptr && scrape_threads() >= 2 &&
+                       catalog_.series_count() > kScrapePartPoints);
+      while (aggregation != nullptr && tally_.next_part()) {
+        const shm::AggregationView part = policy_.apply(*aggregation, meta->generation).view();
+        parts.write([this, part, &compressed, &buffers] {
+          writer_.part(part);
+          if (compressed) compressed->add(buffers.text);
+        });
+      }
+      parts.finish();
     }
     writer_.end();
     if (compressed) {

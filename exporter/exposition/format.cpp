@@ -170,7 +170,7 @@ void Writer::write(Format format, const shm::Aggregation* segment,
                    std::span<const ComputedFamily> computed, double created_unix_seconds,
                    std::string& out) {
   begin(format, computed, created_unix_seconds, out);
-  if (segment != nullptr) part(*segment);
+  if (segment != nullptr) part(segment->view());
   end();
 }
 
@@ -187,7 +187,7 @@ void Writer::begin(Format format, std::span<const ComputedFamily> computed, doub
   now_.text = nullptr;
 }
 
-void Writer::part(const shm::Aggregation& segment) {
+void Writer::part(const shm::AggregationView& segment) {
   const std::size_t fi = index_of(now_.format);
   const bool om = now_.format == Format::openmetrics;
   const std::string_view created = now_.created;

@@ -198,10 +198,14 @@ struct Tally::State {
   // family); with parts, where the next part starts and the catalog it was taken with.
   std::vector<std::uint8_t> wanted;
   std::size_t part_points = 0, next_position = 0;
-  // The lent counts (Aggregation::buckets) the parts handed out so far used below this word: the
-  // bucket totals of their histograms. Their values are those below the next part's position
-  // (both are laid out in exposition order, series_totals.hpp).
-  std::size_t counts_done = 0;
+  // The part handed out last, which its caller may still read after the next next_part(): its
+  // points and exemplars once the next part is emitted (the memory of the views a caller holds,
+  // aggregation.hpp), and where its values start. Below that position the values of the parts
+  // before it lie, and their bucket totals below done_counts; held_counts is where the part's own
+  // bucket totals end (both are laid out in exposition order, series_totals.hpp).
+  ScratchVector<Point> held_points;
+  std::vector<ExemplarData> held_exemplars;
+  std::size_t held_position = 0, done_counts = 0, held_counts = 0;
   const CatalogView* parts_of = nullptr;
 
   [[nodiscard]] bool emits(std::uint32_t family) const noexcept {
@@ -341,13 +345,18 @@ Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const Tal
   } else {
     // A part's room, not the room every point took in a read before (in huge pages, scratch.hpp):
     // the part then stays in small pages, ~0.4 MB where a huge page held 2 MB.
-    if (s.out.points.capacity() > 2 * options.part_points) ScratchVector<Point>().swap(s.out.points);
-    s.out.points.reserve(options.part_points + options.part_points / 2);  // whole families overrun it
+    // Two of them: the part handed out and the one before it (held).
+    for (ScratchVector<Point>* points : {&s.out.points, &s.held_points}) {
+      if (points->capacity() > 2 * options.part_points) ScratchVector<Point>().swap(*points);
+      points->clear();
+      points->reserve(options.part_points + options.part_points / 2);  // whole families overrun it
+    }
+    s.held_exemplars.clear();
     s.totals.lend(s.out);
     s.parts_of = &catalog;
     s.part_points = options.part_points;
-    s.next_position = 0;
-    s.counts_done = 0;
+    s.next_position = s.held_position = 0;
+    s.done_counts = s.held_counts = 0;
   }
   return {};
 }
@@ -363,18 +372,25 @@ void Tally::State::want(const CatalogView& catalog, const std::vector<std::strin
 
 bool Tally::next_part() {
   State& s = *state_;
-  if (s.parts_of == nullptr || s.next_position >= s.totals.order_size()) {
-    if (s.parts_of != nullptr) release_pages();  // every point is out
-    return false;
-  }
-  // The caller is done with the parts before: the pages of their values and bucket totals go. At
-  // 100k series these ~3.6 MB are then not all held while the body grows to its full size.
-  shm::release_pages(s.out.buckets, 0, s.next_position);
-  shm::release_pages(s.out.buckets, s.totals.order_size(), s.counts_done);
+  if (s.parts_of == nullptr) return false;
+  // The caller is done with the parts before the one handed out last, which it may still read
+  // (another thread may write it out while this emits the next): their values' and bucket
+  // totals' pages go. At 100k series these ~3.6 MB are then not all held while the body grows to
+  // its full size.
+  shm::release_pages(s.out.buckets, 0, s.held_position);
+  shm::release_pages(s.out.buckets, s.totals.order_size(), s.done_counts);
+  // The last part's points and exemplars are held now; those held before (done with) are refilled.
+  s.out.points.swap(s.held_points);
+  s.out.exemplars.swap(s.held_exemplars);
+  s.out.points.clear();
+  s.out.exemplars.clear();
+  if (s.next_position >= s.totals.order_size()) return false;  // release_pages() gives back the rest
+  s.held_position = s.next_position;
+  s.done_counts = s.held_counts;
   s.next_position = s.totals.emit_part(*s.parts_of, s.emitted(), s.next_position, s.part_points, s.out);
   for (const Point& p : s.out.points) {
     if (p.family->type == MetricType::histogram) {
-      s.counts_done = std::max<std::size_t>(s.counts_done, p.buckets_at + std::size_t{p.family->bucket_count});
+      s.held_counts = std::max<std::size_t>(s.held_counts, p.buckets_at + std::size_t{p.family->bucket_count});
     }
   }
   return true;
@@ -386,6 +402,9 @@ void Tally::release_pages() noexcept {
   s.totals.reclaim(s.out);  // the bucket totals emit() or lend() lent the aggregation
   s.totals.release_pages();
   s.out.release_pages();
+  s.held_points.clear();
+  s.held_exemplars.clear();
+  shm::release_pages(s.held_points);
 }
 
 const Aggregation& Tally::aggregation() const noexcept { return state_->out; }

@@ -127,11 +127,7 @@ std::string keys_of(const shm::Aggregation& a) {
   return out;
 }
 
-void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, const std::string& what) {
-  ASSERT_EQ(tally.points.size(), copied.points.size()) << what << "\ntally: " << keys_of(tally)
-                                                       << "\ncopy:  " << keys_of(copied);
-  EXPECT_EQ(tally.merged_entries, copied.merged_entries) << what;
-  EXPECT_EQ(tally.left_out, copied.left_out) << what;
+void expect_same_points(const shm::AggregationView& tally, const shm::AggregationView& copied, const std::string& what) {
   for (std::size_t i = 0; i < tally.points.size(); ++i) {
     const shm::Point& a = tally.points[i];
     const shm::Point& b = copied.points[i];
@@ -154,6 +150,14 @@ void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, 
       EXPECT_TRUE(std::equal(x.begin(), x.end(), y.begin(), y.end())) << at;
     }
   }
+}
+
+void expect_same(const shm::Aggregation& tally, const shm::Aggregation& copied, const std::string& what) {
+  ASSERT_EQ(tally.points.size(), copied.points.size()) << what << "\ntally: " << keys_of(tally)
+                                                       << "\ncopy:  " << keys_of(copied);
+  EXPECT_EQ(tally.merged_entries, copied.merged_entries) << what;
+  EXPECT_EQ(tally.left_out, copied.left_out) << what;
+  expect_same_points(tally.view(), copied.view(), what);
 }
 
 // `copied` with only the points for which keep(point) holds (indices into its buckets and
@@ -181,16 +185,28 @@ void expect_parts_match(shm::Tally& tally, const shm::Segment& segment, const sh
   EXPECT_TRUE(tally.aggregation().points.empty()) << what << ": the points wait for next_part()";
   std::size_t at = 0;
   int parts = 0;
+  // The part handed out before stays readable through its view while the next is emitted (the
+  // scrape writes it out on another thread meanwhile), also after the last call.
+  shm::AggregationView held;
+  shm::Aggregation held_expected;
+  const auto expect_held = [&](const std::string& which) {
+    ASSERT_EQ(held.points.size(), held_expected.points.size()) << which;
+    expect_same_points(held, held_expected.view(), which + ", the part before, after the next was emitted");
+  };
   while (tally.next_part()) {
     const shm::Aggregation& part = tally.aggregation();
     const std::size_t n = part.points.size();
     const std::string which = what + ", part " + std::to_string(++parts) + " of " + std::to_string(part_points);
+    expect_held(which);
     ASSERT_LE(at + n, copied.points.size()) << which;
     std::size_t i = 0;
-    expect_same(part, only(copied, [&](const shm::Point&) {
-                  const std::size_t k = i++;
-                  return k >= at && k < at + n;
-                }), which);
+    shm::Aggregation expected = only(copied, [&](const shm::Point&) {
+      const std::size_t k = i++;
+      return k >= at && k < at + n;
+    });
+    expect_same(part, expected, which);
+    held = part.view();
+    held_expected = std::move(expected);
     if (at + n < copied.points.size()) {
       EXPECT_GE(n, part_points) << which;
       ASSERT_GT(n, 0u) << which;
@@ -200,6 +216,7 @@ void expect_parts_match(shm::Tally& tally, const shm::Segment& segment, const sh
   }
   EXPECT_EQ(at, copied.points.size()) << what;
   EXPECT_GT(parts, 1) << what;
+  expect_held(what + ", the last part");
   EXPECT_FALSE(tally.next_part()) << what;
   EXPECT_TRUE(tally.aggregation().points.empty()) << what;
 }

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <sys/stat.h>
+#include <utility>
 
 #include "exporter_test_support.hpp"
 #include "wsm/exposition/classic_buckets.hpp"
@@ -269,12 +271,16 @@ TEST(Exposition, ComputedFamiliesFollowAndReplaceASegmentFamilyOfTheirName) {
 }
 
 // The scrape's way (Monitor::scrape): the points a part at a time from a Tally, the identifier
-// policy applied to each part, the parts written one after the other; byte for byte what the whole
-// aggregation written at once gives, in both formats.
+// policy applied to each part, the parts written one after the other, each either at once or only
+// after the next part was emitted and policed (as the scrape's PartWriter writes them on a second
+// thread); byte for byte what the whole aggregation written at once gives, in both formats. The
+// first two families are both rewritten by the policy, so a part written late is one of its copies
+// while it makes the next.
 TEST(Exposition, WrittenInPartsIsTheWholeExposition) {
   const std::string name = test::unique_segment_name("expo-parts");
   test::SegmentGuard guard(name);
   Registry reg = open_registry(name);
+  for (int i = 0; i < 3; ++i) reg.counter("t_a2_total", {{"user_id", std::to_string(i)}}).inc(2);
   for (int i = 0; i < 5; ++i) {
     reg.counter("t_a_total", {{"role", "doctor"}, {"user_id", std::to_string(100 + i)}}).inc(i + 1);
     reg.counter("t_b_total", {{"k", std::to_string(i)}}, "b").inc(10 * i + 1, Exemplar{{1, 2}, {3}});
@@ -292,28 +298,37 @@ TEST(Exposition, WrittenInPartsIsTheWholeExposition) {
     std::string whole;
     exposition::Writer().write(f, &whole_policy.apply(r.aggregation, r.snapshot.generation), computed, r.created(),
                                whole);
-    for (std::size_t part_points : {1, 3}) {
-      shm::Tally tally;
-      shm::CatalogView catalog;
-      ASSERT_TRUE(tally.take(r.segment, catalog, {.part_points = part_points}));
-      // Room for all of it, as the scrape reserves the last body's size: the parts write into it
-      // without moving it (a copy of the whole body per scrape otherwise).
-      std::string text;
-      text.reserve(whole.size() + whole.size() / 16);  // with the scrape's slack
-      const char* const buffer = text.data();
-      exposition::Writer writer;
-      writer.begin(f, computed, r.created(), text);
-      int parts = 0;
-      while (tally.next_part()) {
-        writer.part(parts_policy.apply(tally.aggregation(), tally.meta().generation));
-        ++parts;
+    for (const bool late : {false, true}) {
+      for (std::size_t part_points : {1, 3}) {
+        const std::string how = std::string(late ? "written late" : "written at once") + ", in parts of " +
+                                std::to_string(part_points);
+        shm::Tally tally;
+        shm::CatalogView catalog;
+        ASSERT_TRUE(tally.take(r.segment, catalog, {.part_points = part_points}));
+        // Room for all of it, as the scrape reserves the last body's size: the parts write into it
+        // without moving it (a copy of the whole body per scrape otherwise).
+        std::string text;
+        text.reserve(whole.size() + whole.size() / 16);  // with the scrape's slack
+        const char* const buffer = text.data();
+        exposition::Writer writer;
+        writer.begin(f, computed, r.created(), text);
+        int parts = 0;
+        std::optional<shm::AggregationView> waiting;  // written once the next part is made
+        while (tally.next_part()) {
+          const shm::AggregationView part = parts_policy.apply(tally.aggregation(), tally.meta().generation).view();
+          if (waiting) writer.part(*waiting);
+          waiting = part;
+          if (!late) writer.part(*std::exchange(waiting, std::nullopt));
+          ++parts;
+        }
+        if (waiting) writer.part(*waiting);
+        writer.end();
+        // Families of 3, 5, 5, 2, 2 and 1 points: parts of at least 1 are the families, parts of at
+        // least 3 put the two of 2 together.
+        EXPECT_EQ(parts, part_points == 1 ? 6 : 5) << how;
+        EXPECT_EQ(text, whole) << how;
+        EXPECT_EQ(text.data(), buffer) << how << ": the parts moved the buffer";
       }
-      writer.end();
-      // Families of 5, 5, 2, 2 and 1 points: parts of at least 1 are the families, parts of at
-      // least 3 put the two of 2 together.
-      EXPECT_EQ(parts, part_points == 1 ? 5 : 4) << "in parts of " << part_points;
-      EXPECT_EQ(text, whole) << "in parts of " << part_points;
-      EXPECT_EQ(text.data(), buffer) << "the parts moved the buffer";
     }
     EXPECT_NE(whole.find("t_a_total{role=\"doctor\"} 15"), std::string::npos) << whole;
     EXPECT_EQ(whole.find("role=\"a\""), std::string::npos) << whole;

@@ -62,10 +62,11 @@ class Writer {
 
   // The same in parts, for a caller that hands the segment's points over a part at a time
   // (Tally::next_part): begin(), part() for each part in exposition order, each of whole
-  // families, then end(). `computed` and `out` must stay as they are until end().
+  // families, then end(). `computed` and `out` must stay as they are until end(). A part may be
+  // written on another thread than begin() and end() (the scrape's PartWriter), one call at a time.
   void begin(Format format, std::span<const ComputedFamily> computed, double created_unix_seconds,
              std::string& out);
-  void part(const shm::Aggregation& segment);
+  void part(const shm::AggregationView& segment);
   void end();
 
  private:

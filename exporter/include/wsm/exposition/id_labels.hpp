@@ -49,12 +49,13 @@ class IdLabelPolicy {
 
   // The aggregation as exposed: `in` itself when nothing needs rewriting, else this policy's own
   // copy, grouped by family and sorted by labels like the input. Its points refer to `in`'s
-  // families and to series this policy keeps; it stays valid until the next apply().
+  // families and to series this policy keeps; it stays valid until the apply() after the next
+  // (two copies take turns), so a caller may write one part out while it applies the next.
   // `generation` is the segment's: a new one forgets every cached rewrite.
   [[nodiscard]] const shm::Aggregation& apply(const shm::Aggregation& in, std::uint64_t generation);
 
-  // Gives back the pages of this policy's copy (scratch.hpp): the aggregation apply() last
-  // returned, if it was that copy, is empty until the next apply().
+  // Gives back the pages of this policy's copies (scratch.hpp): the aggregations apply() returned,
+  // if they were copies, are empty until the next apply().
   void release_pages() noexcept;
 
   // The pseudonym of one (unescaped) value.
@@ -62,7 +63,7 @@ class IdLabelPolicy {
 
  private:
   const shm::SeriesInfo* rewritten(const shm::Point& p);
-  void merge_family(const shm::Aggregation& in, std::size_t begin, std::size_t end);
+  void merge_family(const shm::Aggregation& in, std::size_t begin, std::size_t end, shm::Aggregation& out);
 
   IdLabelMode mode_;
   HashKey key_;
@@ -73,7 +74,8 @@ class IdLabelPolicy {
   std::deque<shm::SeriesInfo> made_;  // rewritten series (deque: pointers stay valid)
   std::deque<std::string> made_labels_;  // their labels, which made_ views (deque: never moved)
   std::unordered_map<std::string, const shm::SeriesInfo*> by_key_;  // family id + labels
-  shm::Aggregation out_;
+  shm::Aggregation copies_[2];  // the last two apply() made: see apply()
+  std::size_t last_copy_ = 0;
 };
 
 }  // namespace wsm::exposition

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ struct Point {
   static constexpr std::uint32_t kNoExemplar = ~std::uint32_t{0};
 };
 static_assert(sizeof(Point) <= 80, "a Point is kept per exposed series: keep it small");
+
+struct AggregationView;
 
 class Aggregation {
  public:
@@ -69,7 +72,23 @@ class Aggregation {
   [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const {
     return {buckets.data() + p.buckets_at, p.family->bucket_count};
   }
+  [[nodiscard]] AggregationView view() const noexcept;
 };
+
+// What a reader of the points needs, without the Aggregation that holds them: the views stay
+// readable while that Aggregation is refilled, as long as its holder keeps the memory (Tally keeps
+// the part handed out before the last one, so a scrape writes one part while it emits the next).
+struct AggregationView {
+  std::span<const Point> points;
+  std::span<const std::uint64_t> buckets;
+  std::span<const ExemplarData> exemplars;
+
+  [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const {
+    return {buckets.data() + p.buckets_at, p.family->bucket_count};
+  }
+};
+
+inline AggregationView Aggregation::view() const noexcept { return {points, buckets, exemplars}; }
 
 // Value of a histogram sum or bucket edge in the family's base unit (seconds for ns).
 [[nodiscard]] double to_base_unit(Unit unit, std::uint64_t integer_value) noexcept;

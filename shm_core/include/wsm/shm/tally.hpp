@@ -15,8 +15,9 @@
 // The accumulators' pages (scratch.hpp) are given back as soon as their totals are in the points;
 // release_pages() gives back the points' too, once the caller is done with them. A reader that
 // goes through the points once (the exporter's scrape) takes them in parts instead
-// (TallyOptions::part_points, next_part()): it then holds one part's points, and the accumulators
-// of the parts before it are given back as it goes (they are laid out in exposition order).
+// (TallyOptions::part_points, next_part()): it then holds two parts' points (the one it emits and
+// the one it writes out meanwhile), and the accumulators of the parts before them are given back
+// as it goes (they are laid out in exposition order).
 //
 // With options.threads == 2 (and enough cells to read) the writer arenas are split between the calling thread and one
 // helper thread of the Tally's own, each with accumulators of its own that are then added up:
@@ -83,7 +84,9 @@ class Tally {
   // After a take() with options.part_points: aggregation() becomes the next part of the points
   // (exposition order; whole families, so the identifier-label policy may merge within one) with
   // all the bucket totals. False, and aggregation() without points, once every part was handed
-  // out; the accumulators' pages are then given back.
+  // out; release_pages() then gives back what is left. The part handed out before stays readable
+  // through its view (Aggregation::view()) until the call after this one: a caller may write a
+  // part out on another thread while this emits the next. The pages of the parts before it go.
   [[nodiscard]] bool next_part();
 
   [[nodiscard]] const Aggregation& aggregation() const noexcept;
