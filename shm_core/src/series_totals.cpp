@@ -124,7 +124,9 @@ void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, 
   if (merge_->order_overflow[position] && !recorded) return;
   const SeriesInfo& series = catalog.known_series(id);
   std::uint32_t exemplar = Point::kNoExemplar;
-  if (auto it = exemplars_.find(static_cast<std::uint32_t>(position)); it != exemplars_.end()) {
+  // Most scrapes carry no exemplar at all: then no hash and bucket division per point.
+  if (auto it = exemplars_.empty() ? exemplars_.end() : exemplars_.find(static_cast<std::uint32_t>(position));
+      it != exemplars_.end()) {
     exemplar = static_cast<std::uint32_t>(out.exemplars.size());
     out.exemplars.push_back(it->second);
   }
