@@ -150,7 +150,7 @@ std::size_t SeriesTotals::emit_part(const CatalogView& catalog, Copied copied, s
   out.exemplars.clear();
   // Exposition order visits series ids at random: the catalog entries each point reads are
   // prefetched a few ahead, by address (its accumulators and overflow flag are in order).
-  constexpr std::size_t kAhead = 16;
+  constexpr std::size_t kAhead = 48;
   const auto& order = merge_->order;
   std::size_t i = from;
   for (; i < order.size(); ++i) {
@@ -163,6 +163,7 @@ std::size_t SeriesTotals::emit_part(const CatalogView& catalog, Copied copied, s
       const std::uint32_t ahead = order[i + kAhead];
       __builtin_prefetch(catalog.family_of_address(ahead));
       __builtin_prefetch(&catalog.known_series(ahead));
+      __builtin_prefetch(reinterpret_cast<const char*>(&catalog.known_series(ahead)) + sizeof(SeriesInfo) - 1);
     }
     if (copied(family)) emit_point(catalog, i, out);
   }
