@@ -77,8 +77,9 @@ void ArenaReader::read(std::span<const std::byte> arena, std::uint64_t used, con
   // would wait for up to three cache misses: its entries in the shape and target arrays, then its
   // accumulator. Two scouts walk ahead of the reader instead: the far one prefetches the array
   // entries of the cell kFar cells ahead, the near one (whose array entries are cached by then)
-  // reads its target and prefetches the accumulator of the cell kNear ahead.
-  constexpr int kNear = 16, kFar = 32;
+  // reads its target and prefetches the accumulator of the cell kNear ahead. (16 and 32 left a
+  // cold read, the caches emptied by other work as between two of Prometheus's scrapes, waiting.)
+  constexpr int kNear = 32, kFar = 64;
   std::uint64_t near = pos, far = pos;
   const auto step = [&](std::uint64_t& scout, bool is_far) {
     if (scout + sizeof(CellHeader) > used) return;
