@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   // small. 256 KB, not 1 MB: the blocks of a gzipped scrape are smaller (0.3-1 MB), and at 1 MB they
   // stayed resident, ~0.5-1.5 MB between Prometheus's scrapes at 100k series.
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  // One heap for every thread: the scrape's threads (tally.hpp, part_writer.hpp) and the HTTP
+  // server's allocate little, and an arena of their own kept ~0.7 MB resident between scrapes.
+  mallopt(M_ARENA_MAX, 1);
 
   auto parsed = parse_settings(std::vector<std::string>(argv, argv + argc),
                                [](const char* name) -> const char* { return std::getenv(name); });

@@ -123,10 +123,7 @@ const shm::SeriesInfo* IdLabelPolicy::rewritten(const shm::Point& p) {
   const shm::SeriesInfo& series = *p.series;
   const std::uint32_t id = series.id;
   if (id < state_.size() && state_[id] != 0) return state_[id] == 2 ? rewrites_[id] : nullptr;
-  if (id >= state_.size()) {
-    state_.resize(id + 1, 0);
-    rewrites_.resize(id + 1, nullptr);
-  }
+  if (id >= state_.size()) state_.resize(id + 1, 0);
   state_[id] = 1;
   // No identifier label, nothing to rewrite.
   if (p.labels.find("_id=\"") == std::string_view::npos) return nullptr;
@@ -157,6 +154,8 @@ const shm::SeriesInfo* IdLabelPolicy::rewritten(const shm::Point& p) {
     it->second = &made_.emplace_back(shm::SeriesInfo{series.id, series.family_id, false, text});
   }
   state_[id] = 2;
+  // Only as far as the rewritten series go: 8 bytes an id (1 MB at 100k series) where none is.
+  if (id >= rewrites_.size()) rewrites_.resize(id + 1, nullptr);
   rewrites_[id] = it->second;
   return it->second;
 }

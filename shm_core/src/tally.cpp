@@ -344,13 +344,16 @@ Result<void> Tally::take(const Segment& segment, CatalogView& catalog, const Tal
     s.totals.emit(catalog, s.emitted(), s.out);
     s.totals.release_pages();  // in the points now (the bucket totals lent to them)
   } else {
-    // A part's room, not the room every point took in a read before (in huge pages, scratch.hpp):
-    // the part then stays in small pages, ~0.4 MB where a huge page held 2 MB.
-    // Two of them: the part handed out and the one before it (held).
+    // A part's room (whole families overrun part_points), not the room every point took in a read
+    // before (in huge pages, scratch.hpp): the part then stays in small pages. Two of them, the
+    // part handed out and the one before it (held), each with a mapping of its own even when small
+    // (scratch.hpp), so that its pages go back between reads: on the heap they stayed, ~0.5 MB.
+    const std::size_t room =
+        std::max(options.part_points + options.part_points / 2, kScratchMapBytes / sizeof(Point) + 1);
     for (ScratchVector<Point>* points : {&s.out.points, &s.held_points}) {
-      if (points->capacity() > 2 * options.part_points) ScratchVector<Point>().swap(*points);
+      if (points->capacity() > 2 * room) ScratchVector<Point>().swap(*points);
       points->clear();
-      points->reserve(options.part_points + options.part_points / 2);  // whole families overrun it
+      points->reserve(room);
     }
     s.held_exemplars.clear();
     s.totals.lend(s.out);

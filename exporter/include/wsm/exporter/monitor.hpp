@@ -81,13 +81,15 @@ struct MonitorStatus {
 };
 
 inline constexpr std::size_t kHistoryCapacity = 720;  // one hour at the default 5 s interval
-// Points per part of a scrape (Tally::next_part): ~300 KB of them at 80 bytes each, where every
-// point of 100k series at once cost 8 MB, and parts this large cost nothing in speed.
-inline constexpr std::size_t kScrapePartPoints = 4096;
+// Points per part of a scrape (Tally::next_part): ~80-150 KB of them at 80 bytes each, where
+// every point of 100k series at once cost 8 MB. A scrape holds two parts (one written out while
+// the next is emitted, part_writer.hpp); parts of 4,096 held ~0.9 MB of points at the exporter's
+// peak, and were no faster.
+inline constexpr std::size_t kScrapePartPoints = 1024;
 // A first scrape's room per series for the body (~60 bytes a counter line, ~3 KB a histogram's).
 inline constexpr std::size_t kFirstBodyBytesPerSeries = 128;
 // The room a gzipped scrape's text starts with: a part of OpenMetrics (_created lines and all) is
-// ~0.3-0.6 MB at kScrapePartPoints.
+// ~0.1-0.2 MB at kScrapePartPoints, more for a family of many histograms.
 inline constexpr std::size_t kPartTextRoom = std::size_t{1} << 20;
 
 class Monitor {
