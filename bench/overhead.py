@@ -51,9 +51,10 @@ import time
 from pathlib import Path
 
 CALLGRIND_MESSAGES = (500, 2500)
-# Per mode, interleaved; the median is reported. Five, not three: single runs spread ~±150
-# instructions of ~198,000 a message, as wide as the 0.3% goal's margin.
-CALLGRIND_REPETITIONS = 5
+# Per mode, interleaved; the median is reported. Nine, not five: single runs spread ~±100-150
+# instructions of ~198,000 a message, and medians of five moved ~130 between two runs of
+# scripts/bench, a quarter of the 0.3% goal (~590).
+CALLGRIND_REPETITIONS = 9
 THROUGHPUT_MESSAGES = 30000
 ROUNDS = 5  # of the three modes, for messages per CPU-second
 CLIENTS = 8
@@ -116,9 +117,10 @@ class Server:
     def __init__(self, bin_dir, mode, workers, segment, callgrind_out=None):
         self.port = free_port()
         exe, enabled = MODES[mode]
-        # No pings during a run: their number would follow the run's wall time, not its messages.
+        # No pings during a run, nor monitoring's periodic work (its tick, the exemplar pacer's
+        # interval): their number would follow the run's wall time, not its messages.
         argv = [str(bin_dir / exe), "--port", str(self.port), "--workers", str(workers),
-                "--segment", segment, "--heartbeat-ms", "3600000"]
+                "--segment", segment, "--heartbeat-ms", "3600000", "--tick-ms", "3600000"]
         if callgrind_out:
             argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind_out}.%p", *argv]
         env = dict(os.environ, WEBSOCKET_MONITORING_ENABLED=enabled)

@@ -142,6 +142,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(64, 1 << 26));
   int heartbeat_ms = static_cast<int>(o.heartbeat.count());
   app.add_option("--heartbeat-ms", heartbeat_ms, "ping interval")->capture_default_str()->check(CLI::Range(10, 3'600'000));
+  int tick_ms = static_cast<int>(o.tick.count());
+  app.add_option("--tick-ms", tick_ms,
+                 "interval of monitoring's periodic work: buffer, queue and pool levels, and one exemplar "
+                 "per message type and stage")
+      ->capture_default_str()->check(CLI::Range(10, 3'600'000));
   app.add_option("--max-missed-heartbeats", o.max_missed_heartbeats, "unanswered pings before a close")
       ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--max-subscriptions", o.max_subscriptions, "subscriptions per connection")
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
   app.add_option("--deflate", deflate, "offer permessage-deflate")->capture_default_str()->check(CLI::IsMember({"on", "off"}));
   CLI11_PARSE(app, argc, argv);
   o.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  o.tick = std::chrono::milliseconds(tick_ms);
   o.deflate = deflate == "on";
 
   wsm::RegistryOptions registry_options;

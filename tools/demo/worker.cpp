@@ -33,6 +33,7 @@ Worker::Worker(int listen_fd, const ServerOptions& options, ws::Metrics& metrics
       metrics_(metrics),
       local_metrics_(metrics.local()),
       hub_(metrics, local_metrics_, options.max_subscriptions),
+      exemplars_(options.tick),
       io_(std::make_unique<net::io_context>(1)) {
   acceptor_.emplace(*io_);
   signals_.emplace(*io_, SIGTERM, SIGINT);
@@ -108,7 +109,7 @@ void Worker::tick() {
   }
   last_cpu_ns_ = cpu;
   last_wall_ns_ = wall;
-  ticker_->expires_after(std::chrono::seconds(1));
+  ticker_->expires_after(options_.tick);
   ticker_->async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !stopping_) tick();
   });

@@ -31,6 +31,9 @@ struct ServerOptions {
   std::size_t queue_limit = 64;             // messages queued per connection before drops
   std::size_t max_message_bytes = 64 * 1024;
   std::chrono::milliseconds heartbeat{1000};  // ping interval
+  // Monitoring's periodic work: the tick that sets buffer, queue and pool levels, and the exemplar
+  // pacer's interval (one exemplar per message type and stage each).
+  std::chrono::milliseconds tick{1000};
   unsigned max_missed_heartbeats = 3;       // then the connection is closed as stale
   std::size_t max_subscriptions = 32;       // (patient, stream) pairs per connection
   bool deflate = true;                      // offer permessage-deflate
@@ -73,7 +76,7 @@ class Worker {
   void accept();
   void stop();
   void force_close();  // clients that ignored the close frame
-  void tick();  // once a second: buffer levels and queue sizes by role, thread pool utilisation
+  void tick();  // every options.tick: buffer levels and queue sizes by role, thread pool utilisation
 
   const ServerOptions& options_;
   ws::Metrics& metrics_;
