@@ -68,8 +68,10 @@ class IdLabelPolicy {
   IdLabelMode mode_;
   HashKey key_;
   std::uint64_t generation_ = 0;
-  // Per series id: 0 not looked at yet, 1 unchanged, 2 rewritten (to rewrites_[id]).
-  std::vector<std::uint8_t> state_;
+  // Per series id: whether it was looked at, and if so, what it is rewritten to (nullptr:
+  // unchanged; rewrites_ reaches only as far as the rewritten ids). A bit per id: 16 KB at 100k
+  // series, where a byte per id took 126 KB of the exporter's peak.
+  std::vector<bool> looked_at_;
   std::vector<const shm::SeriesInfo*> rewrites_;
   std::deque<shm::SeriesInfo> made_;  // rewritten series (deque: pointers stay valid)
   std::deque<std::string> made_labels_;  // their labels, which made_ views (deque: never moved)
