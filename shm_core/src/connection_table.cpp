@@ -22,10 +22,14 @@ std::optional<ConnectionInfo> copy_record(const Segment& segment, std::uint32_t 
   // below cannot move above them, and a field written by a newer tenant brings its tenant along.
   constexpr auto acq = std::memory_order_acquire;
   for (int attempt = 0; attempt < kCopyAttempts; ++attempt) {
+    // The tenant before the state word. Read after it, the tenant could already be a newer
+    // claimant's, mid-way through its fields, while the state word read was the older tenant's
+    // OPEN: the claimant's OPEN is the same word (same owner), so both re-checks passed and the
+    // copy mixed two tenants' fields (one's role with the other's user).
+    const std::uint64_t tenant = r.tenant.load(acq);
     // Acquire: pairs with the claimant's release of OPEN, so its fields are visible.
     const std::uint64_t w = r.state_word.load(acq);
     if (connection_state(w) != ConnectionState::open) return std::nullopt;
-    const std::uint64_t tenant = r.tenant.load(acq);
     ConnectionInfo c;
     c.index = i;
     c.tenant = tenant;
