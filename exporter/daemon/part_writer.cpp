@@ -16,15 +16,23 @@ PartWriter::~PartWriter() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+
+// Writes the part; what it threw, or null.
+std::exception_ptr written(const std::function<void()>& part) noexcept {
+  try {
+    part();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 void PartWriter::write(std::function<void()> part) {
   if (!thread_.joinable()) {
-    if (!failed_) {
-      try {
-        part();
-      } catch (...) {
-        failed_ = std::current_exception();
-      }
-    }
+    if (!failed_) failed_ = written(part);  // in place: only this thread touches failed_
     return;
   }
   {
@@ -54,12 +62,7 @@ void PartWriter::run() {
     if (next_ == nullptr) return;  // stopping, nothing handed over
     std::function<void()> part = std::exchange(next_, nullptr);
     lock.unlock();
-    std::exception_ptr error;
-    try {
-      part();
-    } catch (...) {
-      error = std::current_exception();
-    }
+    std::exception_ptr error = written(part);
     lock.lock();
     if (error && !failed_) failed_ = error;
     busy_ = false;

@@ -69,9 +69,7 @@ class Aggregation {
     shm::release_pages(buckets);
   }
 
-  [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const {
-    return {buckets.data() + p.buckets_at, p.family->bucket_count};
-  }
+  [[nodiscard]] std::span<const std::uint64_t> buckets_of(const Point& p) const;
   [[nodiscard]] AggregationView view() const noexcept;
 };
 
@@ -89,6 +87,7 @@ struct AggregationView {
 };
 
 inline AggregationView Aggregation::view() const noexcept { return {points, buckets, exemplars}; }
+inline std::span<const std::uint64_t> Aggregation::buckets_of(const Point& p) const { return view().buckets_of(p); }
 
 // Value of a histogram sum or bucket edge in the family's base unit (seconds for ns).
 [[nodiscard]] double to_base_unit(Unit unit, std::uint64_t integer_value) noexcept;
