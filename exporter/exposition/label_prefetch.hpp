@@ -1,6 +1,7 @@
 // Points view their labels in the catalog view's text, which lies in registration order, not in
 // the exposition order the points are walked in: each point's labels would be a cache miss. The
-// passes over every point (the serialiser, the identifier-label policy) fetch them this far ahead.
+// serialiser fetches them this far ahead (emitting the points fetched them into the shared cache
+// once already, SeriesTotals::emit_part; the identifier-label policy reads them once per series).
 #pragma once
 
 #include <cstddef>

@@ -100,7 +100,7 @@ std::string without_timings(const std::string& exposition) {
 }
 
 // Gzipped, a scrape is compressed a part at a time as the parts are written (many parts here:
-// 12.6k series, 4,096 points a part at least): the member holds every part, in order, exactly as the
+// 12.6k series, 1,024 points a part at least): the member holds every part, in order, exactly as the
 // uncompressed scrape writes them, and is one member (what curl reads).
 TEST_F(WrittenSegment, AGzippedScrapeInPartsIsTheWholeExposition) {
   std::vector<std::string> ops;
