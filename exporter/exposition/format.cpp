@@ -159,9 +159,9 @@ const Writer::FamilyText& Writer::family_text(std::string_view name, std::string
     for (const ClassicEdge& e : f.edges) {
       std::string le = "le=\"";
       append_number(le, shm::to_base_unit(unit, e.edge));
-      le += '"';
-      f.le.push_back(std::move(le));
+      f.le_close.push_back(std::move(le) + "\"} ");
     }
+    f.le_close.emplace_back("le=\"+Inf\"} ");
   }
   return f;
 }
@@ -279,6 +279,29 @@ void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point
            (e == 0 || exemplar->value > ft.edges[e - 1].edge) ? exemplar : nullptr;
   };
   const bool exemplar_above = exemplar != nullptr && (ft.edges.empty() || exemplar->value > ft.edges.back().edge);
+  // Every bucket line of the series starts `name_bucket{labels,`: put once, then copied whole
+  // from the line before, where put_sample puts a line's start piece by piece.
+  t.room(fam.name.size() + 8 + labels.size() + 1);
+  std::size_t line = t.length();
+  t.put(fam.name);
+  t.put("_bucket{");
+  if (!labels.empty()) {
+    t.put(labels);
+    t.put(',');
+  }
+  const std::size_t start = t.length() - line;
+  const auto put_line = [&](std::size_t e, std::string_view number, const shm::ExemplarData* on) {
+    t.room(start + ft.le_close[e].size() + TextCursor::kNumberRoom + 1);
+    if (e != 0) {
+      const std::size_t from = line;
+      line = t.length();
+      t.put_again(from, start);
+    }
+    t.put(ft.le_close[e]);
+    t.put_number(number);
+    if (on != nullptr) put_exemplar(t, *on, fam.unit);
+    t.put('\n');
+  };
   for (std::size_t e = 0; e < ft.edges.size(); ++e) {
     const std::uint64_t before = cumulative;
     for (const std::uint32_t last = ft.edges[e].last_bucket; next <= last && next < buckets.size(); ++next) {
@@ -287,10 +310,10 @@ void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point
     if (cumulative != before) {
       digits_size = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, cumulative).ptr - digits);
     }
-    put_sample(t, fam.name, "_bucket", labels, ft.le[e], std::string_view(digits, digits_size), exemplar_on(e),
-               fam.unit);
+    put_line(e, std::string_view(digits, digits_size), exemplar_on(e));
   }
-  put_sample(t, fam.name, "_bucket", labels, "le=\"+Inf\"", p.count, exemplar_above ? exemplar : nullptr, fam.unit);
+  digits_size = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, p.count).ptr - digits);
+  put_line(ft.edges.size(), std::string_view(digits, digits_size), exemplar_above ? exemplar : nullptr);
   const double sum = shm::to_base_unit(fam.unit, p.sum);
   if (om) {
     put_sample(t, fam.name, "_count", labels, "", p.count);

@@ -33,6 +33,13 @@ class TextCursor {
     length_ += s.size();
   }
   void put(char c) noexcept { out_[length_++] = c; }
+  // Where the next byte goes: an offset, valid across room().
+  [[nodiscard]] std::size_t length() const noexcept { return length_; }
+  // The n bytes put at offset `at` once more.
+  void put_again(std::size_t at, std::size_t n) noexcept {
+    std::memcpy(out_.data() + length_, out_.data() + at, n);
+    length_ += n;
+  }
   // Shortest text that reads back as the same number (the caller made kNumberRoom of room).
   void put_number(std::uint64_t value) noexcept {
     length_ = static_cast<std::size_t>(

@@ -79,7 +79,8 @@ class Writer {
     std::string sample_name[2];     // counter samples: name vs OpenMetrics name_total
     std::string created_name;       // OpenMetrics <family>_created
     std::vector<ClassicEdge> edges; // histograms
-    std::vector<std::string> le;    // le="<edge in base units>" per edge
+    // Per edge, then +Inf: what follows a bucket line's labels, `le="<edge in base units>"} `.
+    std::vector<std::string> le_close;
   };
   const FamilyText& family_text(std::string_view name, std::string_view help, shm::MetricType type,
                                 shm::Unit unit, std::uint8_t max_octave);
