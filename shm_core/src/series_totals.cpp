@@ -116,13 +116,11 @@ void SeriesTotals::add_counts_of(const SeriesTotals& other) {
   for (const auto& [target, e] : other.exemplars_) add_exemplar(target, e);
 }
 
-void SeriesTotals::emit_point(const CatalogView& catalog, std::size_t position, Aggregation& out) const {
-  const std::uint32_t id = merge_->order[position];
-  const FamilyInfo& family = *catalog.family(exposed_family(catalog, id));
+void SeriesTotals::emit_point(const FamilyInfo& family, const SeriesInfo& series, std::size_t position,
+                              Aggregation& out) const {
   const bool recorded = recorded_[position] != 0;
   // An overflow series appears once something lands in it.
   if (merge_->order_overflow[position] && !recorded) return;
-  const SeriesInfo& series = catalog.known_series(id);
   std::uint32_t exemplar = Point::kNoExemplar;
   // Most scrapes carry no exemplar at all: then no hash and bucket division per point.
   if (auto it = exemplars_.empty() ? exemplars_.end() : exemplars_.find(static_cast<std::uint32_t>(position));

@@ -103,7 +103,8 @@ class SeriesTotals {
     std::uint64_t last_stamp = 0;
     bool recorded = false;
   };
-  void emit_point(const CatalogView& catalog, std::size_t position, Aggregation& out) const;  // of order[position]
+  // The point of order[position], `series`, exposed under `family`.
+  void emit_point(const FamilyInfo& family, const SeriesInfo& series, std::size_t position, Aggregation& out) const;
 
   const SeriesMerge* merge_ = nullptr;
   const std::vector<std::uint32_t>* into_ = nullptr;
@@ -148,27 +149,30 @@ std::size_t SeriesTotals::emit_part(const CatalogView& catalog, Copied copied, s
                                     std::size_t points, Aggregation& out) const {
   out.points.clear();
   out.exemplars.clear();
-  // Exposition order visits series ids at random: the catalog entries each point reads are
-  // prefetched a few ahead, by address (its accumulators and overflow flag are in order); so is
-  // the label text of an entry prefetched before, which the serialiser reads next (on another
-  // core, from the shared cache then: the writing thread was the scrape's slower stage).
+  // Exposition order visits series ids at random: the catalog entry each point reads (its family
+  // too, so no second array is visited at random) is prefetched a few ahead, by address (its
+  // accumulators and overflow flag are in order); so is the label text of an entry prefetched
+  // before, which the serialiser reads next (on another core, from the shared cache then: the
+  // writing thread was the scrape's slower stage).
   constexpr std::size_t kAhead = 48, kTextAhead = 16;
   const auto& order = merge_->order;
   std::size_t i = from;
+  std::uint32_t exposed_before = 0;
   for (; i < order.size(); ++i) {
-    const std::uint32_t family = catalog.family_of(order[i]);
+    const SeriesInfo& series = catalog.known_series(order[i]);
+    const std::uint32_t family = series.family_id;
+    const std::uint32_t exposed = merge_->family_into[family];
     // A part ends between two exposed families only: the identifier-label policy merges series
     // within a family.
-    if (i > from && out.points.size() >= points &&
-        merge_->family_into[family] != exposed_family(catalog, order[i - 1])) break;
+    if (i > from && out.points.size() >= points && exposed != exposed_before) break;
+    exposed_before = exposed;
     if (i + kAhead < order.size()) {
-      const std::uint32_t ahead = order[i + kAhead];
-      __builtin_prefetch(catalog.family_of_address(ahead));
-      __builtin_prefetch(&catalog.known_series(ahead));
-      __builtin_prefetch(reinterpret_cast<const char*>(&catalog.known_series(ahead)) + sizeof(SeriesInfo) - 1);
+      const auto* ahead = reinterpret_cast<const char*>(&catalog.known_series(order[i + kAhead]));
+      __builtin_prefetch(ahead);
+      __builtin_prefetch(ahead + sizeof(SeriesInfo) - 1);
     }
     if (i + kTextAhead < order.size()) __builtin_prefetch(catalog.known_series(order[i + kTextAhead]).labels.data());
-    if (copied(family)) emit_point(catalog, i, out);
+    if (copied(family)) emit_point(*catalog.family(exposed), series, i, out);
   }
   return i;
 }

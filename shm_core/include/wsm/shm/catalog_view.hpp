@@ -84,12 +84,9 @@ class CatalogView {
   [[nodiscard]] std::uint32_t cell_shape(std::uint32_t id) const noexcept {
     return id < shapes_.size() ? shapes_[id] : 0;
   }
-  // Where cell_shape(id) and family_of(id) look, for a prefetch (an unknown id gives the first entry).
+  // Where cell_shape(id) looks, for a prefetch (an unknown id gives the first entry).
   [[nodiscard]] const void* cell_shape_address(std::uint32_t id) const noexcept {
     return shapes_.data() + (id < shapes_.size() ? id : 0);
-  }
-  [[nodiscard]] const void* family_of_address(std::uint32_t id) const noexcept {
-    return family_of_.data() + (id < family_of_.size() ? id : 0);
   }
   // Family id of a known series (same compact layout); only meaningful when cell_shape(id) != 0.
   [[nodiscard]] std::uint32_t family_of(std::uint32_t id) const noexcept {
