@@ -26,7 +26,6 @@ bool CatalogView::refresh(const Segment& segment, CatalogScan scan) {
     families_.resize(segment.max_families());
     series_.resize(segment.max_series());
     shapes_.assign(segment.max_series(), 0);
-    family_of_.assign(segment.max_series(), 0);
     reported_.assign(segment.max_series() + segment.max_families(), false);
   }
   for (std::uint32_t i = 0; i < segment.max_families(); ++i) {
@@ -101,7 +100,6 @@ void CatalogView::read_series(const Segment& segment, std::uint32_t id) {
   series_[id] = SeriesInfo{id, family_id, labels == kOverflowLabels, keep_labels(labels)};
   const FamilyInfo& f = *family(family_id);
   shapes_[id] = (static_cast<std::uint32_t>(f.type) << 16) | f.cell_words();
-  family_of_[id] = family_id;
   ++known_series_;
   ordered_stale_ = true;
 }
