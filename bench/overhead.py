@@ -26,7 +26,11 @@ Writes a JSON object to --out: {"status": "measured", ...}, or {"status": "skipp
 when build/bin/wsm-demo-server, wsm-demo-server-compiled-out or wsm-loadgen is missing. The
 "instructions" and "throughput" objects keep the keys of earlier runs ("on", "off",
 "overhead_percent" = on vs off, "on_runs", "off_runs", "pairs") and add "compiled_out",
-"compiled_out_runs", "on_vs_compiled_out_percent" and "off_vs_compiled_out_percent". Processes are started here, bound to
+"compiled_out_runs", "on_vs_compiled_out_percent" and "off_vs_compiled_out_percent", and
+"outside_allocator": per mode the instructions a message inside glibc's allocator and the calls to
+malloc and free a message, and the three comparisons again without the allocator's instructions
+(which path a malloc takes follows each build's heap layout: the runs of one mode spread
+~100-250 instructions a message, much of it there). Processes are started here, bound to
 127.0.0.1 free ports, and stopped by pid.
 
 The server and load generator follow issue 5's command lines:
@@ -41,6 +45,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -155,18 +160,51 @@ def load(bin_dir, port, messages, window):
     return int(summary["sent"])
 
 
-def callgrind_instructions(prefix):
-    total = 0
+# glibc's allocator: its entry points (whose calls are counted) and the functions behind them
+# (whose instructions are summed, exclusive). Which path a malloc takes, and so how many
+# instructions it costs, follows the heap's layout, which differs between two builds of one
+# server: that share of a per-message difference is no work of monitoring's when both builds
+# make the same calls.
+ALLOCATION_CALLS = ("malloc", "free")
+ALLOCATOR_FUNCTIONS = re.compile(r"^(_int_)?(malloc|free|realloc|calloc)$|^malloc_consolidate$|^unlink_chunk"
+                                 r"|^alloc_perturb$|^sysmalloc$|^tcache_|^cfree")
+
+
+def callgrind_profile(prefix):
+    """Sums the callgrind outputs of one run (the parent's and its worker's): {"instructions": all,
+    "allocator": exclusive instructions in ALLOCATOR_FUNCTIONS, "allocation_calls": calls to
+    ALLOCATION_CALLS}. Reads the format's name compression ("fn=(7) name", later "fn=(7)") and
+    skips the inclusive cost line after each "calls=" line."""
+    total = allocator = calls = 0
     for f in glob.glob(prefix + ".*"):
+        names, fn, callee, after_calls = {}, "", "", False
         for line in Path(f).read_text(errors="replace").splitlines():
             if line.startswith(("summary:", "totals:")):
                 total += int(line.split()[1])
-                break
-    return total
+            elif line.startswith(("fn=", "cfn=")):
+                key, _, rest = line.partition("=")
+                ref, _, name = rest.partition(" ")
+                name = names.setdefault(ref, name) if name else names.get(ref, ref)
+                if key == "fn":
+                    fn = name
+                else:
+                    callee = name
+            elif line.startswith("calls="):
+                if callee in ALLOCATION_CALLS:
+                    calls += int(line[6:].split()[0])
+                after_calls = True
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                if after_calls:  # the call's inclusive cost, not this function's own
+                    after_calls = False
+                elif ALLOCATOR_FUNCTIONS.search(fn):
+                    cost = line.split()
+                    allocator += int(cost[1]) if len(cost) > 1 else 0
+    return {"instructions": total, "allocator": allocator, "allocation_calls": calls}
 
 
 def instructions_per_message(bin_dir, mode, work):
-    irs, sent = [], []
+    """Per message, from two runs (CALLGRIND_MESSAGES): each callgrind_profile() figure."""
+    profiles, sent = [], []
     for m in CALLGRIND_MESSAGES:
         prefix = str(work / f"callgrind-{mode}-{m}")
         server = Server(bin_dir, mode, 1, f"bench-overhead-{os.getpid()}-cg", prefix)
@@ -176,8 +214,8 @@ def instructions_per_message(bin_dir, mode, work):
             sent.append(load(bin_dir, server.port, m, 1))
         finally:
             server.stop()
-        irs.append(callgrind_instructions(prefix))
-    return (irs[1] - irs[0]) / (sent[1] - sent[0])
+        profiles.append(callgrind_profile(prefix))
+    return {k: (profiles[1][k] - profiles[0][k]) / (sent[1] - sent[0]) for k in profiles[0]}
 
 
 def messages_per_cpu_second(bin_dir, mode):
@@ -215,12 +253,22 @@ def comparisons(figure, larger_costs=True):
 
 
 def measure(bin_dir):
-    per_message = {mode: [] for mode in MODES}
+    profiles = {mode: [] for mode in MODES}
     for i in range(CALLGRIND_REPETITIONS):
         for mode in rotated(i):
             with tempfile.TemporaryDirectory(prefix="wsm-overhead-") as tmp:
-                per_message[mode].append(instructions_per_message(bin_dir, mode, Path(tmp)))
+                profiles[mode].append(instructions_per_message(bin_dir, mode, Path(tmp)))
+    per_message = {mode: [p["instructions"] for p in runs] for mode, runs in profiles.items()}
     ins = {mode: statistics.median(runs) for mode, runs in per_message.items()}
+    # The same runs outside the allocator: the median of each run's instructions minus its
+    # allocator's, with the allocation calls each mode made a message (equal when monitoring
+    # allocates nothing per message).
+    outside = {mode: statistics.median(p["instructions"] - p["allocator"] for p in runs)
+               for mode, runs in profiles.items()}
+    allocator = {"allocator": {mode: statistics.median(p["allocator"] for p in runs) for mode, runs in profiles.items()},
+                 "allocation_calls": {mode: statistics.median(p["allocation_calls"] for p in runs)
+                                      for mode, runs in profiles.items()},
+                 "outside": outside, **comparisons(outside)}
     rounds = []
     for i in range(ROUNDS):
         rates = {mode: messages_per_cpu_second(bin_dir, mode) for mode in rotated(i)}
@@ -233,7 +281,8 @@ def measure(bin_dir):
                 f"{THROUGHPUT_MESSAGES} messages per run, {ROUNDS} rounds of the three modes",
         "baseline": "compiled_out",
         "instructions": {**ins, **comparisons(ins),
-                         **{f"{mode}_runs": runs for mode, runs in per_message.items()}},
+                         **{f"{mode}_runs": runs for mode, runs in per_message.items()},
+                         "outside_allocator": allocator},
         "throughput": {"pairs": rounds,
                        **{f"{mode}_median": statistics.median(r[mode] for r in rounds) for mode in MODES},
                        **{k: statistics.median(r[k] for r in rounds) for k in rounds[0] if k.endswith("_percent")}},

@@ -580,6 +580,25 @@ class Report:
         self.out(f"Monitoring on costs {ins['on'] - ins['compiled_out']:,.0f} instructions per message over the "
                  f"compiled-out build; disabled at run time it costs {ins['off'] - ins['compiled_out']:,.0f} "
                  "(every call still runs, into a sink).", "")
+        self.overhead_allocator(ins.get("outside_allocator"))
+
+    def overhead_allocator(self, a):
+        """The same runs with glibc's allocator left out, where bench/overhead.py measured it: which
+        path a malloc takes follows each build's heap layout, so with equal allocation calls a
+        message its instructions there are no work of monitoring's."""
+        if not a:
+            return
+        calls, inside = a["allocation_calls"], a["allocator"]
+        same = abs(calls["on"] - calls["compiled_out"]) < 0.01
+        self.out(f"Inside glibc's allocator (malloc, free and the functions behind them), per message: on "
+                 f"{inside['on']:,.0f} instructions, compiled out {inside['compiled_out']:,.0f}, for "
+                 f"{calls['on']:.2f} and {calls['compiled_out']:.2f} calls to malloc and free: "
+                 + ("the same calls, so monitoring allocates nothing per message and the difference is the "
+                    "heaps' layouts. " if same else "**not the same calls**: monitoring allocates per message. ")
+                 + f"Outside the allocator (medians of each run's rest): on vs compiled out "
+                 f"{a['on_vs_compiled_out_percent']:+.3f}% ({a['outside']['on'] - a['outside']['compiled_out']:,.0f} "
+                 f"instructions), runtime-disabled vs compiled out {a['off_vs_compiled_out_percent']:+.3f}%. "
+                 "The goal is judged on all instructions, above.", "")
 
     def overhead_two_modes(self, ins, rate):
         """A run from before the compiled-out build existed: on vs runtime-disabled only."""
