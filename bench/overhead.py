@@ -177,10 +177,11 @@ def callgrind_profile(prefix):
     skips the inclusive cost line after each "calls=" line."""
     total = allocator = calls = 0
     for f in glob.glob(prefix + ".*"):
-        names, fn, callee, after_calls = {}, "", "", False
+        names, fn, callee, after_calls, counted = {}, "", "", False, False
         for line in Path(f).read_text(errors="replace").splitlines():
-            if line.startswith(("summary:", "totals:")):
-                total += int(line.split()[1])
+            if line.startswith(("summary:", "totals:")):  # both say the file's total: once
+                total += 0 if counted else int(line.split()[1])
+                counted = True
             elif line.startswith(("fn=", "cfn=")):
                 key, _, rest = line.partition("=")
                 ref, _, name = rest.partition(" ")

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """bench/overhead.py's reading of callgrind output (callgrind_profile): a real callgrind run of
 allocation_probe at two pair counts must show exactly 2 calls to malloc and free per extra pair,
-instructions inside the allocator for them (the same sum callgrind_annotate makes of the same files),
-and all instructions above those. Exits 77 (skipped) without valgrind.
+instructions inside the allocator for them, and all instructions above those; the instructions in
+all and in the allocator must be the sums callgrind_annotate makes of the same files. Exits 77 (skipped) without valgrind.
 
   overhead_profile_test.py BENCH_DIR PROBE WORK_DIR
 """
@@ -32,26 +32,30 @@ for pairs in (1000, 3000):
 
 
 
-def annotated_allocator(prefix):
-    """The same sum from callgrind_annotate (valgrind's own reader): exclusive instructions of the
-    functions overhead.ALLOCATOR_FUNCTIONS names, over every output file of the run."""
-    total = 0
+def annotated(prefix):
+    """The same sums from callgrind_annotate (valgrind's own reader), over every output file of the
+    run: its program total, and the exclusive instructions of the functions
+    overhead.ALLOCATOR_FUNCTIONS names."""
+    total = allocator = 0
     for f in Path(prefix).parent.glob(Path(prefix).name + ".*"):
         out = subprocess.run(["callgrind_annotate", "--threshold=100", str(f)], check=True, capture_output=True,
                              text=True).stdout
         for line in out.splitlines():
+            if line.rstrip().endswith("PROGRAM TOTALS"):
+                total += int(line.split()[0].replace(",", ""))
             m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)(?: \[[^\]]*\])?$", line)
             if m and overhead.ALLOCATOR_FUNCTIONS.search(m.group(2).rsplit(":", 1)[-1]):
-                total += int(m.group(1).replace(",", ""))
-    return total
+                allocator += int(m.group(1).replace(",", ""))
+    return {"instructions": total, "allocator": allocator}
 
 
 extra = {k: profiles[3000][k] - profiles[1000][k] for k in profiles[1000]}
 failures = []
 for pairs in (1000, 3000):
-    reference = annotated_allocator(work / f"probe-{pairs}")
-    if profiles[pairs]["allocator"] != reference:
-        failures.append(f"{pairs} pairs: allocator {profiles[pairs]['allocator']}, callgrind_annotate says {reference}")
+    reference = annotated(work / f"probe-{pairs}")
+    for key in ("instructions", "allocator"):
+        if profiles[pairs][key] != reference[key] or reference[key] == 0:
+            failures.append(f"{pairs} pairs: {key} {profiles[pairs][key]}, callgrind_annotate says {reference[key]}")
 if extra["allocation_calls"] != 2 * 2000:
     failures.append(f"2,000 more pairs made {extra['allocation_calls']} more calls to malloc and free, not 4,000")
 if not 2000 * 10 <= extra["allocator"] <= 2000 * 1000:
