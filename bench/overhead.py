@@ -264,11 +264,12 @@ def measure(bin_dir):
     # The same runs outside the allocator: the median of each run's instructions minus its
     # allocator's, with the allocation calls each mode made a message (equal when monitoring
     # allocates nothing per message).
-    outside = {mode: statistics.median(p["instructions"] - p["allocator"] for p in runs)
-               for mode, runs in profiles.items()}
-    allocator = {"allocator": {mode: statistics.median(p["allocator"] for p in runs) for mode, runs in profiles.items()},
-                 "allocation_calls": {mode: statistics.median(p["allocation_calls"] for p in runs)
-                                      for mode, runs in profiles.items()},
+    def median_of(figure):
+        return {mode: statistics.median(figure(p) for p in runs) for mode, runs in profiles.items()}
+
+    outside = median_of(lambda p: p["instructions"] - p["allocator"])
+    allocator = {"allocator": median_of(lambda p: p["allocator"]),
+                 "allocation_calls": median_of(lambda p: p["allocation_calls"]),
                  "outside": outside, **comparisons(outside)}
     rounds = []
     for i in range(ROUNDS):

@@ -290,7 +290,8 @@ void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point
     t.put(',');
   }
   const std::size_t start = t.length() - line;
-  const auto put_line = [&](std::size_t e, std::string_view number, const shm::ExemplarData* on) {
+  // `number`: the count, or digits formatted before (both TextCursor::put_number).
+  const auto put_line = [&](std::size_t e, auto number, const shm::ExemplarData* on) {
     t.room(start + ft.le_close[e].size() + TextCursor::kNumberRoom + 1);
     if (e != 0) {
       const std::size_t from = line;
@@ -312,8 +313,7 @@ void Writer::put_histogram(TextCursor& t, const FamilyText& ft, const shm::Point
     }
     put_line(e, std::string_view(digits, digits_size), exemplar_on(e));
   }
-  digits_size = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, p.count).ptr - digits);
-  put_line(ft.edges.size(), std::string_view(digits, digits_size), exemplar_above ? exemplar : nullptr);
+  put_line(ft.edges.size(), p.count, exemplar_above ? exemplar : nullptr);
   const double sum = shm::to_base_unit(fam.unit, p.sum);
   if (om) {
     put_sample(t, fam.name, "_count", labels, "", p.count);

@@ -150,13 +150,14 @@ void Snapshot::copy_cells(const Segment& segment, const CatalogView& catalog,
     }
     const std::uint32_t shape = catalog.cell_shape(c.series_id);
     const bool exemplar = c.kind == static_cast<std::uint16_t>(CellKind::exemplar);
+    const bool wanted = copied(catalog.family_of(c.series_id));  // the family, from the series' entry
     if (!cell_fits(shape, c.kind, c.words) || (exemplar && writer == kRetiredWriter)) {
       problems.push_back(where + ": cell at byte " + std::to_string(pos) + " names series " +
                          std::to_string(c.series_id) + " with a kind or size the catalog disagrees with");
-    } else if (copied(catalog.family_of(c.series_id)) && exemplar) {
+    } else if (wanted && exemplar) {
       const auto* payload = word_at(arena.data() + pos + sizeof(CellHeader));
       if (auto e = ExemplarCell::at(payload).read()) exemplars.push_back({c.series_id, writer, *e});
-    } else if (copied(catalog.family_of(c.series_id))) {
+    } else if (wanted) {
       cells.push_back({c.series_id, writer, static_cast<std::uint32_t>(words.size()), c.words});
       const auto* payload = word_at(arena.data() + pos + sizeof(CellHeader));
       if (in_flight_) note_in_flight(static_cast<std::uint64_t>(arena.data() + pos + sizeof(CellHeader) - segment.base()), c.words);

@@ -2,7 +2,8 @@
 """bench/overhead.py's reading of callgrind output (callgrind_profile): a real callgrind run of
 allocation_probe at two pair counts must show exactly 2 calls to malloc and free per extra pair,
 instructions inside the allocator for them, and all instructions above those; the instructions in
-all and in the allocator must be the sums callgrind_annotate makes of the same files. Exits 77 (skipped) without valgrind.
+all and in the allocator must be the sums callgrind_annotate makes of the same files. Exits 77
+(skipped) without valgrind.
 
   overhead_profile_test.py BENCH_DIR PROBE WORK_DIR
 """
@@ -29,7 +30,6 @@ for pairs in (1000, 3000):
                    check=True, capture_output=True, timeout=120)
     profiles[pairs] = overhead.callgrind_profile(str(prefix))
     print(pairs, profiles[pairs])
-
 
 
 def annotated(prefix):
